@@ -1,0 +1,4 @@
+//! beeflow adapter for actix-web 4.
+//!
+//! Not written yet: this crate reserves its place in the workspace. Until it lands, drive a
+//! [`beeflow_core::Session`] directly or use [`beeflow_core::testing::TestClient`].

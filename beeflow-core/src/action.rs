@@ -1,0 +1,210 @@
+//! Actions: the handlers clients invoke, and what they may return.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use futures_util::stream::{BoxStream, Stream, StreamExt};
+
+use crate::context::ActionContext;
+use crate::event::{Emit, Event};
+use crate::problem::{IntoProblem, Problem};
+use crate::registry::Location;
+
+/// The future an action handler runs as.
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Events, Problem>> + Send>>;
+
+/// A type-erased action handler: decodes the raw payload JSON and extracts its arguments
+/// synchronously (failing with a Problem), then returns the future that runs the handler.
+pub type Handler = fn(ActionContext, &str) -> Result<HandlerFuture, Problem>;
+
+/// How an action is registered: everything the dispatcher and the schema export need.
+#[derive(Debug, Clone, Copy)]
+pub struct ActionDef {
+    /// The action name clients send in `action`.
+    pub name: &'static str,
+    /// Runs the action.
+    pub handler: Handler,
+    /// The Rust type name of the payload.
+    pub payload_type: &'static str,
+    /// Builds the payload's JSON Schema.
+    pub payload_schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
+    /// The handler's doc comment.
+    pub description: &'static str,
+    /// Where the action was defined.
+    pub location: Location,
+}
+
+inventory::collect!(ActionDef);
+
+/// The type handle `#[action]` generates beside a handler function, used to register it
+/// explicitly with [`RegistryBuilder::action`](crate::RegistryBuilder::action).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an action",
+    note = "annotate an `async fn` with `#[beeflow_core::action(name = \"...\")]` and pass its name"
+)]
+pub trait Action {
+    /// The action's registration.
+    const DEF: &'static ActionDef;
+}
+
+/// The events an action produced: ready now, or a stream produced over time.
+pub struct Events(pub(crate) EventsInner);
+
+pub(crate) enum EventsInner {
+    None,
+    One(Emit),
+    Many(Vec<Emit>),
+    Stream(BoxStream<'static, Result<Emit, Problem>>),
+}
+
+impl Events {
+    /// No events.
+    pub fn none() -> Self {
+        Self(EventsInner::None)
+    }
+}
+
+impl fmt::Debug for Events {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            EventsInner::None => f.write_str("Events::None"),
+            EventsInner::One(e) => f.debug_tuple("Events::One").field(e).finish(),
+            EventsInner::Many(v) => f.debug_tuple("Events::Many").field(v).finish(),
+            EventsInner::Stream(_) => f.write_str("Events::Stream(..)"),
+        }
+    }
+}
+
+/// A stream of events an action produces over time, delivered as each one is ready.
+///
+/// Items may be events (sent to the requester), [`Emit`]s, or `Result`s of either; the first
+/// error ends the stream and reaches the requester as a Problem.
+///
+/// ```
+/// use beeflow_core::{Event, EventStream};
+/// use futures_util::stream;
+///
+/// #[derive(serde::Serialize, schemars::JsonSchema, Event)]
+/// struct Progress {
+///     percent: u8,
+/// }
+///
+/// fn progress() -> EventStream {
+///     EventStream::new(stream::iter([0, 50, 100]).map(|percent| Progress { percent }))
+/// }
+/// # use futures_util::StreamExt;
+/// ```
+pub struct EventStream(BoxStream<'static, Result<Emit, Problem>>);
+
+impl EventStream {
+    /// Wraps a stream of events.
+    pub fn new<S>(stream: S) -> Self
+    where
+        S: Stream + Send + 'static,
+        S::Item: IntoEmit,
+    {
+        Self(stream.map(IntoEmit::into_emit).boxed())
+    }
+}
+
+impl fmt::Debug for EventStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EventStream(..)")
+    }
+}
+
+/// One event to deliver: an [`Event`] (sent to the requester), an [`Emit`], or a `Result` of
+/// either.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an event",
+    note = "derive `beeflow_core::Event` for it, or address it with `Emit::to(recipient, &event)`"
+)]
+pub trait IntoEmit {
+    /// Performs the conversion.
+    ///
+    /// # Errors
+    ///
+    /// The item's own error, or a serialization failure, as a Problem.
+    fn into_emit(self) -> Result<Emit, Problem>;
+}
+
+impl<E: Event> IntoEmit for E {
+    fn into_emit(self) -> Result<Emit, Problem> {
+        Emit::reply(&self)
+    }
+}
+
+impl IntoEmit for Emit {
+    fn into_emit(self) -> Result<Emit, Problem> {
+        Ok(self)
+    }
+}
+
+impl<T: IntoEmit, E: IntoProblem> IntoEmit for Result<T, E> {
+    fn into_emit(self) -> Result<Emit, Problem> {
+        self.map_err(IntoProblem::into_problem)?.into_emit()
+    }
+}
+
+/// What an `#[action]` handler may return: nothing (`()`), one event, an [`Emit`], a `Vec`
+/// of them, an [`EventStream`], or a `Result` of any of these whose error implements
+/// [`IntoProblem`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a valid `#[action]` return type",
+    note = "return `()`, an event, `Emit`, `Vec<_>` of those, `EventStream`, or `Result<_, E>` where `E: IntoProblem`"
+)]
+pub trait IntoEvents {
+    /// Performs the conversion.
+    ///
+    /// # Errors
+    ///
+    /// The handler's own error, or a serialization failure, as a Problem.
+    fn into_events(self) -> Result<Events, Problem>;
+}
+
+impl IntoEvents for () {
+    fn into_events(self) -> Result<Events, Problem> {
+        Ok(Events::none())
+    }
+}
+
+impl IntoEvents for Events {
+    fn into_events(self) -> Result<Events, Problem> {
+        Ok(self)
+    }
+}
+
+impl<E: Event> IntoEvents for E {
+    fn into_events(self) -> Result<Events, Problem> {
+        Ok(Events(EventsInner::One(Emit::reply(&self)?)))
+    }
+}
+
+impl IntoEvents for Emit {
+    fn into_events(self) -> Result<Events, Problem> {
+        Ok(Events(EventsInner::One(self)))
+    }
+}
+
+impl<T: IntoEmit> IntoEvents for Vec<T> {
+    fn into_events(self) -> Result<Events, Problem> {
+        let emits = self
+            .into_iter()
+            .map(IntoEmit::into_emit)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Events(EventsInner::Many(emits)))
+    }
+}
+
+impl IntoEvents for EventStream {
+    fn into_events(self) -> Result<Events, Problem> {
+        Ok(Events(EventsInner::Stream(self.0)))
+    }
+}
+
+impl<T: IntoEvents, E: IntoProblem> IntoEvents for Result<T, E> {
+    fn into_events(self) -> Result<Events, Problem> {
+        self.map_err(IntoProblem::into_problem)?.into_events()
+    }
+}

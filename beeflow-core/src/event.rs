@@ -1,0 +1,124 @@
+//! Events: what handlers produce and connections receive.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::problem::Problem;
+use crate::recipient::Recipient;
+use crate::registry::Location;
+
+/// A typed event payload with a registered name.
+///
+/// Derive it with `#[derive(Event)]` (the name defaults to the type name; override it with
+/// `#[event(name = "...")]`). The payload must serialize to a JSON object.
+///
+/// ```
+/// use beeflow_core::Event;
+///
+/// #[derive(serde::Serialize, schemars::JsonSchema, Event)]
+/// #[event(name = "chat_message")]
+/// struct ChatMessage {
+///     text: String,
+/// }
+///
+/// assert_eq!(<ChatMessage as Event>::NAME, "chat_message");
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a beeflow event",
+    note = "add `#[derive(beeflow_core::Event)]` to `{Self}` (it also needs `Serialize` and `JsonSchema`)"
+)]
+pub trait Event: Serialize + schemars::JsonSchema + Send + 'static {
+    /// The event name sent in the `event` member.
+    const NAME: &'static str;
+}
+
+/// How an event type is registered: everything the registry and the schema export need.
+#[derive(Debug, Clone, Copy)]
+pub struct EventDef {
+    /// The registered event name.
+    pub name: &'static str,
+    /// The Rust type name of the payload.
+    pub type_name: &'static str,
+    /// Builds the payload's JSON Schema.
+    pub schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
+    /// Where the event was defined.
+    pub location: Location,
+}
+
+inventory::collect!(EventDef);
+
+/// An event ready to be delivered: its name and its payload serialized once, addressed to a
+/// recipient (or, when `recipient` is `None`, to the connection that sent the request).
+#[derive(Clone)]
+pub struct Emit {
+    pub(crate) recipient: Option<Recipient>,
+    pub(crate) event: &'static str,
+    pub(crate) payload: Arc<str>,
+}
+
+impl Emit {
+    /// Addresses `event` to `recipient`.
+    ///
+    /// # Errors
+    ///
+    /// Fails with an `event_serialization_failed` problem when the payload does not
+    /// serialize to a JSON object.
+    pub fn to<E: Event>(recipient: Recipient, event: &E) -> Result<Self, Problem> {
+        Ok(Self {
+            recipient: Some(recipient),
+            event: E::NAME,
+            payload: serialize_payload(event)?,
+        })
+    }
+
+    /// Addresses `event` to the connection whose request is being handled.
+    ///
+    /// # Errors
+    ///
+    /// Fails like [`Emit::to`].
+    pub fn reply<E: Event>(event: &E) -> Result<Self, Problem> {
+        Ok(Self {
+            recipient: None,
+            event: E::NAME,
+            payload: serialize_payload(event)?,
+        })
+    }
+
+    /// The event name.
+    pub fn event(&self) -> &'static str {
+        self.event
+    }
+
+    /// The recipient, or `None` for "the requesting connection".
+    pub fn recipient(&self) -> Option<&Recipient> {
+        self.recipient.as_ref()
+    }
+
+    /// The serialized payload object.
+    pub fn payload_json(&self) -> &str {
+        &self.payload
+    }
+}
+
+impl fmt::Debug for Emit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Emit")
+            .field("event", &self.event)
+            .field("recipient", &self.recipient)
+            .field("payload", &&*self.payload)
+            .finish()
+    }
+}
+
+fn serialize_payload<E: Event>(event: &E) -> Result<Arc<str>, Problem> {
+    match serde_json::to_string(event) {
+        Ok(json) if json.starts_with('{') => Ok(json.into()),
+        Ok(_) => Err(Problem::event_serialization(E::NAME)),
+        Err(err) => {
+            tracing::error!(event = E::NAME, error = %err, "event payload failed to serialize");
+            Err(Problem::event_serialization(E::NAME))
+        }
+    }
+}

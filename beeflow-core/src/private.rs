@@ -1,0 +1,59 @@
+//! Support for the code the macros generate. Not public API: anything here may change in
+//! any release.
+
+pub use inventory;
+pub use schemars;
+
+pub use crate::action::{Action, ActionDef, Events, HandlerFuture, IntoEvents};
+pub use crate::context::{ActionContext, FromContext, ResolveContext};
+pub use crate::event::{Event, EventDef};
+pub use crate::problem::Problem;
+pub use crate::recipient::{ConnectionId, IntoConnections, RecipientDef, RecipientType, ResolveFuture};
+pub use crate::registry::Location;
+
+use serde::de::DeserializeOwned;
+
+/// Decodes an action's raw payload JSON into its typed payload. The envelope parser already
+/// bounded the nesting depth, so serde_json's own recursion limit (128, below the protocol's
+/// 500) is lifted and `serde_stacker` grows the stack for deep payloads instead.
+///
+/// # Errors
+///
+/// `invalid_action_payload` naming the failing path.
+pub fn decode_payload<T: DeserializeOwned>(action: &str, raw: &str) -> Result<T, Problem> {
+    let mut json = serde_json::Deserializer::from_str(raw);
+    json.disable_recursion_limit();
+    let deserializer = serde_stacker::Deserializer::new(&mut json);
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        Problem::invalid_payload(action, &path, &err.into_inner().to_string())
+    })
+}
+
+/// The JSON Schema of `T`, as a `fn` pointer for a registration.
+pub fn schema_for<T: schemars::JsonSchema>(
+    generator: &mut schemars::SchemaGenerator,
+) -> schemars::Schema {
+    generator.subschema_for::<T>()
+}
+
+/// Checks, at the user's span, that a payload type can be decoded and described.
+pub const fn assert_payload<T: DeserializeOwned + schemars::JsonSchema + Send + 'static>() {}
+
+/// Converts a handler's return value.
+///
+/// # Errors
+///
+/// The handler's own error, as a Problem.
+pub fn into_events<T: IntoEvents>(value: T) -> Result<Events, Problem> {
+    value.into_events()
+}
+
+/// Converts a resolver's return value.
+///
+/// # Errors
+///
+/// The resolver's own error, as a Problem.
+pub fn into_connections<T: IntoConnections>(value: T) -> Result<Vec<ConnectionId>, Problem> {
+    value.into_connections()
+}
