@@ -1,1 +1,86 @@
-fn main() {}
+//! The in-process dispatch path: one `health` action through a session, no I/O.
+//!
+//! Run with `cargo bench -p beeflow-core --bench dispatch`. Beside beeflow it measures, in
+//! the same run, a hand-written baseline doing the least any server must do for the same
+//! frame (parse it into a `serde_json::Value`, look at the action, serialize the reply), and
+//! prints both medians and their ratio.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use beeflow_core::{Dispatcher, Inbound, OutFrame, Registry};
+use criterion::{Criterion, criterion_group};
+use futures_util::FutureExt;
+use serde_json::{Value, json};
+
+const FRAME: &str = r#"{"msg_id":"2f0c7a4e-4a57-4d0e-9a37-0f3a4f0b1c2d","req_id":"8d6e5f4c-3b2a-4190-8f7e-6d5c4b3a2918","action":"health","payload":{}}"#;
+
+fn beeflow_health(c: &mut Criterion) {
+    let dispatcher = Dispatcher::builder()
+        .registry(Registry::builder().build().expect("built-ins only"))
+        .build()
+        .expect("valid configuration");
+    let (mut session, mut outbound) = dispatcher.open_session("/ws/");
+    let mut group = c.benchmark_group("dispatch");
+    group.bench_function("beeflow_health", |b| {
+        b.iter(|| {
+            // The health handler never waits, so the future completes on its first poll.
+            session
+                .handle(Inbound::Text(black_box(FRAME)))
+                .now_or_never()
+                .expect("health completes without waiting");
+            match outbound.try_recv() {
+                Some(OutFrame::Text(text)) => black_box(text),
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        });
+    });
+    group.bench_function("baseline_serde_value", |b| {
+        let mut seq = 0u64;
+        b.iter(|| {
+            let message: Value = serde_json::from_str(black_box(FRAME)).expect("valid JSON");
+            assert_eq!(message["action"], "health");
+            seq += 1;
+            let reply = json!({
+                "msg_id": uuid::Uuid::new_v4(),
+                "req_id": message["req_id"],
+                "seq": seq,
+                "event": "health",
+                "recipient": "websocket",
+                "recipient_id": "node.1",
+                "payload": {"status": "ok"},
+            });
+            black_box(reply.to_string())
+        });
+    });
+    group.finish();
+}
+
+fn median_ns(bench: &str) -> Option<f64> {
+    let path = format!(
+        "{}/../target/criterion/dispatch/{bench}/new/estimates.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let estimates: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    estimates["median"]["point_estimate"].as_f64()
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(5));
+    targets = beeflow_health
+}
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    if let (Some(ours), Some(base)) = (
+        median_ns("beeflow_health"),
+        median_ns("baseline_serde_value"),
+    ) {
+        println!(
+            "median: beeflow health {ours:.0} ns, baseline {base:.0} ns, ratio {:.2}x",
+            ours / base
+        );
+    }
+}

@@ -175,8 +175,13 @@ pub struct Identity<T>(pub T);
 impl<T: Clone + Send + Sync + 'static> FromContext<ActionContext> for Identity<T> {
     fn from_context(cx: &ActionContext) -> Result<Self, Problem> {
         cx.identity::<T>().cloned().map(Identity).ok_or_else(|| {
-            Problem::new(401, "unauthenticated", "unauthenticated", "Authentication required")
-                .with_detail("This action needs an authenticated connection.")
+            Problem::new(
+                401,
+                "unauthenticated",
+                "unauthenticated",
+                "Authentication required",
+            )
+            .with_detail("This action needs an authenticated connection.")
         })
     }
 }

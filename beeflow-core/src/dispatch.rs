@@ -61,11 +61,19 @@ impl Shared {
                 )));
             }
         };
-        let frame = Arc::new(EventFrame::new(req_id, emit.event, &recipient, &emit.payload));
+        let frame = Arc::new(EventFrame::new(
+            req_id,
+            emit.event,
+            &recipient,
+            &emit.payload,
+        ));
         Ok(self.hub.deliver(&ids, &frame))
     }
 
-    async fn resolve(self: &Arc<Self>, recipient: &Recipient) -> Result<Vec<ConnectionId>, Problem> {
+    async fn resolve(
+        self: &Arc<Self>,
+        recipient: &Recipient,
+    ) -> Result<Vec<ConnectionId>, Problem> {
         // The built-in direct recipient needs no lookup and no future.
         if recipient.kind() == WEBSOCKET {
             return Ok(vec![ConnectionId::new(recipient.id())]);

@@ -44,7 +44,8 @@ impl EventFrame {
         recipient: &Recipient,
         payload: &str,
     ) -> Self {
-        let mut text = String::with_capacity(96 + event.len() + recipient.id().len() + payload.len());
+        let mut text =
+            String::with_capacity(96 + event.len() + recipient.id().len() + payload.len());
         if let Some(req_id) = req_id {
             let _ = write!(text, "\"req_id\":\"{}\",", req_id.hyphenated());
         }
@@ -193,7 +194,9 @@ impl Outbound {
 
 impl fmt::Debug for Outbound {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Outbound").field("seq", &self.seq).finish_non_exhaustive()
+        f.debug_struct("Outbound")
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
     }
 }
 
@@ -238,7 +241,10 @@ impl Hub {
 
     /// How many connections this node holds.
     pub(crate) fn len(&self) -> usize {
-        self.connections.read().unwrap_or_else(|e| e.into_inner()).len()
+        self.connections
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
     }
 
     /// Queues one serialized event for each local connection in `ids`.
@@ -306,9 +312,17 @@ mod tests {
     fn seq_counts_events_only_and_overflow_closes() {
         let hub = Hub::new();
         let (id, mailbox, mut outbound) = hub.connect(2);
-        let frame = Arc::new(EventFrame::new(None, "e", &Recipient::connection(&id), "{}"));
+        let frame = Arc::new(EventFrame::new(
+            None,
+            "e",
+            &Recipient::connection(&id),
+            "{}",
+        ));
         assert_eq!(hub.deliver(&[id.clone()], &frame).delivered, 1);
-        assert!(matches!(mailbox.push(Outgoing::Text("problem".into())), Push::Queued));
+        assert!(matches!(
+            mailbox.push(Outgoing::Text("problem".into())),
+            Push::Queued
+        ));
         let seq = |f: Option<OutFrame>| match f {
             Some(OutFrame::Text(t)) => serde_json::from_str::<serde_json::Value>(&t)
                 .map(|v| v["seq"].as_u64())
@@ -332,7 +346,12 @@ mod tests {
     fn unknown_and_disconnected_connections_are_reported() {
         let hub = Hub::new();
         let (id, _mailbox, _outbound) = hub.connect(4);
-        let frame = Arc::new(EventFrame::new(None, "e", &Recipient::connection(&id), "{}"));
+        let frame = Arc::new(EventFrame::new(
+            None,
+            "e",
+            &Recipient::connection(&id),
+            "{}",
+        ));
         hub.disconnect(&id);
         let report = hub.deliver(&[id, ConnectionId::new("elsewhere.1")], &frame);
         assert_eq!(report.not_connected, 2);

@@ -33,7 +33,10 @@ impl Limits {
     /// Panics if `frames` is zero: a connection must be able to receive at least one frame.
     #[must_use]
     pub fn with_outbound_queue(mut self, frames: usize) -> Self {
-        assert!(frames > 0, "the outbound queue must hold at least one frame");
+        assert!(
+            frames > 0,
+            "the outbound queue must hold at least one frame"
+        );
         self.outbound_queue = frames;
         self
     }

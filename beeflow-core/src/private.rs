@@ -8,7 +8,9 @@ pub use crate::action::{Action, ActionDef, Events, HandlerFuture, IntoEvents};
 pub use crate::context::{ActionContext, FromContext, ResolveContext};
 pub use crate::event::{Event, EventDef};
 pub use crate::problem::Problem;
-pub use crate::recipient::{ConnectionId, IntoConnections, RecipientDef, RecipientType, ResolveFuture};
+pub use crate::recipient::{
+    ConnectionId, IntoConnections, RecipientDef, RecipientType, ResolveFuture,
+};
 pub use crate::registry::Location;
 
 use serde::de::DeserializeOwned;

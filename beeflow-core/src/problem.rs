@@ -120,9 +120,7 @@ impl Problem {
             "unknown-action",
             "Unknown WebSocket action",
         )
-        .with_detail(format!(
-            "No WebSocket action is registered under '{name}'."
-        ))
+        .with_detail(format!("No WebSocket action is registered under '{name}'."))
     }
 
     /// `invalid_action_payload` (422): the payload does not match the action's typed payload.
@@ -167,10 +165,15 @@ impl Problem {
     /// `missing_state` (500): a handler asked for application state or identity the server
     /// was not configured with; the message names the type to help the developer.
     pub fn missing_extension(what: &str, type_name: &str) -> Self {
-        Self::new(500, "missing_state", "missing-state", "Server misconfigured")
-            .with_detail(format!(
-                "The action needs {what} of type `{type_name}`, which the server does not provide."
-            ))
+        Self::new(
+            500,
+            "missing_state",
+            "missing-state",
+            "Server misconfigured",
+        )
+        .with_detail(format!(
+            "The action needs {what} of type `{type_name}`, which the server does not provide."
+        ))
     }
 
     /// `event_serialization_failed` (500): an event payload could not be serialized into a
@@ -313,8 +316,7 @@ mod tests {
     use serde_json::Value;
 
     fn render(problem: &Problem, base: Option<&str>, req_id: Option<Uuid>) -> Value {
-        serde_json::from_str(&problem.to_json(&ProblemTypeBase::new(base), req_id, "/ws/"))
-            .unwrap()
+        serde_json::from_str(&problem.to_json(&ProblemTypeBase::new(base), req_id, "/ws/")).unwrap()
     }
 
     #[test]
@@ -353,7 +355,8 @@ mod tests {
     #[test]
     fn members_are_in_protocol_order() {
         let req_id = Uuid::parse_str("6F9619FF-8B86-D011-B42D-00C04FC964FF").unwrap();
-        let text = Problem::invalid_message().to_json(&ProblemTypeBase::default(), Some(req_id), "/ws/");
+        let text =
+            Problem::invalid_message().to_json(&ProblemTypeBase::default(), Some(req_id), "/ws/");
         let keys: Vec<String> = serde_json::from_str::<serde_json::Map<String, Value>>(&text)
             .unwrap()
             .keys()
@@ -361,10 +364,15 @@ mod tests {
             .collect();
         // serde_json's Map is sorted unless preserve_order is on, so check positions in the text.
         let pos = |k: &str| text.find(&format!("\"{k}\"")).unwrap();
-        let order = ["msg_id", "req_id", "type", "title", "status", "detail", "code", "instance"];
+        let order = [
+            "msg_id", "req_id", "type", "title", "status", "detail", "code", "instance",
+        ];
         assert_eq!(keys.len(), order.len());
         assert!(order.windows(2).all(|w| pos(w[0]) < pos(w[1])), "{text}");
-        assert!(text.contains("\"req_id\":\"6f9619ff-8b86-d011-b42d-00c04fc964ff\""), "{text}");
+        assert!(
+            text.contains("\"req_id\":\"6f9619ff-8b86-d011-b42d-00c04fc964ff\""),
+            "{text}"
+        );
     }
 
     #[test]
@@ -385,11 +393,21 @@ mod tests {
             (Some("   "), "about:blank"),
             (Some("/"), "about:blank"),
             (Some("https://x.test/p"), "https://x.test/p/unknown-action"),
-            (Some("https://x.test/p///"), "https://x.test/p/unknown-action"),
-            (Some(" https://x.test/p/ "), "https://x.test/p/unknown-action"),
+            (
+                Some("https://x.test/p///"),
+                "https://x.test/p/unknown-action",
+            ),
+            (
+                Some(" https://x.test/p/ "),
+                "https://x.test/p/unknown-action",
+            ),
         ];
         for (base, expected) in cases {
-            assert_eq!(ProblemTypeBase::new(base).type_for("unknown-action"), expected, "{base:?}");
+            assert_eq!(
+                ProblemTypeBase::new(base).type_for("unknown-action"),
+                expected,
+                "{base:?}"
+            );
         }
         assert_eq!(
             ProblemTypeBase::new(Some("https://x.test")).type_for("//slug"),

@@ -208,23 +208,38 @@ impl RegistryBuilder {
     }
 
     fn add_action(&mut self, def: ActionDef) -> Result<(), RegistryError> {
-        insert(&mut self.registry.actions, "action", def.name, def, |d| d.location, |a, b| {
-            a.location == b.location
-        })
+        insert(
+            &mut self.registry.actions,
+            "action",
+            def.name,
+            def,
+            |d| d.location,
+            |a, b| a.location == b.location,
+        )
     }
 
     fn add_event(&mut self, def: EventDef) -> Result<(), RegistryError> {
         // Explicit event registrations carry the call site, so the payload type decides
         // whether two registrations are one definition.
-        insert(&mut self.registry.events, "event", def.name, def, |d| d.location, |a, b| {
-            a.type_name == b.type_name
-        })
+        insert(
+            &mut self.registry.events,
+            "event",
+            def.name,
+            def,
+            |d| d.location,
+            |a, b| a.type_name == b.type_name,
+        )
     }
 
     fn add_recipient(&mut self, def: RecipientDef) -> Result<(), RegistryError> {
-        insert(&mut self.registry.recipients, "recipient", def.name, def, |d| d.location, |a, b| {
-            a.location == b.location
-        })
+        insert(
+            &mut self.registry.recipients,
+            "recipient",
+            def.name,
+            def,
+            |d| d.location,
+            |a, b| a.location == b.location,
+        )
     }
 }
 
