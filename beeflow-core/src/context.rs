@@ -162,7 +162,7 @@ fn state_or_problem<T: Clone>(state: Option<&T>) -> Result<State<T>, Problem> {
     state
         .cloned()
         .map(State)
-        .ok_or_else(|| Problem::missing_extension("application state", type_name::<T>()))
+        .ok_or_else(|| Problem::missing_state("application state", type_name::<T>()))
 }
 
 /// The authenticated identity of the requesting connection, as the application's type `T`.

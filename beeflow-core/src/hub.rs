@@ -121,7 +121,9 @@ pub enum OutFrame {
 
 pub(crate) struct Mailbox {
     tx: mpsc::Sender<Outgoing>,
-    overflowed: AtomicBool,
+    /// Shared with the [`Outbound`], which must not hold a sender: its queue ends when the
+    /// session and the hub let go of theirs.
+    overflowed: Arc<AtomicBool>,
 }
 
 impl Mailbox {
@@ -147,14 +149,19 @@ pub(crate) enum Push {
 /// The receiving end of one connection's outbound queue: the adapter's writer drains it.
 pub struct Outbound {
     rx: mpsc::Receiver<Outgoing>,
-    mailbox: Arc<Mailbox>,
+    overflowed: Arc<AtomicBool>,
     seq: u64,
+    /// Set once the close frame was handed out: nothing follows it.
+    closed: bool,
 }
 
 impl Outbound {
     /// The next frame to write, waiting for one; `None` once the session is gone and the
     /// queue is drained.
     pub async fn recv(&mut self) -> Option<OutFrame> {
+        if self.closed {
+            return None;
+        }
         if let Some(close) = self.overflow() {
             return Some(close);
         }
@@ -164,6 +171,9 @@ impl Outbound {
 
     /// The next frame to write if one is queued now.
     pub fn try_recv(&mut self) -> Option<OutFrame> {
+        if self.closed {
+            return None;
+        }
         if let Some(close) = self.overflow() {
             return Some(close);
         }
@@ -172,9 +182,10 @@ impl Outbound {
     }
 
     fn overflow(&mut self) -> Option<OutFrame> {
-        if self.mailbox.overflowed.load(Ordering::Acquire) {
+        if self.overflowed.load(Ordering::Acquire) {
             // Nothing queued will be written any more.
             self.rx.close();
+            self.closed = true;
             return Some(OutFrame::Close(CloseReason::SLOW_CONSUMER));
         }
         None
@@ -222,15 +233,17 @@ impl Hub {
         let n = self.next_connection.fetch_add(1, Ordering::Relaxed);
         let id = ConnectionId::new(format!("{}.{n}", self.node_id));
         let (tx, rx) = mpsc::channel(capacity);
+        let overflowed = Arc::new(AtomicBool::new(false));
         let mailbox = Arc::new(Mailbox {
             tx,
-            overflowed: AtomicBool::new(false),
+            overflowed: overflowed.clone(),
         });
         self.write().insert(id.clone(), mailbox.clone());
         let outbound = Outbound {
             rx,
-            mailbox: mailbox.clone(),
+            overflowed,
             seq: 0,
+            closed: false,
         };
         (id, mailbox, outbound)
     }
@@ -318,7 +331,7 @@ mod tests {
             &Recipient::connection(&id),
             "{}",
         ));
-        assert_eq!(hub.deliver(&[id.clone()], &frame).delivered, 1);
+        assert_eq!(hub.deliver(std::slice::from_ref(&id), &frame).delivered, 1);
         assert!(matches!(
             mailbox.push(Outgoing::Text("problem".into())),
             Push::Queued
@@ -333,13 +346,14 @@ mod tests {
         assert_eq!(outbound.try_recv(), Some(OutFrame::Text("problem".into())));
         // Fill the queue past its capacity: the third push overflows.
         for _ in 0..2 {
-            assert_eq!(hub.deliver(&[id.clone()], &frame).delivered, 1);
+            assert_eq!(hub.deliver(std::slice::from_ref(&id), &frame).delivered, 1);
         }
-        assert_eq!(hub.deliver(&[id.clone()], &frame).dropped, 1);
+        assert_eq!(hub.deliver(std::slice::from_ref(&id), &frame).dropped, 1);
         assert_eq!(
             outbound.try_recv(),
             Some(OutFrame::Close(CloseReason::SLOW_CONSUMER))
         );
+        assert_eq!(outbound.try_recv(), None, "nothing follows the close");
     }
 
     #[test]

@@ -47,10 +47,12 @@
 
 pub mod action;
 mod builtin;
+pub mod connection;
 mod context;
 mod dispatch;
 pub mod envelope;
 pub mod event;
+pub mod handshake;
 mod hub;
 mod limits;
 pub mod problem;
@@ -65,13 +67,14 @@ pub mod __private;
 
 pub use action::{Action, EventStream, Events, IntoEmit, IntoEvents};
 pub use builtin::Health;
+pub use connection::{Ended, Incoming, serve};
 pub use context::{ActionContext, FromContext, Identity, ResolveContext, State};
 pub use dispatch::{Dispatcher, DispatcherBuilder};
 pub use event::{Emit, Event};
 pub use hub::{CloseReason, DeliveryReport, OutFrame, Outbound};
 pub use limits::Limits;
 pub use problem::{IntoProblem, Problem, ProblemTypeBase};
-pub use recipient::{ConnectionId, Recipient};
+pub use recipient::{ConnectionId, Recipient, RecipientType};
 pub use registry::{Registry, RegistryBuilder, RegistryError};
 pub use session::{Inbound, Session};
 

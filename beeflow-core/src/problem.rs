@@ -164,7 +164,7 @@ impl Problem {
 
     /// `missing_state` (500): a handler asked for application state or identity the server
     /// was not configured with; the message names the type to help the developer.
-    pub fn missing_extension(what: &str, type_name: &str) -> Self {
+    pub fn missing_state(what: &str, type_name: &str) -> Self {
         Self::new(
             500,
             "missing_state",
@@ -217,6 +217,31 @@ impl Problem {
             instance,
         };
         // Serializing plain strings and integers into a String cannot fail.
+        serde_json::to_string(&wire).expect("problem serialization is infallible")
+    }
+}
+
+impl Problem {
+    /// Renders this problem as an `application/problem+json` HTTP response body (a failed
+    /// upgrade): no `msg_id` or `req_id`, since no WebSocket message is involved.
+    pub fn to_http_json(&self, base: &ProblemTypeBase, instance: &str) -> String {
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            r#type: Cow<'a, str>,
+            title: &'a str,
+            status: u16,
+            detail: &'a str,
+            code: &'a str,
+            instance: &'a str,
+        }
+        let wire = Wire {
+            r#type: base.type_for(&self.slug),
+            title: &self.title,
+            status: self.status,
+            detail: &self.detail,
+            code: &self.code,
+            instance,
+        };
         serde_json::to_string(&wire).expect("problem serialization is infallible")
     }
 }

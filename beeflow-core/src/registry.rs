@@ -200,10 +200,10 @@ impl RegistryBuilder {
     }
 
     fn record(&mut self, add: impl FnOnce(&mut Self) -> Result<(), RegistryError>) {
-        if self.error.is_none() {
-            if let Err(err) = add(self) {
-                self.error = Some(err);
-            }
+        if self.error.is_none()
+            && let Err(err) = add(self)
+        {
+            self.error = Some(err);
         }
     }
 

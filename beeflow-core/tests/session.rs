@@ -323,15 +323,6 @@ async fn handler_error_keeps_its_status_and_earlier_events() {
 }
 
 #[tokio::test]
-async fn typed_payload_mismatch_is_422_with_the_path() {
-    let mut client = client();
-    let frames = client.send("steps", json!({})).await;
-    assert_eq!(frames.len(), 3);
-    // `Nothing` accepts any object; a payload of the wrong shape for a typed action is
-    // covered in beeflow-macros/tests/dispatch.rs.
-}
-
-#[tokio::test]
 async fn push_from_outside_a_request_has_no_req_id() {
     let dispatcher = dispatcher(None);
     let mut client = TestClient::connect(&dispatcher);

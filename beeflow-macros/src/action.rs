@@ -1,0 +1,179 @@
+//! `#[action(name = "...")]`: an `async fn` becomes a registered action handler.
+//!
+//! [`FnMacro::expand`] parses the arguments and the item and validates the signature; this
+//! module generates the code: [`generate`], or [`stub`] after a signature error.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::ItemFn;
+use syn::spanned::Spanned;
+
+use crate::attr::{Args, Macro};
+use crate::errors::Errors;
+use crate::signature::{self, FnMacro};
+
+const ACTION: Macro = Macro {
+    attr: "action",
+    items: "handlers",
+};
+
+/// Expands `#[action(args)] item`; see [`FnMacro::expand`].
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    FnMacro {
+        mac: ACTION,
+        extra_check: no_extra_check,
+        generate,
+        stub,
+    }
+    .expand(args, item)
+}
+
+/// The type handle, its `Action` impl, the type-erased handler and the registration.
+fn generate(args: &Args, func: &ItemFn, name: &str, register: bool) -> TokenStream {
+    let private = args.private();
+    let ident = &func.sig.ident;
+    let params = signature::param_types(&func.sig);
+    let cx = format_ident!("__beeflow_cx");
+    let raw = format_ident!("__beeflow_raw");
+    let vars: Vec<_> = (0..params.len())
+        .map(|i| format_ident!("__beeflow_arg{i}"))
+        .collect();
+
+    let mut checks = TokenStream::new();
+    let mut bindings = TokenStream::new();
+    let (payload_type, payload_schema) = match params.first() {
+        Some(payload) => {
+            // One const body checks the payload type and names every function that needs
+            // its bounds, so rustc reports a bad payload type once, at the type.
+            let var = &vars[0];
+            checks.extend(quote_spanned! {payload.span()=>
+                #[allow(clippy::type_complexity)]
+                const __BEEFLOW_PAYLOAD: (
+                    fn(&str, &str) -> ::core::result::Result<#payload, #private::Problem>,
+                    fn(&mut #private::schemars::SchemaGenerator) -> #private::schemars::Schema,
+                ) = {
+                    #private::assert_payload::<#payload>();
+                    (#private::decode_payload::<#payload>, #private::schema_for::<#payload>)
+                };
+            });
+            bindings.extend(quote! {
+                let #var = (__BEEFLOW_PAYLOAD.0)(#name, #raw)?;
+            });
+            (
+                quote!(::core::stringify!(#payload)),
+                quote!(__BEEFLOW_PAYLOAD.1),
+            )
+        }
+        None => {
+            checks.extend(quote! {
+                fn __beeflow_any_object(
+                    _: &mut #private::schemars::SchemaGenerator,
+                ) -> #private::schemars::Schema {
+                    #private::schemars::json_schema!({ "type": "object" })
+                }
+            });
+            (quote!("object"), quote!(__beeflow_any_object))
+        }
+    };
+    for (ty, var) in params.iter().zip(&vars).skip(1) {
+        bindings.extend(quote_spanned! {ty.span()=>
+            let #var = <#ty as #private::FromContext<#private::ActionContext>>::from_context(&#cx)?;
+        });
+    }
+    let into_events = {
+        let turbofish = signature::output_turbofish(&func.sig);
+        let span = signature::output_span(&func.sig);
+        quote_spanned!(span=> #private::into_events #turbofish)
+    };
+    // A future that is not `Send` is reported at the function's name.
+    let future = quote_spanned! {ident.span()=>
+        ::std::boxed::Box::pin(async move { #into_events(#ident(#(#vars),*).await) })
+    };
+    let handler = quote! {
+        fn __beeflow_handler(
+            #cx: #private::ActionContext,
+            #raw: &str,
+        ) -> ::core::result::Result<#private::HandlerFuture, #private::Problem> {
+            #bindings
+            ::core::result::Result::Ok(#future)
+        }
+    };
+    let def = def(args, func, name, &payload_type, &payload_schema);
+    let registration = register.then(|| {
+        quote! {
+            #private::inventory::submit! {
+                *<#ident as #private::Action>::DEF
+            }
+        }
+    });
+    let handle = signature::handle(ACTION, func, name);
+    quote! {
+        #handle
+        const _: () = {
+            #checks
+            #handler
+            #def
+            #registration
+        };
+    }
+}
+
+/// The `Action` impl of the handle.
+fn def(
+    args: &Args,
+    func: &ItemFn,
+    name: &str,
+    payload_type: &TokenStream,
+    payload_schema: &TokenStream,
+) -> TokenStream {
+    let private = args.private();
+    let ident = &func.sig.ident;
+    let description = signature::description(func);
+    let location = signature::location(&private, func);
+    quote! {
+        impl #private::Action for #ident {
+            const DEF: &'static #private::ActionDef = &#private::ActionDef {
+                name: #name,
+                handler: __beeflow_handler,
+                payload_type: #payload_type,
+                payload_schema: #payload_schema,
+                description: #description,
+                location: #location,
+            };
+        }
+    }
+}
+
+/// After an error in the signature: the handle and an `Action` impl that never runs, so
+/// code naming the handle does not fail a second time.
+fn stub(args: &Args, func: &ItemFn, name: &str) -> TokenStream {
+    let private = args.private();
+    let handle = signature::handle(ACTION, func, name);
+    let def = def(
+        args,
+        func,
+        name,
+        &quote!("object"),
+        &quote!(__beeflow_any_object),
+    );
+    quote! {
+        #handle
+        const _: () = {
+            fn __beeflow_handler(
+                _: #private::ActionContext,
+                _: &str,
+            ) -> ::core::result::Result<#private::HandlerFuture, #private::Problem> {
+                ::core::unreachable!("`#[action]` stub of a handler that failed to compile")
+            }
+            fn __beeflow_any_object(
+                _: &mut #private::schemars::SchemaGenerator,
+            ) -> #private::schemars::Schema {
+                #private::schemars::json_schema!({ "type": "object" })
+            }
+            #def
+        };
+    }
+}
+
+/// Actions need nothing beyond the shared signature checks.
+fn no_extra_check(_: &ItemFn, _: &mut Errors) {}

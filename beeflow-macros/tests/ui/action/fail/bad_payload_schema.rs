@@ -1,0 +1,13 @@
+use beeflow_core::action;
+
+#[derive(serde::Deserialize)]
+struct NoSchema {
+    text: String,
+}
+
+#[action(name = "echo")]
+async fn echo(payload: NoSchema) {
+    let _ = payload.text;
+}
+
+fn main() {}

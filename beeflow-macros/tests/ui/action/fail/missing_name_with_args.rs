@@ -1,0 +1,6 @@
+use beeflow_core::action;
+
+#[action(register = false)]
+async fn unnamed() {}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use beeflow_core::Event;
+
+#[derive(serde::Serialize, schemars::JsonSchema, Event)]
+#[event(name = "  ")]
+struct Joined {
+    user: String,
+}
+
+fn main() {}
