@@ -153,6 +153,16 @@ impl Dispatcher {
         self.open(path, Some(Arc::new(identity)))
     }
 
+    /// Opens a session for a connection a [`HandshakePolicy`](crate::handshake::HandshakePolicy)
+    /// admitted, with the identity its authenticator produced.
+    pub fn open_admitted(
+        &self,
+        path: &str,
+        admission: &crate::handshake::Admission,
+    ) -> (Session, crate::Outbound) {
+        self.open(path, admission.identity.clone())
+    }
+
     fn open(
         &self,
         path: &str,
@@ -189,6 +199,16 @@ impl Dispatcher {
     /// The registry snapshot this dispatcher serves.
     pub fn registry(&self) -> &Registry {
         &self.shared.registry
+    }
+
+    /// The configured limits; adapters apply the socket limits from here.
+    pub fn limits(&self) -> &Limits {
+        &self.shared.limits
+    }
+
+    /// The configured problem type base URL.
+    pub fn problem_type_base(&self) -> &ProblemTypeBase {
+        &self.shared.problem_base
     }
 
     /// How many connections this node holds now.
