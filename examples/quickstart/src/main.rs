@@ -1,1 +1,37 @@
-fn main() {}
+//! The quickstart server: `cargo run -p example-quickstart`.
+//!
+//! Serves `ws://127.0.0.1:$PORT/ws/` (PORT defaults to 3000). Problem `type` URLs start with
+//! `$BEEFLOW_PROBLEM_TYPE_BASE_URL` (unset: `about:blank`). Everything is in memory.
+
+use example_quickstart::{DEMO_TOKEN, app};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let port: u16 = match std::env::var("PORT") {
+        Ok(port) => port
+            .parse()
+            .map_err(|_| format!("PORT must be a port number, got {port:?}"))?,
+        Err(_) => 3000,
+    };
+    let base = std::env::var("BEEFLOW_PROBLEM_TYPE_BASE_URL").ok();
+    let app = app(base.as_deref())?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let address = listener.local_addr()?;
+    println!("beeflow quickstart listening on ws://{address}/ws/");
+    println!("talk to it with any WebSocket client, e.g. `websocat ws://{address}/ws/`, and send:");
+    println!(
+        r#"  {{"msg_id":"00000000-0000-4000-8000-000000000001","req_id":"00000000-0000-4000-8000-000000000002","action":"health","payload":{{}}}}"#
+    );
+    println!(
+        "actions: health {{}}, echo {{\"text\"}}, countdown {{\"from\": 1..10}}, fail {{}}, whoami {{}}"
+    );
+    println!(
+        "guests are allowed; authenticate with subprotocols [\"access-token\", \"{DEMO_TOKEN}\"]"
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

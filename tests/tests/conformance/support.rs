@@ -1,0 +1,217 @@
+//! Servers on 127.0.0.1 and a real WebSocket client for the conformance suite.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use uuid::Uuid;
+
+/// Every wait in this suite is bounded: a server that stops answering fails the test.
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running server: its address; it stops when the test's runtime ends.
+pub(crate) struct Server {
+    pub(crate) addr: SocketAddr,
+}
+
+/// Starts the quickstart app on an ephemeral loopback port.
+pub(crate) async fn quickstart(base: Option<&str>) -> Server {
+    serve(example_quickstart::app(base).expect("no duplicate names")).await
+}
+
+/// Serves `app` on an ephemeral loopback port until the test's runtime shuts down.
+pub(crate) async fn serve(app: axum::Router) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Server { addr }
+}
+
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A connected client and the subprotocol the server selected.
+pub(crate) struct Client {
+    pub(crate) socket: Socket,
+    pub(crate) protocol: Option<String>,
+}
+
+impl Server {
+    pub(crate) fn url(&self, path_and_query: &str) -> String {
+        format!("ws://{}{path_and_query}", self.addr)
+    }
+
+    /// Connects to `/ws/` offering `protocols` in `Sec-WebSocket-Protocol`.
+    pub(crate) async fn connect_with(&self, path_and_query: &str, protocols: Option<&str>) -> Client {
+        let mut request = self.url(path_and_query).into_client_request().unwrap();
+        if let Some(protocols) = protocols {
+            request.headers_mut().insert(
+                "Sec-WebSocket-Protocol",
+                HeaderValue::from_str(protocols).unwrap(),
+            );
+        }
+        let config = WebSocketConfig::default().max_message_size(Some(64 << 20));
+        let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), false);
+        let (socket, response) = tokio::time::timeout(TIMEOUT, connecting)
+            .await
+            .expect("handshake timed out")
+            .expect("handshake failed");
+        let protocol = response
+            .headers()
+            .get("sec-websocket-protocol")
+            .map(|v| v.to_str().unwrap().to_owned());
+        Client { socket, protocol }
+    }
+
+    /// Connects to `/ws/` as a guest.
+    pub(crate) async fn connect(&self) -> Client {
+        self.connect_with("/ws/", None).await
+    }
+
+    /// Sends a raw upgrade request and returns the status line, headers and body of the
+    /// response (for rejected handshakes, which must be Problem Details documents).
+    pub(crate) async fn raw_upgrade(&self, path: &str, extra_headers: &[(&str, &str)]) -> HttpResponse {
+        let mut stream = TcpStream::connect(self.addr).await.unwrap();
+        let mut request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+            self.addr
+        );
+        for (name, value) in extra_headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        tokio::time::timeout(TIMEOUT, read_response(&mut stream))
+            .await
+            .expect("response timed out")
+    }
+}
+
+pub(crate) struct HttpResponse {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: String,
+}
+
+impl HttpResponse {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub(crate) fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+async fn read_response(stream: &mut TcpStream) -> HttpResponse {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "connection closed before the response head");
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+    };
+    let head = String::from_utf8(buf[..head_end].to_vec()).unwrap();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .map_or(0, |(_, v)| v.parse().unwrap());
+    while buf.len() < head_end + length {
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "connection closed inside the body");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = String::from_utf8(buf[head_end..head_end + length].to_vec()).unwrap();
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A valid action envelope.
+pub(crate) fn envelope(action: &str, payload: Value) -> String {
+    envelope_with(action, payload, Uuid::new_v4())
+}
+
+pub(crate) fn envelope_with(action: &str, payload: Value, req_id: Uuid) -> String {
+    json!({"msg_id": Uuid::new_v4(), "req_id": req_id, "action": action, "payload": payload})
+        .to_string()
+}
+
+impl Client {
+    pub(crate) async fn send_text(&mut self, text: &str) {
+        self.socket
+            .send(Message::Text(Utf8Bytes::from(text)))
+            .await
+            .unwrap();
+    }
+
+    pub(crate) async fn send(&mut self, message: Message) {
+        self.socket.send(message).await.unwrap();
+    }
+
+    /// The next message of any kind, or `None` when the socket ended.
+    pub(crate) async fn next_message(&mut self) -> Option<Message> {
+        match tokio::time::timeout(TIMEOUT, self.socket.next()).await {
+            Ok(Some(Ok(message))) => Some(message),
+            Ok(Some(Err(_)) | None) => None,
+            Err(_) => panic!("no message within {TIMEOUT:?}"),
+        }
+    }
+
+    /// The next text frame as JSON, skipping control frames.
+    pub(crate) async fn recv(&mut self) -> Value {
+        loop {
+            match self.next_message().await {
+                Some(Message::Text(text)) => return serde_json::from_str(&text).unwrap(),
+                Some(Message::Ping(_) | Message::Pong(_)) => {}
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// Sends one action and returns the first frame that answers it.
+    pub(crate) async fn request(&mut self, action: &str, payload: Value) -> Value {
+        self.send_text(&envelope(action, payload)).await;
+        self.recv().await
+    }
+
+    /// Waits for the server's close frame and returns its code.
+    pub(crate) async fn close_code(&mut self) -> u16 {
+        loop {
+            match self.next_message().await {
+                Some(Message::Close(Some(frame))) => return frame.code.into(),
+                Some(Message::Close(None)) | None => panic!("closed without a close code"),
+                Some(_) => {}
+            }
+        }
+    }
+}
