@@ -49,7 +49,11 @@ impl Server {
     }
 
     /// Connects to `/ws/` offering `protocols` in `Sec-WebSocket-Protocol`.
-    pub(crate) async fn connect_with(&self, path_and_query: &str, protocols: Option<&str>) -> Client {
+    pub(crate) async fn connect_with(
+        &self,
+        path_and_query: &str,
+        protocols: Option<&str>,
+    ) -> Client {
         let mut request = self.url(path_and_query).into_client_request().unwrap();
         if let Some(protocols) = protocols {
             request.headers_mut().insert(
@@ -77,7 +81,11 @@ impl Server {
 
     /// Sends a raw upgrade request and returns the status line, headers and body of the
     /// response (for rejected handshakes, which must be Problem Details documents).
-    pub(crate) async fn raw_upgrade(&self, path: &str, extra_headers: &[(&str, &str)]) -> HttpResponse {
+    pub(crate) async fn raw_upgrade(
+        &self,
+        path: &str,
+        extra_headers: &[(&str, &str)],
+    ) -> HttpResponse {
         let mut stream = TcpStream::connect(self.addr).await.unwrap();
         let mut request = format!(
             "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
