@@ -1,7 +1,7 @@
 //! beeflow adapter for axum 0.8: mount a beeflow WebSocket endpoint on any route.
 //!
 //! The adapter only authenticates the upgrade request (through a
-//! [`HandshakePolicy`](beeflow_core::handshake::HandshakePolicy)), applies the socket
+//! [`HandshakePolicy`]), applies the socket
 //! [`Limits`](beeflow_core::Limits), and pumps frames between the socket and a
 //! [`beeflow_core::Session`]; every wire rule lives in `beeflow-core`. A rejected upgrade is
 //! an `application/problem+json` response, never a dropped socket.

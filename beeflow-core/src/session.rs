@@ -31,8 +31,9 @@ pub enum Inbound<'a> {
 
 /// The server side of one connection, independent of any web framework or socket type.
 ///
-/// An adapter opens one per accepted socket with [`Dispatcher::open_session`]
-/// (crate::Dispatcher::open_session), feeds it every inbound frame with
+/// An adapter opens one per accepted socket with
+/// [`Dispatcher::open_admitted`](crate::Dispatcher::open_admitted), feeds it every inbound
+/// frame with
 /// [`Session::handle`], and writes whatever the paired [`Outbound`](crate::Outbound) yields.
 /// Requests are handled one at a time in arrival order; a handler's events reach the
 /// outbound queue as it produces them. Dropping the session disconnects it from the hub.
