@@ -8,7 +8,7 @@
 use futures_util::future::{Either, select};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 
-use crate::hub::{CloseReason, OutFrame, Outbound};
+use crate::outbound::{CloseReason, OutFrame, Outbound};
 use crate::session::{Inbound, Session};
 
 /// One frame read from a socket, as the adapter's own buffer types.
@@ -40,20 +40,6 @@ pub enum Ended {
     WriteFailed,
 }
 
-impl CloseReason {
-    /// 1009: a message exceeded the configured maximum size.
-    pub const TOO_BIG: Self = Self {
-        code: 1009,
-        reason: "message too big",
-    };
-
-    /// 1007: a text frame held invalid UTF-8.
-    pub const INVALID_UTF8: Self = Self {
-        code: 1007,
-        reason: "invalid UTF-8 in text frame",
-    };
-}
-
 /// Runs one connection until the client leaves, the server closes it, or writing fails.
 ///
 /// Inbound frames are handled one at a time in arrival order while queued outbound frames
@@ -75,29 +61,42 @@ where
         let reader = async {
             let mut incoming = std::pin::pin!(incoming);
             while let Some(frame) = incoming.next().await {
-                match frame {
-                    Incoming::Text(text) => session.handle(Inbound::Text(text.as_ref())).await,
-                    Incoming::Binary(bytes) => {
-                        session.handle(Inbound::Binary(bytes.as_ref())).await;
-                    }
-                    Incoming::Ping(bytes) => session.handle(Inbound::Ping(bytes.as_ref())).await,
+                let inbound = match &frame {
+                    Incoming::Text(text) => Inbound::Text(text.as_ref()),
+                    Incoming::Binary(bytes) => Inbound::Binary(bytes.as_ref()),
+                    Incoming::Ping(bytes) => Inbound::Ping(bytes.as_ref()),
                     Incoming::Close => break,
-                    Incoming::Violation(reason) => return Some(reason),
-                }
+                    Incoming::Violation(reason) => return Some(*reason),
+                };
+                // Boxed so the ~1 KiB handler state exists only while a frame is handled,
+                // not inside every idle connection's task.
+                Box::pin(session.handle(inbound)).await;
             }
             None
         };
         let writer = async {
-            while let Some(frame) = outbound.recv().await {
-                let close = match frame {
-                    OutFrame::Close(reason) => Some(reason),
-                    _ => None,
-                };
-                if sink.send(frame).await.is_err() {
-                    return Ended::WriteFailed;
+            while let Some(first) = outbound.recv().await {
+                // Write everything queued now, then flush once: pipelined replies and
+                // fan-outs leave in as few socket writes as the transport allows.
+                let mut next = Some(first);
+                while let Some(frame) = next.take() {
+                    let close = match frame {
+                        OutFrame::Close(reason) => Some(reason),
+                        _ => None,
+                    };
+                    if sink.feed(frame).await.is_err() {
+                        return Ended::WriteFailed;
+                    }
+                    if let Some(reason) = close {
+                        return match sink.flush().await {
+                            Ok(()) => Ended::ServerClosed(reason),
+                            Err(_) => Ended::WriteFailed,
+                        };
+                    }
+                    next = outbound.try_recv();
                 }
-                if let Some(reason) = close {
-                    return Ended::ServerClosed(reason);
+                if sink.flush().await.is_err() {
+                    return Ended::WriteFailed;
                 }
             }
             Ended::ClientClosed

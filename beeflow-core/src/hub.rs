@@ -2,17 +2,17 @@
 //!
 //! Every frame a connection receives — replies, pushes, problems — enters its bounded queue
 //! here. The per-connection `seq` is assigned when a frame leaves the queue
-//! ([`Outbound::recv`]), the single point all events pass, so it is gap-free by construction.
+//! ([`Outbound::recv`](crate::Outbound::recv)), the single point all events pass, so it is
+//! gap-free by construction.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use crate::outbound::{Mailbox, Outbound, Outgoing, Push};
 use crate::recipient::{ConnectionId, Recipient};
 
 /// What one delivery reached.
@@ -65,7 +65,7 @@ impl EventFrame {
         }
     }
 
-    fn render(&self, seq: u64) -> String {
+    pub(crate) fn render(&self, seq: u64) -> String {
         let mut out = String::with_capacity(self.text.len() + 72);
         out.push_str("{\"msg_id\":\"");
         let mut buf = Uuid::encode_buffer();
@@ -81,134 +81,6 @@ impl EventFrame {
 fn push_json_str(out: &mut String, s: &str) {
     // Serializing a &str into a String cannot fail.
     out.push_str(&serde_json::to_string(s).expect("string serialization is infallible"));
-}
-
-pub(crate) enum Outgoing {
-    Event(Arc<EventFrame>),
-    Text(String),
-    Pong(Vec<u8>),
-}
-
-/// Why the server closes a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct CloseReason {
-    /// The WebSocket close code.
-    pub code: u16,
-    /// The close reason text.
-    pub reason: &'static str,
-}
-
-impl CloseReason {
-    /// 1008: the client did not read its events fast enough and its queue overflowed.
-    pub const SLOW_CONSUMER: Self = Self {
-        code: 1008,
-        reason: "outbound queue full: client is not reading",
-    };
-}
-
-/// A frame to write to the socket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum OutFrame {
-    /// A text frame (an event or a problem).
-    Text(String),
-    /// A pong answering a ping.
-    Pong(Vec<u8>),
-    /// Close the connection with this code and reason, then stop.
-    Close(CloseReason),
-}
-
-pub(crate) struct Mailbox {
-    tx: mpsc::Sender<Outgoing>,
-    /// Shared with the [`Outbound`], which must not hold a sender: its queue ends when the
-    /// session and the hub let go of theirs.
-    overflowed: Arc<AtomicBool>,
-}
-
-impl Mailbox {
-    /// Queues a frame; `false` when the queue is full or closed.
-    pub(crate) fn push(&self, frame: Outgoing) -> Push {
-        match self.tx.try_send(frame) {
-            Ok(()) => Push::Queued,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.overflowed.store(true, Ordering::Release);
-                Push::Full
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => Push::Closed,
-        }
-    }
-}
-
-pub(crate) enum Push {
-    Queued,
-    Full,
-    Closed,
-}
-
-/// The receiving end of one connection's outbound queue: the adapter's writer drains it.
-pub struct Outbound {
-    rx: mpsc::Receiver<Outgoing>,
-    overflowed: Arc<AtomicBool>,
-    seq: u64,
-    /// Set once the close frame was handed out: nothing follows it.
-    closed: bool,
-}
-
-impl Outbound {
-    /// The next frame to write, waiting for one; `None` once the session is gone and the
-    /// queue is drained.
-    pub async fn recv(&mut self) -> Option<OutFrame> {
-        if self.closed {
-            return None;
-        }
-        if let Some(close) = self.overflow() {
-            return Some(close);
-        }
-        let next = self.rx.recv().await?;
-        Some(self.overflow().unwrap_or_else(|| self.render(next)))
-    }
-
-    /// The next frame to write if one is queued now.
-    pub fn try_recv(&mut self) -> Option<OutFrame> {
-        if self.closed {
-            return None;
-        }
-        if let Some(close) = self.overflow() {
-            return Some(close);
-        }
-        let next = self.rx.try_recv().ok()?;
-        Some(self.overflow().unwrap_or_else(|| self.render(next)))
-    }
-
-    fn overflow(&mut self) -> Option<OutFrame> {
-        if self.overflowed.load(Ordering::Acquire) {
-            // Nothing queued will be written any more.
-            self.rx.close();
-            self.closed = true;
-            return Some(OutFrame::Close(CloseReason::SLOW_CONSUMER));
-        }
-        None
-    }
-
-    fn render(&mut self, frame: Outgoing) -> OutFrame {
-        match frame {
-            Outgoing::Event(event) => {
-                self.seq += 1;
-                OutFrame::Text(event.render(self.seq))
-            }
-            Outgoing::Text(text) => OutFrame::Text(text),
-            Outgoing::Pong(data) => OutFrame::Pong(data),
-        }
-    }
-}
-
-impl fmt::Debug for Outbound {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Outbound")
-            .field("seq", &self.seq)
-            .finish_non_exhaustive()
-    }
 }
 
 /// This node's live connections.
@@ -232,24 +104,16 @@ impl Hub {
     pub(crate) fn connect(&self, capacity: usize) -> (ConnectionId, Arc<Mailbox>, Outbound) {
         let n = self.next_connection.fetch_add(1, Ordering::Relaxed);
         let id = ConnectionId::new(format!("{}.{n}", self.node_id));
-        let (tx, rx) = mpsc::channel(capacity);
-        let overflowed = Arc::new(AtomicBool::new(false));
-        let mailbox = Arc::new(Mailbox {
-            tx,
-            overflowed: overflowed.clone(),
-        });
+        let mailbox = Arc::new(Mailbox::new(capacity));
         self.write().insert(id.clone(), mailbox.clone());
-        let outbound = Outbound {
-            rx,
-            overflowed,
-            seq: 0,
-            closed: false,
-        };
+        let outbound = Outbound::new(mailbox.clone());
         (id, mailbox, outbound)
     }
 
     pub(crate) fn disconnect(&self, id: &ConnectionId) {
-        self.write().remove(id);
+        if let Some(mailbox) = self.write().remove(id) {
+            mailbox.close();
+        }
     }
 
     /// How many connections this node holds.
@@ -288,6 +152,7 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outbound::{CloseReason, OutFrame};
 
     #[test]
     fn event_frame_members_in_protocol_order() {

@@ -13,7 +13,7 @@ use crate::context::{ActionContext, ConnectionInfo};
 use crate::dispatch::Shared;
 use crate::envelope;
 use crate::event::Emit;
-use crate::hub::{Mailbox, Outgoing};
+use crate::outbound::{Mailbox, Outgoing};
 use crate::problem::Problem;
 use crate::recipient::ConnectionId;
 

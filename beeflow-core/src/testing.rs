@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::dispatch::Dispatcher;
-use crate::hub::{OutFrame, Outbound};
+use crate::outbound::{OutFrame, Outbound};
 use crate::recipient::ConnectionId;
 use crate::session::{Inbound, Session};
 

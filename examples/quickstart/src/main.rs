@@ -3,6 +3,7 @@
 //! Serves `ws://127.0.0.1:$PORT/ws/` (PORT defaults to 3000). Problem `type` URLs start with
 //! `$BEEFLOW_PROBLEM_TYPE_BASE_URL` (unset: `about:blank`). Everything is in memory.
 
+use axum::serve::ListenerExt;
 use example_quickstart::{DEMO_TOKEN, app};
 
 #[tokio::main]
@@ -28,6 +29,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "guests are allowed; authenticate with subprotocols [\"access-token\", \"{DEMO_TOKEN}\"]"
     );
+    // Replies are small writes: without TCP_NODELAY, Nagle's algorithm holds them back
+    // behind delayed ACKs (up to ~40 ms) whenever a client pipelines requests.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
