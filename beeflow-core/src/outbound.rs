@@ -227,9 +227,15 @@ mod tests {
     fn a_closed_queue_drains_then_ends() {
         let mailbox = Arc::new(Mailbox::new(4));
         let mut outbound = Outbound::new(mailbox.clone());
-        assert!(matches!(mailbox.push(Outgoing::Text("a".into())), Push::Queued));
+        assert!(matches!(
+            mailbox.push(Outgoing::Text("a".into())),
+            Push::Queued
+        ));
         mailbox.close();
-        assert!(matches!(mailbox.push(Outgoing::Text("b".into())), Push::Closed));
+        assert!(matches!(
+            mailbox.push(Outgoing::Text("b".into())),
+            Push::Closed
+        ));
         assert_eq!(block(outbound.recv()), Some(OutFrame::Text("a".into())));
         assert_eq!(block(outbound.recv()), None);
     }
@@ -240,7 +246,10 @@ mod tests {
         let mut outbound = Outbound::new(mailbox.clone());
         assert!(futures_util::FutureExt::now_or_never(outbound.recv()).is_none());
         assert_eq!(outbound.try_recv(), None);
-        assert!(matches!(mailbox.push(Outgoing::Pong(vec![1])), Push::Queued));
+        assert!(matches!(
+            mailbox.push(Outgoing::Pong(vec![1])),
+            Push::Queued
+        ));
         assert_eq!(block(outbound.recv()), Some(OutFrame::Pong(vec![1])));
     }
 
@@ -248,9 +257,18 @@ mod tests {
     fn overflow_frees_the_queue_and_closes_once() {
         let mailbox = Arc::new(Mailbox::new(1));
         let mut outbound = Outbound::new(mailbox.clone());
-        assert!(matches!(mailbox.push(Outgoing::Text("a".into())), Push::Queued));
-        assert!(matches!(mailbox.push(Outgoing::Text("b".into())), Push::Full));
-        assert!(matches!(mailbox.push(Outgoing::Text("c".into())), Push::Full));
+        assert!(matches!(
+            mailbox.push(Outgoing::Text("a".into())),
+            Push::Queued
+        ));
+        assert!(matches!(
+            mailbox.push(Outgoing::Text("b".into())),
+            Push::Full
+        ));
+        assert!(matches!(
+            mailbox.push(Outgoing::Text("c".into())),
+            Push::Full
+        ));
         assert_eq!(
             block(outbound.recv()),
             Some(OutFrame::Close(CloseReason::SLOW_CONSUMER))

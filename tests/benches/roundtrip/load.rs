@@ -37,7 +37,7 @@ pub(crate) async fn run(
     let url = format!("ws://{addr}/ws/");
     let mut sockets = Vec::with_capacity(connections);
     for _ in 0..connections {
-        let (socket, _) = tokio_tungstenite::connect_async(&url)
+        let (socket, _) = tokio_tungstenite::connect_async_with_config(&url, None, true)
             .await
             .expect("connect");
         sockets.push(socket);

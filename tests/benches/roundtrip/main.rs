@@ -169,6 +169,11 @@ fn serve_child(which: &str) {
             .await
             .expect("bind");
         println!("{}", listener.local_addr().expect("addr"));
+        // Both servers as the quickstart binary runs them: small replies must not wait
+        // behind Nagle's algorithm.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, app).await.expect("serve");
     });
 }
