@@ -1,5 +1,5 @@
 //! The built-ins every server has (PROTOCOL.md §4): action `health`, event `health`,
-//! recipient `websocket`.
+//! recipient types `websocket`, `user` and `group`.
 //!
 //! They are written out by hand, without the macros, so the core builds without its
 //! `macros` feature; they also show what the macros generate.
@@ -8,7 +8,7 @@ use crate::action::{ActionDef, HandlerFuture};
 use crate::context::ActionContext;
 use crate::event::{Event, EventDef};
 use crate::problem::Problem;
-use crate::recipient::{RecipientDef, WEBSOCKET};
+use crate::recipient::{GROUP, RecipientDef, USER, WEBSOCKET};
 use crate::registry::Location;
 use crate::{IntoEvents, recipient};
 
@@ -54,6 +54,20 @@ pub(crate) const WEBSOCKET_RECIPIENT: RecipientDef = RecipientDef {
     location: Location::here(module_path!(), file!(), line!()),
 };
 
+pub(crate) const USER_RECIPIENT: RecipientDef = RecipientDef {
+    name: USER,
+    resolve: recipient::resolve_user,
+    location: Location::here(module_path!(), file!(), line!()),
+};
+
+pub(crate) const GROUP_RECIPIENT: RecipientDef = RecipientDef {
+    name: GROUP,
+    resolve: recipient::resolve_group,
+    location: Location::here(module_path!(), file!(), line!()),
+};
+
 inventory::submit!(HEALTH_ACTION);
+inventory::submit!(USER_RECIPIENT);
+inventory::submit!(GROUP_RECIPIENT);
 inventory::submit!(HEALTH_EVENT);
 inventory::submit!(WEBSOCKET_RECIPIENT);

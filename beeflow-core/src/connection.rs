@@ -57,6 +57,8 @@ where
     S: Stream<Item = Incoming<T, B>>,
     K: Sink<OutFrame> + Unpin,
 {
+    let overflow = outbound.overflow_signal();
+    let outbound_overflowed = overflow.overflowed();
     let ended = {
         let reader = async {
             let mut incoming = std::pin::pin!(incoming);
@@ -101,14 +103,31 @@ where
             }
             Ended::ClientClosed
         };
-        let (reader, writer) = (std::pin::pin!(reader), std::pin::pin!(writer));
-        match select(reader, writer).await {
+        // A writer blocked on a socket the client stopped reading would never see the
+        // queue overflow; this gives up on the connection instead. A writer that is not
+        // blocked is polled first and sends the 1008 close frame itself.
+        let stalled = async {
+            outbound_overflowed.await;
+            Ended::ServerClosed(CloseReason::SLOW_CONSUMER)
+        };
+        let (reader, writer, stalled) = (
+            std::pin::pin!(reader),
+            std::pin::pin!(writer),
+            std::pin::pin!(stalled),
+        );
+        match select(reader, select(writer, stalled)).await {
             Either::Left((None, _)) => Ok(Ended::ClientClosed),
             Either::Left((Some(violation), _)) => Err(violation),
-            Either::Right((ended, _)) => Ok(ended),
+            Either::Right((Either::Left((ended, _)) | Either::Right((ended, _)), _)) => Ok(ended),
         }
     };
     match ended {
+        Ok(Ended::ClientClosed) => {
+            // Completes the closing handshake: the transport answers the client's close
+            // frame and flushes it before the socket is dropped.
+            let _ = sink.close().await;
+            Ended::ClientClosed
+        }
         Ok(ended) => ended,
         // The writer future is gone, so the sink is free for the closing frame.
         Err(violation) => match sink.send(OutFrame::Close(violation)).await {

@@ -1,7 +1,7 @@
 //! What handlers and resolvers can reach: the connection, the identity, application state,
 //! and a way to emit events.
 
-use std::any::{Any, type_name};
+use std::any::type_name;
 use std::fmt;
 use std::sync::Arc;
 
@@ -9,15 +9,14 @@ use uuid::Uuid;
 
 use crate::dispatch::Shared;
 use crate::event::{Emit, Event};
+use crate::hub::DeliveryReport;
+use crate::identity::ErasedIdentity;
 use crate::problem::Problem;
 use crate::recipient::{ConnectionId, Recipient};
 
-/// The authenticated identity of a connection, as the application's own type.
-pub(crate) type AnyIdentity = Arc<dyn Any + Send + Sync>;
-
 pub(crate) struct ConnectionInfo {
     pub(crate) id: ConnectionId,
-    pub(crate) identity: Option<AnyIdentity>,
+    pub(crate) identity: Option<ErasedIdentity>,
     pub(crate) path: Box<str>,
 }
 
@@ -49,12 +48,28 @@ impl ActionContext {
 
     /// The connection's authenticated identity, if it has one of type `T`.
     pub fn identity<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.connection.identity.as_deref()?.downcast_ref()
+        self.connection.identity.as_ref()?.value.downcast_ref()
     }
 
     /// Application state of type `T`, if the server was configured with it.
     pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
         self.shared.state::<T>()
+    }
+
+    /// Adds the requesting connection to `group` (until it leaves or disconnects).
+    pub fn join(&self, group: &str) {
+        // The requesting connection is local and alive while its request runs.
+        let _ = self.shared.join(&self.connection.id, group);
+    }
+
+    /// Removes the requesting connection from `group`.
+    pub fn leave(&self, group: &str) {
+        let _ = self.shared.leave(&self.connection.id, group);
+    }
+
+    /// The user id of the connection's identity; `None` for a guest.
+    pub fn user_id(&self) -> Option<&str> {
+        self.connection.identity.as_ref().map(|i| &*i.user_id)
     }
 
     /// Delivers `event` to `recipient` now, before the handler returns, tagged with this
@@ -64,7 +79,11 @@ impl ActionContext {
     ///
     /// A Problem when the payload does not serialize, the recipient type is unknown, or its
     /// resolver fails.
-    pub async fn emit<E: Event>(&self, recipient: Recipient, event: &E) -> Result<(), Problem> {
+    pub async fn emit<E: Event>(
+        &self,
+        recipient: Recipient,
+        event: &E,
+    ) -> Result<DeliveryReport, Problem> {
         self.emit_prepared(Emit::to(recipient, event)?).await
     }
 
@@ -73,11 +92,10 @@ impl ActionContext {
     /// # Errors
     ///
     /// As [`ActionContext::emit`].
-    pub async fn emit_prepared(&self, emit: Emit) -> Result<(), Problem> {
+    pub async fn emit_prepared(&self, emit: Emit) -> Result<DeliveryReport, Problem> {
         self.shared
             .deliver(emit, Some(self.req_id), Some(&self.connection.id))
             .await
-            .map(drop)
     }
 }
 

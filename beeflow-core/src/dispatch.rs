@@ -3,18 +3,17 @@
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use futures_util::FutureExt;
-use uuid::Uuid;
-
-use crate::context::{ConnectionInfo, ResolveContext};
+use crate::broker::{Broker, Inbox, MemoryBroker};
+use crate::context::ConnectionInfo;
 use crate::event::{Emit, Event};
-use crate::hub::{DeliveryReport, EventFrame, Hub};
+use crate::hub::{DeliveryReport, Hub, HubStats, NotLocal};
+use crate::identity::{ErasedIdentity, Principal};
 use crate::limits::Limits;
+use crate::outbound::Outbound;
 use crate::problem::{Problem, ProblemTypeBase};
-use crate::recipient::{ConnectionId, Recipient, WEBSOCKET};
+use crate::recipient::{ConnectionId, Recipient};
 use crate::registry::{Registry, RegistryError};
 use crate::session::Session;
 
@@ -26,6 +25,7 @@ pub(crate) struct Shared {
     pub(crate) problem_base: ProblemTypeBase,
     pub(crate) limits: Limits,
     pub(crate) hub: Hub,
+    pub(crate) broker: Arc<dyn Broker>,
     states: StateMap,
 }
 
@@ -34,82 +34,27 @@ impl Shared {
         self.states.get(&TypeId::of::<T>())?.downcast_ref()
     }
 
-    /// The one delivery path: resolve the recipient, serialize the event once, queue it for
-    /// every resolved local connection.
-    pub(crate) async fn deliver(
-        self: &Arc<Self>,
-        emit: Emit,
-        req_id: Option<Uuid>,
-        requester: Option<&ConnectionId>,
-    ) -> Result<DeliveryReport, Problem> {
-        let (recipient, ids) = match (emit.recipient, requester) {
-            (Some(recipient), _) => {
-                let ids = self.resolve(&recipient).await?;
-                (recipient, ids)
-            }
-            (None, Some(requester)) => (Recipient::connection(requester), vec![requester.clone()]),
-            (None, None) => {
-                return Err(Problem::new(
-                    500,
-                    "reply_outside_request",
-                    "reply-outside-request",
-                    "Event has no recipient",
-                )
-                .with_detail(format!(
-                    "Event '{}' was addressed to the requester, but it was pushed from outside a request.",
-                    emit.event
-                )));
-            }
-        };
-        let frame = Arc::new(EventFrame::new(
-            req_id,
-            emit.event,
-            &recipient,
-            &emit.payload,
-        ));
-        Ok(self.hub.deliver(&ids, &frame))
+    pub(crate) fn join(&self, id: &ConnectionId, group: &str) -> Result<(), Problem> {
+        let needed = self.hub.join(id, &group.into()).map_err(|NotLocal| not_local(id))?;
+        self.interest(needed, None);
+        Ok(())
     }
 
-    async fn resolve(
-        self: &Arc<Self>,
-        recipient: &Recipient,
-    ) -> Result<Vec<ConnectionId>, Problem> {
-        // The built-in direct recipient needs no lookup and no future.
-        if recipient.kind() == WEBSOCKET {
-            return Ok(vec![ConnectionId::new(recipient.id())]);
-        }
-        let def = self
-            .registry
-            .recipient(recipient.kind())
-            .ok_or_else(|| Problem::unknown_recipient(recipient.kind()))?;
-        let cx = ResolveContext {
-            shared: self.clone(),
-        };
-        let resolving = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            (def.resolve)(cx, recipient.id().to_owned())
-        }));
-        let outcome = match resolving {
-            Ok(future) => AssertUnwindSafe(future).catch_unwind().await,
-            Err(panic) => Err(panic),
-        };
-        outcome.unwrap_or_else(|panic| {
-            tracing::error!(
-                recipient = recipient.kind(),
-                panic = crate::session::panic_message(&*panic),
-                "recipient resolver panicked"
-            );
-            Err(Problem::new(
-                500,
-                "recipient_resolution_failed",
-                "recipient-resolution-failed",
-                "Recipient resolution failed",
-            )
-            .with_detail(format!(
-                "The resolver of recipient type '{}' failed.",
-                recipient.kind()
-            )))
-        })
+    pub(crate) fn leave(&self, id: &ConnectionId, group: &str) -> Result<(), Problem> {
+        let unneeded = self.hub.leave(id, group).map_err(|NotLocal| not_local(id))?;
+        self.interest(None, unneeded);
+        Ok(())
     }
+
+    pub(crate) fn disconnect(&self, id: &ConnectionId) {
+        let unneeded = self.hub.disconnect(id);
+        self.interest(None, unneeded);
+    }
+}
+
+fn not_local(id: &ConnectionId) -> Problem {
+    Problem::new(404, "connection_not_found", "connection-not-found", "Connection not found")
+        .with_detail(format!("This node holds no connection '{id}'."))
 }
 
 /// One server's dispatcher: the registry snapshot, configuration, application state and the
@@ -139,18 +84,15 @@ impl Dispatcher {
 
     /// Opens a session for a new connection on `path` (the WebSocket request path, used as
     /// the `instance` of problems), without an identity.
-    pub fn open_session(&self, path: &str) -> (Session, crate::Outbound) {
+    pub fn open_session(&self, path: &str) -> (Session, Outbound) {
         self.open(path, None)
     }
 
-    /// Opens a session for a connection authenticated as `identity` (any application type;
-    /// handlers get it back with [`Identity<T>`](crate::Identity)).
-    pub fn open_session_as<I: Send + Sync + 'static>(
-        &self,
-        path: &str,
-        identity: I,
-    ) -> (Session, crate::Outbound) {
-        self.open(path, Some(Arc::new(identity)))
+    /// Opens a session for a connection authenticated as `identity` (the application's own
+    /// type; handlers get it back with [`Identity<T>`](crate::Identity), and
+    /// [`Recipient::user`] reaches it).
+    pub fn open_session_as<I: Principal>(&self, path: &str, identity: I) -> (Session, Outbound) {
+        self.open(path, Some(ErasedIdentity::new(identity)))
     }
 
     /// Opens a session for a connection a [`HandshakePolicy`](crate::handshake::HandshakePolicy)
@@ -159,16 +101,15 @@ impl Dispatcher {
         &self,
         path: &str,
         admission: &crate::handshake::Admission,
-    ) -> (Session, crate::Outbound) {
+    ) -> (Session, Outbound) {
         self.open(path, admission.identity.clone())
     }
 
-    fn open(
-        &self,
-        path: &str,
-        identity: Option<crate::context::AnyIdentity>,
-    ) -> (Session, crate::Outbound) {
-        let (id, mailbox, outbound) = self.shared.hub.connect(self.shared.limits.outbound_queue);
+    fn open(&self, path: &str, identity: Option<ErasedIdentity>) -> (Session, Outbound) {
+        let user = identity.as_ref().map(|i| i.user_id.clone());
+        let (id, mailbox, outbound, needed) =
+            self.shared.hub.connect(self.shared.limits.queue_bounds(), user);
+        self.shared.interest(needed, None);
         let connection = Arc::new(ConnectionInfo {
             id,
             identity,
@@ -186,11 +127,7 @@ impl Dispatcher {
     /// A Problem when the payload does not serialize, the recipient type is unknown, or its
     /// resolver fails. A recipient nobody is connected as is not an error: the report says
     /// how many connections the event reached.
-    pub async fn push<E: Event>(
-        &self,
-        recipient: Recipient,
-        event: &E,
-    ) -> Result<DeliveryReport, Problem> {
+    pub async fn push<E: Event>(&self, recipient: Recipient, event: &E) -> Result<DeliveryReport, Problem> {
         self.shared
             .deliver(Emit::to(recipient, event)?, None, None)
             .await
@@ -213,13 +150,42 @@ impl Dispatcher {
 
     /// How many connections this node holds now.
     pub fn connection_count(&self) -> usize {
-        self.shared.hub.len()
+        self.shared.hub.stats().connections
+    }
+
+    /// How many connections, users and groups this node tracks now.
+    pub fn stats(&self) -> HubStats {
+        self.shared.hub.stats()
+    }
+
+    /// This node's id; every connection id it issues starts with it.
+    pub fn node_id(&self) -> &str {
+        self.shared.hub.node_id()
+    }
+
+    /// Adds connection `id` (of this node) to `group`; a no-op if it is a member already.
+    ///
+    /// # Errors
+    ///
+    /// A 404 Problem when this node holds no connection `id`.
+    pub fn join(&self, id: &ConnectionId, group: &str) -> Result<(), Problem> {
+        self.shared.join(id, group)
+    }
+
+    /// Removes connection `id` (of this node) from `group`; a no-op if it is not a member.
+    ///
+    /// # Errors
+    ///
+    /// A 404 Problem when this node holds no connection `id`.
+    pub fn leave(&self, id: &ConnectionId, group: &str) -> Result<(), Problem> {
+        self.shared.leave(id, group)
     }
 }
 
 impl fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Dispatcher")
+            .field("node_id", &self.shared.hub.node_id())
             .field("registry", &self.shared.registry)
             .field("problem_base", &self.shared.problem_base)
             .field("limits", &self.shared.limits)
@@ -234,6 +200,7 @@ pub struct DispatcherBuilder {
     problem_base: ProblemTypeBase,
     limits: Limits,
     states: StateMap,
+    broker: Option<Arc<dyn Broker>>,
 }
 
 impl DispatcherBuilder {
@@ -266,6 +233,14 @@ impl DispatcherBuilder {
         self
     }
 
+    /// Connects this node to others through `broker` (default: a [`MemoryBroker`] of its
+    /// own, i.e. a single node).
+    #[must_use]
+    pub fn broker(mut self, broker: impl Broker) -> Self {
+        self.broker = Some(Arc::new(broker));
+        self
+    }
+
     /// Builds the dispatcher, collecting the global registry unless one was given.
     ///
     /// # Errors
@@ -276,15 +251,20 @@ impl DispatcherBuilder {
             Some(registry) => registry,
             None => Registry::global()?,
         };
-        Ok(Dispatcher {
-            shared: Arc::new(Shared {
-                registry,
-                problem_base: self.problem_base,
-                limits: self.limits,
-                hub: Hub::new(),
-                states: self.states,
-            }),
-        })
+        let broker = self
+            .broker
+            .unwrap_or_else(|| Arc::new(MemoryBroker::new()));
+        let shared = Arc::new(Shared {
+            registry,
+            problem_base: self.problem_base,
+            limits: self.limits,
+            hub: Hub::new(),
+            broker,
+            states: self.states,
+        });
+        let inbox = Inbox::new(shared.hub.node_id().clone(), Arc::downgrade(&shared));
+        shared.broker.attach(inbox);
+        Ok(Dispatcher { shared })
     }
 }
 

@@ -32,6 +32,11 @@ use crate::registry::Location;
 pub trait Event: Serialize + schemars::JsonSchema + Send + 'static {
     /// The event name sent in the `event` member.
     const NAME: &'static str;
+
+    /// Whether a slow client may miss this event instead of being disconnected
+    /// ([`SlowConsumer::DropDroppable`](crate::SlowConsumer::DropDroppable)); set with
+    /// `#[event(droppable)]`. For events a newer one supersedes, like a cursor position.
+    const DROPPABLE: bool = false;
 }
 
 /// How an event type is registered: everything the registry and the schema export need.
@@ -56,6 +61,7 @@ pub struct Emit {
     pub(crate) recipient: Option<Recipient>,
     pub(crate) event: &'static str,
     pub(crate) payload: Arc<str>,
+    pub(crate) droppable: bool,
 }
 
 impl Emit {
@@ -70,6 +76,7 @@ impl Emit {
             recipient: Some(recipient),
             event: E::NAME,
             payload: serialize_payload(event)?,
+            droppable: E::DROPPABLE,
         })
     }
 
@@ -83,6 +90,7 @@ impl Emit {
             recipient: None,
             event: E::NAME,
             payload: serialize_payload(event)?,
+            droppable: E::DROPPABLE,
         })
     }
 

@@ -5,12 +5,12 @@
 //! subprotocol, or the query string only when the application opted in) and runs the
 //! application's authenticator. The default is to deny: anonymous access must be turned on.
 
-use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use crate::identity::{ErasedIdentity, Principal};
 use crate::problem::Problem;
 
 /// The subprotocol marker a browser sends before its token:
@@ -67,9 +67,7 @@ impl fmt::Debug for HandshakeRequest {
     }
 }
 
-/// The identity an authenticator produced, as the application's own type.
-pub type AuthResult = Result<Option<Arc<dyn Any + Send + Sync>>, Problem>;
-
+type AuthResult = Result<Option<ErasedIdentity>, Problem>;
 type AuthFuture = Pin<Box<dyn Future<Output = AuthResult> + Send>>;
 type AuthFn = dyn Fn(HandshakeRequest) -> AuthFuture + Send + Sync;
 
@@ -85,10 +83,16 @@ pub struct HandshakePolicy {
 /// An admitted upgrade: the identity (none for a guest) and the subprotocol to select.
 #[derive(Clone)]
 pub struct Admission {
-    /// The authenticated identity, `None` for a guest.
-    pub identity: Option<Arc<dyn Any + Send + Sync>>,
+    pub(crate) identity: Option<ErasedIdentity>,
     /// `Some("access-token")` when the client offered it; never the token itself.
     pub protocol: Option<&'static str>,
+}
+
+impl Admission {
+    /// The user id of the authenticated identity; `None` for a guest.
+    pub fn user_id(&self) -> Option<&str> {
+        self.identity.as_ref().map(|i| &*i.user_id)
+    }
 }
 
 impl fmt::Debug for Admission {
@@ -113,15 +117,11 @@ impl HandshakePolicy {
     where
         F: Fn(HandshakeRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<I, Problem>> + Send + 'static,
-        I: Send + Sync + 'static,
+        I: Principal,
     {
         self.authenticator = Some(Arc::new(move |request| {
             let pending = authenticate(request);
-            Box::pin(async move {
-                pending
-                    .await
-                    .map(|identity| Some(Arc::new(identity) as Arc<dyn Any + Send + Sync>))
-            })
+            Box::pin(async move { pending.await.map(|identity| Some(ErasedIdentity::new(identity))) })
         }));
         self
     }
@@ -286,8 +286,9 @@ mod tests {
         let h = headers(&[("Sec-WebSocket-Protocol", "access-token, good")]);
         let admitted = block(policy().admit("/ws/", None, h)).unwrap();
         assert_eq!(admitted.protocol, Some("access-token"));
+        assert_eq!(admitted.user_id(), Some("7"));
         let id = admitted.identity.unwrap();
-        assert_eq!(id.downcast_ref::<u32>(), Some(&7));
+        assert_eq!(id.value.downcast_ref::<u32>(), Some(&7));
     }
 
     #[test]

@@ -46,14 +46,17 @@
 //! | `macros` | yes     | `#[action]`, `#[derive(Event)]`, `#[recipient]` |
 
 pub mod action;
+pub mod broker;
 mod builtin;
 pub mod connection;
 mod context;
+mod delivery;
 mod dispatch;
 pub mod envelope;
 pub mod event;
 pub mod handshake;
 mod hub;
+mod identity;
 mod limits;
 mod outbound;
 pub mod problem;
@@ -72,9 +75,10 @@ pub use connection::{Ended, Incoming, serve};
 pub use context::{ActionContext, FromContext, Identity, ResolveContext, State};
 pub use dispatch::{Dispatcher, DispatcherBuilder};
 pub use event::{Emit, Event};
-pub use hub::DeliveryReport;
+pub use hub::{DeliveryReport, EventFrame, HubStats};
+pub use identity::Principal;
 pub use limits::Limits;
-pub use outbound::{CloseReason, OutFrame, Outbound};
+pub use outbound::{CloseReason, OutFrame, Outbound, SlowConsumer};
 pub use problem::{IntoProblem, Problem, ProblemTypeBase};
 pub use recipient::{ConnectionId, Recipient, RecipientType};
 pub use registry::{Registry, RegistryBuilder, RegistryError};

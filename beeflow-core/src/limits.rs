@@ -1,6 +1,8 @@
 //! Limits with documented defaults: nothing a client sends or fails to read grows memory
 //! without bound.
 
+use crate::outbound::{Bounds, SlowConsumer};
+
 /// Per-connection limits.
 ///
 /// ```
@@ -15,6 +17,12 @@ pub struct Limits {
     /// Frames (events and problems) queued for one connection before the server gives up on
     /// it and closes it with 1008. Default: 1024.
     pub outbound_queue: usize,
+    /// Bytes of frames queued for one connection before the same happens. A single frame
+    /// larger than this still goes through an empty queue. Default: 1 MiB.
+    pub outbound_queue_bytes: usize,
+    /// What happens when a client reads too slowly to stay within the two bounds above.
+    /// Default: [`SlowConsumer::Close`].
+    pub slow_consumer: SlowConsumer,
     /// The largest message a client may send, in bytes; a bigger one closes the connection
     /// with 1009. Default: 2 MiB.
     pub max_message_size: usize,
@@ -32,6 +40,8 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             outbound_queue: 1024,
+            outbound_queue_bytes: 1 << 20,
+            slow_consumer: SlowConsumer::Close,
             max_message_size: 2 << 20,
             max_frame_size: 2 << 20,
             read_buffer_size: 4 << 10,
@@ -54,6 +64,28 @@ impl Limits {
         );
         self.outbound_queue = frames;
         self
+    }
+
+    /// Sets [`Limits::slow_consumer`].
+    #[must_use]
+    pub fn with_slow_consumer(mut self, policy: SlowConsumer) -> Self {
+        self.slow_consumer = policy;
+        self
+    }
+
+    /// Sets [`Limits::outbound_queue_bytes`].
+    #[must_use]
+    pub fn with_outbound_queue_bytes(mut self, bytes: usize) -> Self {
+        self.outbound_queue_bytes = bytes;
+        self
+    }
+
+    pub(crate) fn queue_bounds(&self) -> Bounds {
+        Bounds {
+            frames: self.outbound_queue,
+            bytes: self.outbound_queue_bytes,
+            policy: self.slow_consumer,
+        }
     }
 
     /// Sets [`Limits::max_message_size`] and [`Limits::max_frame_size`] together.

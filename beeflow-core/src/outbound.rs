@@ -61,9 +61,46 @@ pub enum OutFrame {
     Close(CloseReason),
 }
 
+impl Outgoing {
+    /// What the frame holds in memory while queued, for the byte bound.
+    fn weight(&self) -> usize {
+        match self {
+            Outgoing::Event(event) => event.len(),
+            Outgoing::Text(text) => text.len(),
+            Outgoing::Pong(data) => data.len(),
+        }
+    }
+
+    fn droppable(&self) -> bool {
+        matches!(self, Outgoing::Event(event) if event.droppable())
+    }
+}
+
+/// What a connection's queue does when its client reads too slowly to keep it within
+/// [`Limits`](crate::Limits).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SlowConsumer {
+    /// Close the connection with 1008 (the default): the client learns it lost events.
+    #[default]
+    Close,
+    /// Drop events marked droppable (`#[event(droppable)]`) while the queue is full, and
+    /// close only when an event that is not droppable does not fit.
+    DropDroppable,
+}
+
+/// The bounds and policy of one queue.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bounds {
+    pub(crate) frames: usize,
+    pub(crate) bytes: usize,
+    pub(crate) policy: SlowConsumer,
+}
+
 #[derive(Default)]
 struct Queue {
     frames: VecDeque<Outgoing>,
+    bytes: usize,
     /// The client fell too far behind: nothing more is queued, the writer closes.
     overflowed: bool,
     /// The session is gone: the writer drains what is queued, then ends.
@@ -74,7 +111,9 @@ struct Queue {
 pub(crate) struct Mailbox {
     queue: Mutex<Queue>,
     ready: Notify,
-    capacity: usize,
+    /// Wakes a writer stuck on a socket that stopped accepting data.
+    overflow: Notify,
+    bounds: Bounds,
 }
 
 pub(crate) enum Push {
@@ -84,35 +123,62 @@ pub(crate) enum Push {
 }
 
 impl Mailbox {
-    pub(crate) fn new(capacity: usize) -> Self {
+    pub(crate) fn new(bounds: Bounds) -> Self {
         Self {
             queue: Mutex::default(),
             ready: Notify::new(),
-            capacity,
+            overflow: Notify::new(),
+            bounds,
         }
     }
 
-    /// Queues a frame unless the queue is full (which gives up on the connection) or closed.
+    /// Queues a frame unless the queue is closed or full; a full queue gives up on the
+    /// connection, or drops the frame when the policy allows it.
     pub(crate) fn push(&self, frame: Outgoing) -> Push {
+        let weight = frame.weight();
         let mut queue = self.lock();
-        let pushed = if queue.closed {
-            Push::Closed
-        } else if queue.overflowed {
-            Push::Full
-        } else if queue.frames.len() >= self.capacity {
-            queue.overflowed = true;
-            // What is queued will never be written: free it now.
-            queue.frames = VecDeque::new();
-            Push::Full
-        } else {
-            queue.frames.push_back(frame);
-            Push::Queued
-        };
-        drop(queue);
-        if !matches!(pushed, Push::Closed) {
-            self.ready.notify_one();
+        if queue.closed {
+            return Push::Closed;
         }
-        pushed
+        if queue.overflowed {
+            return Push::Full;
+        }
+        // A frame bigger than the byte bound still goes through an empty queue, or it
+        // could never be sent at all.
+        let fits = queue.frames.len() < self.bounds.frames
+            && (queue.frames.is_empty() || queue.bytes + weight <= self.bounds.bytes);
+        if fits {
+            queue.bytes += weight;
+            queue.frames.push_back(frame);
+            drop(queue);
+            self.ready.notify_one();
+            return Push::Queued;
+        }
+        if self.bounds.policy == SlowConsumer::DropDroppable && frame.droppable() {
+            return Push::Full;
+        }
+        queue.overflowed = true;
+        // What is queued will never be written: free it now.
+        queue.frames = VecDeque::new();
+        queue.bytes = 0;
+        drop(queue);
+        self.ready.notify_one();
+        self.overflow.notify_waiters();
+        Push::Full
+    }
+
+    /// Resolves once the queue has overflowed.
+    pub(crate) async fn overflowed(&self) {
+        loop {
+            let notified = self.overflow.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the check, so an overflow in between is not missed.
+            notified.as_mut().enable();
+            if self.lock().overflowed {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Marks the session gone; the writer ends once the queue is drained.
@@ -168,6 +234,12 @@ impl Outbound {
         }
     }
 
+    /// A handle that tells when this connection's queue overflows, for a writer that may
+    /// be blocked on a socket the client stopped reading.
+    pub(crate) fn overflow_signal(&self) -> Arc<Mailbox> {
+        self.mailbox.clone()
+    }
+
     /// The next frame to write if one is queued now.
     pub fn try_recv(&mut self) -> Option<OutFrame> {
         match self.next() {
@@ -186,6 +258,9 @@ impl Outbound {
             return Next::Frame(OutFrame::Close(CloseReason::SLOW_CONSUMER));
         }
         let popped = queue.frames.pop_front();
+        if let Some(frame) = &popped {
+            queue.bytes -= frame.weight();
+        }
         let closed = queue.closed;
         drop(queue);
         match popped {
@@ -219,13 +294,21 @@ impl fmt::Debug for Outbound {
 mod tests {
     use super::*;
 
+    fn mailbox(frames: usize) -> Arc<Mailbox> {
+        Arc::new(Mailbox::new(Bounds {
+            frames,
+            bytes: 1 << 20,
+            policy: SlowConsumer::Close,
+        }))
+    }
+
     fn block<F: std::future::Future>(f: F) -> F::Output {
         futures_util::FutureExt::now_or_never(f).expect("ready without waiting")
     }
 
     #[test]
     fn a_closed_queue_drains_then_ends() {
-        let mailbox = Arc::new(Mailbox::new(4));
+        let mailbox = mailbox(4);
         let mut outbound = Outbound::new(mailbox.clone());
         assert!(matches!(
             mailbox.push(Outgoing::Text("a".into())),
@@ -242,7 +325,7 @@ mod tests {
 
     #[test]
     fn an_empty_open_queue_waits() {
-        let mailbox = Arc::new(Mailbox::new(4));
+        let mailbox = mailbox(4);
         let mut outbound = Outbound::new(mailbox.clone());
         assert!(futures_util::FutureExt::now_or_never(outbound.recv()).is_none());
         assert_eq!(outbound.try_recv(), None);
@@ -255,7 +338,7 @@ mod tests {
 
     #[test]
     fn overflow_frees_the_queue_and_closes_once() {
-        let mailbox = Arc::new(Mailbox::new(1));
+        let mailbox = mailbox(1);
         let mut outbound = Outbound::new(mailbox.clone());
         assert!(matches!(
             mailbox.push(Outgoing::Text("a".into())),

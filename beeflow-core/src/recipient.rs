@@ -11,8 +11,16 @@ use crate::context::ResolveContext;
 use crate::problem::{IntoProblem, Problem};
 use crate::registry::Location;
 
-/// The name of the built-in recipient type that addresses one connection.
+/// The built-in recipient type that addresses one connection (`recipient_id`: its id).
 pub const WEBSOCKET: &str = "websocket";
+
+/// The built-in recipient type that addresses every connection of a user, on every node
+/// (`recipient_id`: the [`Principal::user_id`](crate::Principal::user_id)).
+pub const USER: &str = "user";
+
+/// The built-in recipient type that addresses every member of a group, on every node
+/// (`recipient_id`: the group name).
+pub const GROUP: &str = "group";
 
 /// An opaque connection id. It embeds the id of the node that holds the connection, so a
 /// delivery to one connection can be routed to exactly one node.
@@ -76,6 +84,16 @@ impl Recipient {
     /// One connection (the built-in `websocket` recipient type).
     pub fn connection(id: &ConnectionId) -> Self {
         Self::new(WEBSOCKET, id.as_str().to_owned())
+    }
+
+    /// Every connection of a user (the built-in `user` recipient type).
+    pub fn user(user_id: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(USER, user_id)
+    }
+
+    /// Every member of a group (the built-in `group` recipient type).
+    pub fn group(name: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(GROUP, name)
     }
 
     /// The recipient type, sent as `recipient`.
@@ -144,4 +162,16 @@ pub trait RecipientType {
 
 pub(crate) fn resolve_websocket(_cx: ResolveContext, id: String) -> ResolveFuture {
     Box::pin(std::future::ready(Ok(vec![ConnectionId::new(id)])))
+}
+
+// Deliveries to users and groups are routed by the hub and the broker, not through these
+// resolvers; they answer with this node's members for code that resolves directly.
+pub(crate) fn resolve_user(cx: ResolveContext, id: String) -> ResolveFuture {
+    let local = cx.shared.hub.local_connections(crate::hub::Target::User(&id));
+    Box::pin(std::future::ready(Ok(local)))
+}
+
+pub(crate) fn resolve_group(cx: ResolveContext, id: String) -> ResolveFuture {
+    let local = cx.shared.hub.local_connections(crate::hub::Target::Group(&id));
+    Box::pin(std::future::ready(Ok(local)))
 }

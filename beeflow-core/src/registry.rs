@@ -98,7 +98,7 @@ impl Registry {
     }
 
     /// Starts an explicit registry holding only the built-ins (action `health`, event
-    /// `health`, recipient `websocket`).
+    /// `health`, recipient types `websocket`, `user` and `group`).
     pub fn builder() -> RegistryBuilder {
         RegistryBuilder::with_builtins()
     }
@@ -155,6 +155,8 @@ impl RegistryBuilder {
             .add_action(crate::builtin::HEALTH_ACTION)
             .and_then(|()| builder.add_event(crate::builtin::HEALTH_EVENT))
             .and_then(|()| builder.add_recipient(crate::builtin::WEBSOCKET_RECIPIENT))
+            .and_then(|()| builder.add_recipient(crate::builtin::USER_RECIPIENT))
+            .and_then(|()| builder.add_recipient(crate::builtin::GROUP_RECIPIENT))
             .expect("built-ins have distinct names");
         builder
     }

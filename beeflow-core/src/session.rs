@@ -146,7 +146,7 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        self.shared.hub.disconnect(&self.connection.id);
+        self.shared.disconnect(&self.connection.id);
     }
 }
 

@@ -45,7 +45,7 @@ impl TestClient {
     }
 
     /// Connects authenticated as `identity`.
-    pub fn connect_as<I: Send + Sync + 'static>(dispatcher: &Dispatcher, identity: I) -> Self {
+    pub fn connect_as<I: crate::Principal>(dispatcher: &Dispatcher, identity: I) -> Self {
         let (session, outbound) = dispatcher.open_session_as(TEST_PATH, identity);
         Self { session, outbound }
     }

@@ -36,6 +36,8 @@ pub(crate) struct Args {
     krate: Option<Path>,
     /// Whether to submit the definition to the global registry.
     pub(crate) register: Option<bool>,
+    /// `#[event(droppable)]`: a slow client may miss the event.
+    pub(crate) droppable: bool,
 }
 
 impl Args {
@@ -66,6 +68,7 @@ struct Seen {
     name: bool,
     krate: bool,
     register: bool,
+    droppable: bool,
 }
 
 /// Parses the arguments of an attribute macro (`#[action(...)]`).
@@ -121,14 +124,18 @@ fn entry(
         ("crate", &mut seen.krate)
     } else if meta.path.is_ident("register") {
         ("register", &mut seen.register)
+    } else if meta.path.is_ident("droppable") && mac.attr == "event" {
+        ("droppable", &mut seen.droppable)
     } else {
         let key = meta.path.to_token_stream().to_string().replace(' ', "");
+        let expected = if mac.attr == "event" {
+            "`name`, `crate`, `register` or `droppable`"
+        } else {
+            "`name`, `crate` or `register`"
+        };
         errors.spanned(
             &meta.path,
-            format!(
-                "unknown key `{key}` in {}: expected `name`, `crate` or `register`",
-                mac.display()
-            ),
+            format!("unknown key `{key}` in {}: expected {expected}", mac.display()),
         );
         return skip_value(meta);
     };
@@ -138,6 +145,15 @@ fn entry(
             format!("duplicate key `{key}` in {}: give it once", mac.display()),
         );
         return skip_value(meta);
+    }
+    if key == "droppable" {
+        // A flag: `#[event(droppable)]`.
+        if meta.input.peek(Token![=]) {
+            errors.spanned(&meta.path, "`droppable` is a flag: write `#[event(droppable)]`");
+            return skip_value(meta);
+        }
+        args.droppable = true;
+        return Ok(());
     }
     let value: Expr = meta.value()?.parse()?;
     match key {

@@ -1,4 +1,4 @@
-//! `#[derive(Event)]` with optional `#[event(name = "...", crate = path, register = false)]`.
+//! `#[derive(Event)]` with optional `#[event(name = "...", crate = path, register = false, droppable)]`.
 //!
 //! Stages: [`attr::parse_attrs`] (the helper attributes), the shape check (no generics, no
 //! unions), then the `Event` impl and the registration.
@@ -50,6 +50,7 @@ pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
     let private = args.private();
     let ident = &input.ident;
     let type_name = ident.unraw().to_string();
+    let droppable = args.droppable;
     let name = args
         .name
         .as_ref()
@@ -85,6 +86,7 @@ pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
         const _: () = {
             impl #private::Event for #ident {
                 const NAME: &'static str = #name;
+                const DROPPABLE: bool = #droppable;
             }
             #registration
         };

@@ -44,6 +44,12 @@ struct User {
     name: &'static str,
 }
 
+impl beeflow_core::Principal for User {
+    fn user_id(&self) -> std::borrow::Cow<'_, str> {
+        self.name.into()
+    }
+}
+
 #[derive(Debug)]
 struct Conflict;
 

@@ -1,0 +1,287 @@
+//! The hub: this node's live connections, who they belong to, which groups they are in,
+//! and the one outbound path into each of them.
+//!
+//! Every frame a connection receives — replies, pushes, events from other nodes, problems —
+//! enters its bounded queue here. The per-connection `seq` is assigned when a frame leaves
+//! the queue ([`Outbound::recv`](crate::Outbound::recv)), the single point all events pass,
+//! so it is gap-free by construction.
+
+mod frame;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use uuid::Uuid;
+
+pub use self::frame::EventFrame;
+use crate::broker::Topic;
+use crate::outbound::{Bounds, Mailbox, Outbound, Outgoing, Push};
+use crate::recipient::ConnectionId;
+
+/// What one delivery reached.
+///
+/// Counts are exact for this node's connections. Deliveries handed to the broker for other
+/// nodes are counted as `published` (or `lost` when the broker could not take them); what
+/// they reach there is counted by those nodes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeliveryReport {
+    /// Local connections the event was queued for.
+    pub delivered: usize,
+    /// Resolved local connections that are not connected (any more).
+    pub not_connected: usize,
+    /// Local connections whose queue was full; the event did not reach them.
+    pub dropped: usize,
+    /// Deliveries handed to the broker for other nodes.
+    pub published: usize,
+    /// Deliveries for other nodes the broker could not take (e.g. while it is down).
+    pub lost: usize,
+}
+
+impl DeliveryReport {
+    pub(crate) fn add(&mut self, other: Self) {
+        self.delivered += other.delivered;
+        self.not_connected += other.not_connected;
+        self.dropped += other.dropped;
+        self.published += other.published;
+        self.lost += other.lost;
+    }
+}
+
+/// How many connections, users and groups this node tracks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HubStats {
+    /// Live connections.
+    pub connections: usize,
+    /// Users with at least one live connection here.
+    pub users: usize,
+    /// Groups with at least one member here.
+    pub groups: usize,
+}
+
+/// Whom a local delivery is for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Target<'a> {
+    Connections(&'a [ConnectionId]),
+    User(&'a str),
+    Group(&'a str),
+}
+
+type Members = HashMap<ConnectionId, Arc<Mailbox>>;
+
+struct Member {
+    mailbox: Arc<Mailbox>,
+    user: Option<Arc<str>>,
+    groups: Vec<Arc<str>>,
+}
+
+#[derive(Default)]
+struct Index {
+    connections: HashMap<ConnectionId, Member>,
+    users: HashMap<Arc<str>, Members>,
+    groups: HashMap<Arc<str>, Members>,
+}
+
+/// A connection id that is not held by this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NotLocal;
+
+/// This node's live connections and their indexes.
+pub(crate) struct Hub {
+    node_id: Arc<str>,
+    next_connection: AtomicU64,
+    index: RwLock<Index>,
+}
+
+impl Hub {
+    pub(crate) fn new() -> Self {
+        let node = Uuid::new_v4().simple().to_string();
+        Self {
+            node_id: node[..12].into(),
+            next_connection: AtomicU64::new(1),
+            index: RwLock::default(),
+        }
+    }
+
+    /// This node's id; every connection id starts with it.
+    pub(crate) fn node_id(&self) -> &Arc<str> {
+        &self.node_id
+    }
+
+    /// The node a connection id belongs to.
+    pub(crate) fn node_of(id: &ConnectionId) -> Option<&str> {
+        id.as_str().rsplit_once('.').map(|(node, _)| node)
+    }
+
+    /// Registers a new connection (of `user`, if authenticated). Returns the topic this node
+    /// newly needs when it is the user's first connection here.
+    pub(crate) fn connect(
+        &self,
+        bounds: Bounds,
+        user: Option<Arc<str>>,
+    ) -> (ConnectionId, Arc<Mailbox>, Outbound, Option<Topic>) {
+        let n = self.next_connection.fetch_add(1, Ordering::Relaxed);
+        let id = ConnectionId::new(format!("{}.{n}", self.node_id));
+        let mailbox = Arc::new(Mailbox::new(bounds));
+        let mut index = self.write();
+        let mut newly_needed = None;
+        if let Some(user) = &user {
+            let members = index.users.entry(user.clone()).or_default();
+            if members.is_empty() {
+                newly_needed = Some(Topic::User(user.clone()));
+            }
+            members.insert(id.clone(), mailbox.clone());
+        }
+        index.connections.insert(
+            id.clone(),
+            Member {
+                mailbox: mailbox.clone(),
+                user,
+                groups: Vec::new(),
+            },
+        );
+        drop(index);
+        let outbound = Outbound::new(mailbox.clone());
+        (id, mailbox, outbound, newly_needed)
+    }
+
+    /// Forgets a connection and closes its queue. Returns the topics this node no longer
+    /// needs (its user's and groups' last local member left).
+    pub(crate) fn disconnect(&self, id: &ConnectionId) -> Vec<Topic> {
+        let mut index = self.write();
+        let Some(member) = index.connections.remove(id) else {
+            return Vec::new();
+        };
+        let mut unneeded = Vec::new();
+        if let Some(user) = member.user
+            && remove_member(&mut index.users, &user, id)
+        {
+            unneeded.push(Topic::User(user));
+        }
+        for group in member.groups {
+            if remove_member(&mut index.groups, &group, id) {
+                unneeded.push(Topic::Group(group));
+            }
+        }
+        drop(index);
+        member.mailbox.close();
+        unneeded
+    }
+
+    /// Adds a local connection to a group. Returns the group's topic when it is the first
+    /// local member.
+    pub(crate) fn join(&self, id: &ConnectionId, group: &Arc<str>) -> Result<Option<Topic>, NotLocal> {
+        let mut index = self.write();
+        let index = &mut *index;
+        let member = index.connections.get_mut(id).ok_or(NotLocal)?;
+        if member.groups.contains(group) {
+            return Ok(None);
+        }
+        member.groups.push(group.clone());
+        let members = index.groups.entry(group.clone()).or_default();
+        let first = members.is_empty();
+        members.insert(id.clone(), member.mailbox.clone());
+        Ok(first.then(|| Topic::Group(group.clone())))
+    }
+
+    /// Removes a local connection from a group. Returns the group's topic when its last
+    /// local member left.
+    pub(crate) fn leave(&self, id: &ConnectionId, group: &str) -> Result<Option<Topic>, NotLocal> {
+        let mut index = self.write();
+        let index = &mut *index;
+        let member = index.connections.get_mut(id).ok_or(NotLocal)?;
+        let Some(at) = member.groups.iter().position(|g| &**g == group) else {
+            return Ok(None);
+        };
+        let group = member.groups.swap_remove(at);
+        Ok(remove_member(&mut index.groups, &group, id).then_some(Topic::Group(group)))
+    }
+
+    /// Queues one serialized event for every local connection of `target`.
+    pub(crate) fn deliver(&self, target: Target<'_>, frame: &Arc<EventFrame>) -> DeliveryReport {
+        let index = self.read();
+        let mut report = DeliveryReport::default();
+        let mut push = |mailbox: Option<&Arc<Mailbox>>| {
+            let pushed = match mailbox {
+                Some(mailbox) => mailbox.push(Outgoing::Event(frame.clone())),
+                None => Push::Closed,
+            };
+            match pushed {
+                Push::Queued => report.delivered += 1,
+                Push::Full => report.dropped += 1,
+                Push::Closed => report.not_connected += 1,
+            }
+        };
+        match target {
+            Target::Connections(ids) => {
+                for id in ids {
+                    push(index.connections.get(id).map(|m| &m.mailbox));
+                }
+            }
+            Target::User(user) => index.users.get(user).into_iter().flatten().for_each(|(_, m)| push(Some(m))),
+            Target::Group(group) => index.groups.get(group).into_iter().flatten().for_each(|(_, m)| push(Some(m))),
+        }
+        report
+    }
+
+    /// The local connections of a user or group, or the given ids that are local.
+    pub(crate) fn local_connections(&self, target: Target<'_>) -> Vec<ConnectionId> {
+        let index = self.read();
+        match target {
+            Target::Connections(ids) => ids
+                .iter()
+                .filter(|id| index.connections.contains_key(*id))
+                .cloned()
+                .collect(),
+            Target::User(user) => index.users.get(user).map(|m| m.keys().cloned().collect()).unwrap_or_default(),
+            Target::Group(group) => index.groups.get(group).map(|m| m.keys().cloned().collect()).unwrap_or_default(),
+        }
+    }
+
+    /// The users and groups this node needs events for (to resubscribe after a broker
+    /// reconnects).
+    pub(crate) fn topics(&self) -> Vec<Topic> {
+        let index = self.read();
+        let users = index.users.keys().map(|u| Topic::User(u.clone()));
+        let groups = index.groups.keys().map(|g| Topic::Group(g.clone()));
+        users.chain(groups).collect()
+    }
+
+    pub(crate) fn stats(&self) -> HubStats {
+        let index = self.read();
+        HubStats {
+            connections: index.connections.len(),
+            users: index.users.len(),
+            groups: index.groups.len(),
+        }
+    }
+
+    // A panic while holding the lock cannot leave the index half-updated in a way later
+    // operations trip over (each entry is inserted or removed whole), so a poisoned lock is
+    // still usable.
+    fn read(&self) -> RwLockReadGuard<'_, Index> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Index> {
+        self.index.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Removes `id` from the member set under `key`; true when that emptied (and removed) it.
+fn remove_member(sets: &mut HashMap<Arc<str>, Members>, key: &str, id: &ConnectionId) -> bool {
+    let Some(members) = sets.get_mut(key) else {
+        return false;
+    };
+    members.remove(id);
+    let emptied = members.is_empty();
+    if emptied {
+        sets.remove(key);
+    }
+    emptied
+}
+
+#[cfg(test)]
+mod tests;

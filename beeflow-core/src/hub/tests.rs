@@ -1,0 +1,130 @@
+use super::*;
+use crate::outbound::{CloseReason, OutFrame, SlowConsumer};
+use crate::recipient::Recipient;
+
+fn bounds(frames: usize) -> Bounds {
+    Bounds {
+        frames,
+        bytes: 1 << 20,
+        policy: SlowConsumer::Close,
+    }
+}
+
+fn frame(droppable: bool) -> Arc<EventFrame> {
+    Arc::new(EventFrame::new(None, "e", &Recipient::new("group", "g"), "{}", droppable))
+}
+
+fn seq(frame: Option<OutFrame>) -> Option<u64> {
+    match frame {
+        Some(OutFrame::Text(t)) => serde_json::from_str::<serde_json::Value>(&t).unwrap()["seq"].as_u64(),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn seq_counts_events_only_and_overflow_closes() {
+    let hub = Hub::new();
+    let (id, mailbox, mut outbound, _) = hub.connect(bounds(2), None);
+    let ids = std::slice::from_ref(&id);
+    assert_eq!(hub.deliver(Target::Connections(ids), &frame(false)).delivered, 1);
+    assert!(matches!(mailbox.push(Outgoing::Text("problem".into())), Push::Queued));
+    assert_eq!(seq(outbound.try_recv()), Some(1));
+    assert_eq!(outbound.try_recv(), Some(OutFrame::Text("problem".into())));
+    for _ in 0..2 {
+        assert_eq!(hub.deliver(Target::Connections(ids), &frame(false)).delivered, 1);
+    }
+    assert_eq!(hub.deliver(Target::Connections(ids), &frame(false)).dropped, 1);
+    assert_eq!(outbound.try_recv(), Some(OutFrame::Close(CloseReason::SLOW_CONSUMER)));
+    assert_eq!(outbound.try_recv(), None, "nothing follows the close");
+}
+
+#[test]
+fn droppable_events_are_dropped_without_closing_when_the_policy_allows() {
+    let hub = Hub::new();
+    let policy = Bounds {
+        policy: SlowConsumer::DropDroppable,
+        ..bounds(1)
+    };
+    let (id, _mailbox, mut outbound, _) = hub.connect(policy, None);
+    let ids = std::slice::from_ref(&id);
+    assert_eq!(hub.deliver(Target::Connections(ids), &frame(true)).delivered, 1);
+    assert_eq!(hub.deliver(Target::Connections(ids), &frame(true)).dropped, 1);
+    assert_eq!(seq(outbound.try_recv()), Some(1));
+    assert_eq!(outbound.try_recv(), None, "the dropped event never got a seq");
+    assert_eq!(hub.deliver(Target::Connections(ids), &frame(false)).delivered, 1);
+    assert_eq!(seq(outbound.try_recv()), Some(2), "still gap-free");
+    // A non-droppable event that does not fit still closes the connection.
+    hub.deliver(Target::Connections(ids), &frame(false));
+    hub.deliver(Target::Connections(ids), &frame(false));
+    assert_eq!(outbound.try_recv(), Some(OutFrame::Close(CloseReason::SLOW_CONSUMER)));
+}
+
+#[test]
+fn the_byte_bound_applies_but_one_big_frame_passes_an_empty_queue() {
+    let hub = Hub::new();
+    let small = Bounds { bytes: 100, ..bounds(1000) };
+    let (id, _mailbox, mut outbound, _) = hub.connect(small, None);
+    let ids = std::slice::from_ref(&id);
+    let big = Arc::new(EventFrame::new(None, "e", &Recipient::new("user", "u"), &format!("{{\"x\":\"{}\"}}", "y".repeat(500)), false));
+    assert_eq!(hub.deliver(Target::Connections(ids), &big).delivered, 1);
+    assert_eq!(hub.deliver(Target::Connections(ids), &frame(false)).dropped, 1);
+    assert_eq!(outbound.try_recv(), Some(OutFrame::Close(CloseReason::SLOW_CONSUMER)));
+}
+
+#[test]
+fn users_and_groups_reach_every_local_member_once() {
+    let hub = Hub::new();
+    let ada: Arc<str> = "ada".into();
+    let (a1, _, mut o1, first) = hub.connect(bounds(8), Some(ada.clone()));
+    assert_eq!(first, Some(Topic::User(ada.clone())));
+    let (a2, _, mut o2, again) = hub.connect(bounds(8), Some(ada.clone()));
+    assert_eq!(again, None, "the topic is already needed");
+    let (b, _, mut ob, _) = hub.connect(bounds(8), Some("bob".into()));
+    let report = hub.deliver(Target::User("ada"), &frame(false));
+    assert_eq!(report.delivered, 2);
+    assert!(o1.try_recv().is_some() && o2.try_recv().is_some());
+    assert_eq!(ob.try_recv(), None);
+
+    let room: Arc<str> = "room".into();
+    assert_eq!(hub.join(&a1, &room), Ok(Some(Topic::Group(room.clone()))));
+    assert_eq!(hub.join(&b, &room), Ok(None));
+    assert_eq!(hub.join(&b, &room), Ok(None), "joining twice is a no-op");
+    assert_eq!(hub.deliver(Target::Group("room"), &frame(false)).delivered, 2);
+    assert_eq!(hub.leave(&b, "room"), Ok(None));
+    assert_eq!(hub.deliver(Target::Group("room"), &frame(false)).delivered, 1);
+    assert_eq!(hub.leave(&a1, "room"), Ok(Some(Topic::Group(room))));
+    assert_eq!(hub.join(&ConnectionId::new("elsewhere.1"), &"x".into()), Err(NotLocal));
+    let _ = a2;
+}
+
+#[test]
+fn disconnect_cleans_every_index_and_reports_unneeded_topics() {
+    let hub = Hub::new();
+    let user: Arc<str> = "ada".into();
+    let group: Arc<str> = "room".into();
+    let (id, _, _o, _) = hub.connect(bounds(8), Some(user.clone()));
+    hub.join(&id, &group).unwrap();
+    let mut unneeded = hub.disconnect(&id);
+    unneeded.sort_by_key(|t| format!("{t:?}"));
+    assert_eq!(unneeded, [Topic::Group(group), Topic::User(user)]);
+    assert_eq!(hub.stats(), HubStats::default());
+    assert!(hub.topics().is_empty());
+}
+
+#[test]
+fn unknown_and_disconnected_connections_are_reported() {
+    let hub = Hub::new();
+    let (id, _mailbox, _outbound, _) = hub.connect(bounds(4), None);
+    hub.disconnect(&id);
+    let ids = [id, ConnectionId::new("elsewhere.1")];
+    let report = hub.deliver(Target::Connections(&ids), &frame(false));
+    assert_eq!(report.not_connected, 2);
+    assert_eq!(hub.stats().connections, 0);
+}
+
+#[test]
+fn connection_ids_name_their_node() {
+    let hub = Hub::new();
+    let (id, _, _o, _) = hub.connect(bounds(1), None);
+    assert_eq!(Hub::node_of(&id), Some(&**hub.node_id()));
+}
