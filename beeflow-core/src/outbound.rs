@@ -97,9 +97,39 @@ pub(crate) struct Bounds {
     pub(crate) policy: SlowConsumer,
 }
 
+/// A FIFO whose first frame is stored inline: most queues hold zero or one frame, and a
+/// fan-out to thousands of connections then touches no separate buffer per connection.
+#[derive(Default)]
+struct Frames {
+    first: Option<Outgoing>,
+    rest: VecDeque<Outgoing>,
+}
+
+impl Frames {
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_none() && self.rest.is_empty()
+    }
+
+    fn push_back(&mut self, frame: Outgoing) {
+        if self.is_empty() {
+            self.first = Some(frame);
+        } else {
+            self.rest.push_back(frame);
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<Outgoing> {
+        self.first.take().or_else(|| self.rest.pop_front())
+    }
+}
+
 #[derive(Default)]
 struct Queue {
-    frames: VecDeque<Outgoing>,
+    frames: Frames,
     bytes: usize,
     /// The client fell too far behind: nothing more is queued, the writer closes.
     overflowed: bool,
@@ -149,9 +179,14 @@ impl Mailbox {
             && (queue.frames.is_empty() || queue.bytes + weight <= self.bounds.bytes);
         if fits {
             queue.bytes += weight;
+            let was_empty = queue.frames.is_empty();
             queue.frames.push_back(frame);
             drop(queue);
-            self.ready.notify_one();
+            // The writer waits only after finding the queue empty, so only the push that
+            // ends an empty spell needs to wake it; later ones find it draining.
+            if was_empty {
+                self.ready.notify_one();
+            }
             return Push::Queued;
         }
         if self.bounds.policy == SlowConsumer::DropDroppable && frame.droppable() {
@@ -159,7 +194,7 @@ impl Mailbox {
         }
         queue.overflowed = true;
         // What is queued will never be written: free it now.
-        queue.frames = VecDeque::new();
+        queue.frames = Frames::default();
         queue.bytes = 0;
         drop(queue);
         self.ready.notify_one();

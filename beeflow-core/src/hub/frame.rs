@@ -79,7 +79,10 @@ impl EventFrame {
         out.push_str(Uuid::new_v4().hyphenated().encode_lower(&mut buf));
         out.push_str("\",");
         out.push_str(&self.text[..self.seq_at]);
-        let _ = write!(out, "\"seq\":{seq},");
+        // Runs once per receiving connection: itoa instead of the formatting machinery.
+        out.push_str("\"seq\":");
+        out.push_str(itoa::Buffer::new().format(seq));
+        out.push(',');
         out.push_str(&self.text[self.seq_at..]);
         out
     }
@@ -131,7 +134,10 @@ mod tests {
     fn parts_round_trip_and_garbage_is_refused() {
         let frame = EventFrame::new(None, "e", &Recipient::new("user", "7"), "{}", true);
         let (text, seq_at, droppable) = frame.to_parts();
-        assert_eq!(EventFrame::from_parts(text, seq_at, droppable), Some(frame.clone()));
+        assert_eq!(
+            EventFrame::from_parts(text, seq_at, droppable),
+            Some(frame.clone())
+        );
         assert_eq!(EventFrame::from_parts("{}", 0, false), None);
         assert_eq!(EventFrame::from_parts(text, 500, false), None);
     }

@@ -172,7 +172,11 @@ impl Hub {
 
     /// Adds a local connection to a group. Returns the group's topic when it is the first
     /// local member.
-    pub(crate) fn join(&self, id: &ConnectionId, group: &Arc<str>) -> Result<Option<Topic>, NotLocal> {
+    pub(crate) fn join(
+        &self,
+        id: &ConnectionId,
+        group: &Arc<str>,
+    ) -> Result<Option<Topic>, NotLocal> {
         let mut index = self.write();
         let index = &mut *index;
         let member = index.connections.get_mut(id).ok_or(NotLocal)?;
@@ -220,8 +224,18 @@ impl Hub {
                     push(index.connections.get(id).map(|m| &m.mailbox));
                 }
             }
-            Target::User(user) => index.users.get(user).into_iter().flatten().for_each(|(_, m)| push(Some(m))),
-            Target::Group(group) => index.groups.get(group).into_iter().flatten().for_each(|(_, m)| push(Some(m))),
+            Target::User(user) => index
+                .users
+                .get(user)
+                .into_iter()
+                .flatten()
+                .for_each(|(_, m)| push(Some(m))),
+            Target::Group(group) => index
+                .groups
+                .get(group)
+                .into_iter()
+                .flatten()
+                .for_each(|(_, m)| push(Some(m))),
         }
         report
     }
@@ -235,8 +249,16 @@ impl Hub {
                 .filter(|id| index.connections.contains_key(*id))
                 .cloned()
                 .collect(),
-            Target::User(user) => index.users.get(user).map(|m| m.keys().cloned().collect()).unwrap_or_default(),
-            Target::Group(group) => index.groups.get(group).map(|m| m.keys().cloned().collect()).unwrap_or_default(),
+            Target::User(user) => index
+                .users
+                .get(user)
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default(),
+            Target::Group(group) => index
+                .groups
+                .get(group)
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default(),
         }
     }
 

@@ -11,12 +11,20 @@ fn bounds(frames: usize) -> Bounds {
 }
 
 fn frame(droppable: bool) -> Arc<EventFrame> {
-    Arc::new(EventFrame::new(None, "e", &Recipient::new("group", "g"), "{}", droppable))
+    Arc::new(EventFrame::new(
+        None,
+        "e",
+        &Recipient::new("group", "g"),
+        "{}",
+        droppable,
+    ))
 }
 
 fn seq(frame: Option<OutFrame>) -> Option<u64> {
     match frame {
-        Some(OutFrame::Text(t)) => serde_json::from_str::<serde_json::Value>(&t).unwrap()["seq"].as_u64(),
+        Some(OutFrame::Text(t)) => {
+            serde_json::from_str::<serde_json::Value>(&t).unwrap()["seq"].as_u64()
+        }
         other => panic!("unexpected {other:?}"),
     }
 }
@@ -26,15 +34,32 @@ fn seq_counts_events_only_and_overflow_closes() {
     let hub = Hub::new();
     let (id, mailbox, mut outbound, _) = hub.connect(bounds(2), None);
     let ids = std::slice::from_ref(&id);
-    assert_eq!(hub.deliver(Target::Connections(ids), &frame(false)).delivered, 1);
-    assert!(matches!(mailbox.push(Outgoing::Text("problem".into())), Push::Queued));
+    assert_eq!(
+        hub.deliver(Target::Connections(ids), &frame(false))
+            .delivered,
+        1
+    );
+    assert!(matches!(
+        mailbox.push(Outgoing::Text("problem".into())),
+        Push::Queued
+    ));
     assert_eq!(seq(outbound.try_recv()), Some(1));
     assert_eq!(outbound.try_recv(), Some(OutFrame::Text("problem".into())));
     for _ in 0..2 {
-        assert_eq!(hub.deliver(Target::Connections(ids), &frame(false)).delivered, 1);
+        assert_eq!(
+            hub.deliver(Target::Connections(ids), &frame(false))
+                .delivered,
+            1
+        );
     }
-    assert_eq!(hub.deliver(Target::Connections(ids), &frame(false)).dropped, 1);
-    assert_eq!(outbound.try_recv(), Some(OutFrame::Close(CloseReason::SLOW_CONSUMER)));
+    assert_eq!(
+        hub.deliver(Target::Connections(ids), &frame(false)).dropped,
+        1
+    );
+    assert_eq!(
+        outbound.try_recv(),
+        Some(OutFrame::Close(CloseReason::SLOW_CONSUMER))
+    );
     assert_eq!(outbound.try_recv(), None, "nothing follows the close");
 }
 
@@ -47,28 +72,61 @@ fn droppable_events_are_dropped_without_closing_when_the_policy_allows() {
     };
     let (id, _mailbox, mut outbound, _) = hub.connect(policy, None);
     let ids = std::slice::from_ref(&id);
-    assert_eq!(hub.deliver(Target::Connections(ids), &frame(true)).delivered, 1);
-    assert_eq!(hub.deliver(Target::Connections(ids), &frame(true)).dropped, 1);
+    assert_eq!(
+        hub.deliver(Target::Connections(ids), &frame(true))
+            .delivered,
+        1
+    );
+    assert_eq!(
+        hub.deliver(Target::Connections(ids), &frame(true)).dropped,
+        1
+    );
     assert_eq!(seq(outbound.try_recv()), Some(1));
-    assert_eq!(outbound.try_recv(), None, "the dropped event never got a seq");
-    assert_eq!(hub.deliver(Target::Connections(ids), &frame(false)).delivered, 1);
+    assert_eq!(
+        outbound.try_recv(),
+        None,
+        "the dropped event never got a seq"
+    );
+    assert_eq!(
+        hub.deliver(Target::Connections(ids), &frame(false))
+            .delivered,
+        1
+    );
     assert_eq!(seq(outbound.try_recv()), Some(2), "still gap-free");
     // A non-droppable event that does not fit still closes the connection.
     hub.deliver(Target::Connections(ids), &frame(false));
     hub.deliver(Target::Connections(ids), &frame(false));
-    assert_eq!(outbound.try_recv(), Some(OutFrame::Close(CloseReason::SLOW_CONSUMER)));
+    assert_eq!(
+        outbound.try_recv(),
+        Some(OutFrame::Close(CloseReason::SLOW_CONSUMER))
+    );
 }
 
 #[test]
 fn the_byte_bound_applies_but_one_big_frame_passes_an_empty_queue() {
     let hub = Hub::new();
-    let small = Bounds { bytes: 100, ..bounds(1000) };
+    let small = Bounds {
+        bytes: 100,
+        ..bounds(1000)
+    };
     let (id, _mailbox, mut outbound, _) = hub.connect(small, None);
     let ids = std::slice::from_ref(&id);
-    let big = Arc::new(EventFrame::new(None, "e", &Recipient::new("user", "u"), &format!("{{\"x\":\"{}\"}}", "y".repeat(500)), false));
+    let big = Arc::new(EventFrame::new(
+        None,
+        "e",
+        &Recipient::new("user", "u"),
+        &format!("{{\"x\":\"{}\"}}", "y".repeat(500)),
+        false,
+    ));
     assert_eq!(hub.deliver(Target::Connections(ids), &big).delivered, 1);
-    assert_eq!(hub.deliver(Target::Connections(ids), &frame(false)).dropped, 1);
-    assert_eq!(outbound.try_recv(), Some(OutFrame::Close(CloseReason::SLOW_CONSUMER)));
+    assert_eq!(
+        hub.deliver(Target::Connections(ids), &frame(false)).dropped,
+        1
+    );
+    assert_eq!(
+        outbound.try_recv(),
+        Some(OutFrame::Close(CloseReason::SLOW_CONSUMER))
+    );
 }
 
 #[test]
@@ -77,7 +135,7 @@ fn users_and_groups_reach_every_local_member_once() {
     let ada: Arc<str> = "ada".into();
     let (a1, _, mut o1, first) = hub.connect(bounds(8), Some(ada.clone()));
     assert_eq!(first, Some(Topic::User(ada.clone())));
-    let (a2, _, mut o2, again) = hub.connect(bounds(8), Some(ada.clone()));
+    let (a2, _, mut o2, again) = hub.connect(bounds(8), Some(ada));
     assert_eq!(again, None, "the topic is already needed");
     let (b, _, mut ob, _) = hub.connect(bounds(8), Some("bob".into()));
     let report = hub.deliver(Target::User("ada"), &frame(false));
@@ -89,11 +147,20 @@ fn users_and_groups_reach_every_local_member_once() {
     assert_eq!(hub.join(&a1, &room), Ok(Some(Topic::Group(room.clone()))));
     assert_eq!(hub.join(&b, &room), Ok(None));
     assert_eq!(hub.join(&b, &room), Ok(None), "joining twice is a no-op");
-    assert_eq!(hub.deliver(Target::Group("room"), &frame(false)).delivered, 2);
+    assert_eq!(
+        hub.deliver(Target::Group("room"), &frame(false)).delivered,
+        2
+    );
     assert_eq!(hub.leave(&b, "room"), Ok(None));
-    assert_eq!(hub.deliver(Target::Group("room"), &frame(false)).delivered, 1);
+    assert_eq!(
+        hub.deliver(Target::Group("room"), &frame(false)).delivered,
+        1
+    );
     assert_eq!(hub.leave(&a1, "room"), Ok(Some(Topic::Group(room))));
-    assert_eq!(hub.join(&ConnectionId::new("elsewhere.1"), &"x".into()), Err(NotLocal));
+    assert_eq!(
+        hub.join(&ConnectionId::new("elsewhere.1"), &"x".into()),
+        Err(NotLocal)
+    );
     let _ = a2;
 }
 

@@ -1,0 +1,91 @@
+//! The chat example's application: rooms as groups, whispers to users, a timer and an HTTP
+//! endpoint pushing to everyone. Shared by the binary and the end-to-end tests.
+
+pub mod actions;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Html;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use beeflow_axum::Endpoint;
+use beeflow_core::handshake::{HandshakePolicy, HandshakeRequest, unauthenticated};
+use beeflow_core::{Dispatcher, Recipient};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::actions::{Announcement, Clock, EVERYONE};
+
+/// The router: the chat page at `/`, the WebSocket endpoint at `/ws/`, and
+/// `POST /announce {"text": ...}` pushing an announcement to every connection.
+///
+/// Connections authenticate with their nickname as the token
+/// (`new WebSocket(url, ["access-token", nickname])`) and join the `everyone` group.
+pub fn app(dispatcher: Dispatcher) -> Router {
+    let policy = HandshakePolicy::deny_all().authenticate(|request: HandshakeRequest| async move {
+        // A demo: the token is the nickname. A real application verifies a token here.
+        match request.token() {
+            Some(name) if (1..=32).contains(&name.chars().count()) => Ok(name.to_owned()),
+            _ => Err(unauthenticated()),
+        }
+    });
+    Router::new()
+        .route("/", get(|| async { Html(PAGE) }))
+        .route(
+            "/ws/",
+            Endpoint::new(dispatcher.clone())
+                .policy(policy)
+                .into_route(),
+        )
+        .route("/announce", post(announce))
+        .with_state(dispatcher)
+}
+
+#[derive(Deserialize)]
+struct AnnounceRequest {
+    text: String,
+}
+
+/// A push from outside any request: an ordinary HTTP handler holding the dispatcher.
+async fn announce(
+    State(dispatcher): State<Dispatcher>,
+    Json(request): Json<AnnounceRequest>,
+) -> (StatusCode, Json<Value>) {
+    let event = Announcement { text: request.text };
+    match dispatcher.push(Recipient::group(EVERYONE), &event).await {
+        Ok(report) => (
+            StatusCode::OK,
+            Json(json!({
+                "delivered": report.delivered,
+                "dropped": report.dropped,
+                "published": report.published,
+            })),
+        ),
+        Err(problem) => (
+            StatusCode::from_u16(problem.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Json(json!({"code": problem.code(), "detail": problem.detail()})),
+        ),
+    }
+}
+
+/// Pushes the clock to everyone every `period`, until the dispatcher is dropped elsewhere
+/// and the task is aborted with the runtime.
+pub fn spawn_clock(dispatcher: Dispatcher, period: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(period);
+        loop {
+            ticks.tick().await;
+            let unix_seconds = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            // A push to an empty group reaches nobody, which is fine.
+            let _ = dispatcher
+                .push(Recipient::group(EVERYONE), &Clock { unix_seconds })
+                .await;
+        }
+    })
+}
+
+const PAGE: &str = include_str!("page.html");
