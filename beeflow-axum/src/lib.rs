@@ -26,6 +26,9 @@
 //! axum::serve(listener, app).await.unwrap();
 //! # }
 //! ```
+//!
+//! [`schema_route`] serves the dispatcher's AsyncAPI document and JSON Schema bundle over
+//! HTTP, when the application mounts it.
 
 use std::future::ready;
 use std::sync::Arc;
@@ -39,7 +42,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use beeflow_core::handshake::{Admission, HandshakePolicy};
-use beeflow_core::{CloseReason, Dispatcher, Incoming, OutFrame, Problem, problem};
+use beeflow_core::schema::{AsyncApiInfo, Documents};
+use beeflow_core::{
+    CloseReason, Dispatcher, Incoming, OutFrame, Problem, ProblemTypeBase, problem,
+};
 use futures_util::{SinkExt, StreamExt};
 
 /// A beeflow WebSocket endpoint: a dispatcher plus the policy that admits connections.
@@ -125,10 +131,53 @@ impl Endpoint {
     }
 
     fn problem_response(&self, problem: &Problem, path: &str) -> Response {
-        let status = StatusCode::from_u16(problem.status()).unwrap_or(StatusCode::BAD_REQUEST);
-        let body = problem.to_http_json(self.dispatcher.problem_type_base(), path);
-        (status, [(header::CONTENT_TYPE, problem::MEDIA_TYPE)], body).into_response()
+        problem_response(problem, self.dispatcher.problem_type_base(), path)
     }
+}
+
+fn problem_response(problem: &Problem, base: &ProblemTypeBase, path: &str) -> Response {
+    let status = StatusCode::from_u16(problem.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let body = problem.to_http_json(base, path);
+    (status, [(header::CONTENT_TYPE, problem::MEDIA_TYPE)], body).into_response()
+}
+
+/// An opt-in `GET` route serving the schema documents of `dispatcher`'s registry, rendered
+/// once (see [`beeflow_core::schema`]).
+///
+/// Mount it at a path whose last segment names the document, e.g. `/schema/{document}`:
+/// `asyncapi.json` is the AsyncAPI 3.0 document and `schema.json` the JSON Schema bundle,
+/// both `application/json`; any other name is a 404 `application/problem+json`.
+///
+/// ```
+/// use axum::Router;
+/// use beeflow_core::Dispatcher;
+/// use beeflow_core::schema::{AsyncApiInfo, Server};
+///
+/// let dispatcher = Dispatcher::builder().build().unwrap();
+/// let info = AsyncApiInfo::new("Demo", "1.0.0").with_server("local", Server::ws("127.0.0.1:3000"));
+/// let app: Router = Router::new().route(
+///     "/schema/{document}",
+///     beeflow_axum::schema_route(&dispatcher, &info),
+/// );
+/// # let _ = app;
+/// ```
+pub fn schema_route<S: Clone + Send + Sync + 'static>(
+    dispatcher: &Dispatcher,
+    info: &AsyncApiInfo,
+) -> MethodRouter<S> {
+    let documents = Arc::new(Documents::new(dispatcher.registry(), info));
+    let base = dispatcher.problem_type_base().clone();
+    get(move |OriginalUri(uri): OriginalUri| {
+        let response = match documents.for_path(uri.path()) {
+            Ok(document) => (
+                [(header::CONTENT_TYPE, document.media_type())],
+                document.body().to_owned(),
+            )
+                .into_response(),
+            Err(problem) => problem_response(&problem, &base, uri.path()),
+        };
+        ready(response)
+    })
 }
 
 async fn run(dispatcher: Dispatcher, path: String, admission: Admission, socket: WebSocket) {

@@ -62,6 +62,7 @@ mod outbound;
 pub mod problem;
 pub mod recipient;
 pub mod registry;
+pub mod schema;
 mod session;
 pub mod testing;
 

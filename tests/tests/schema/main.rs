@@ -1,0 +1,25 @@
+//! Schema export end to end: the quickstart's AsyncAPI document, JSON Schema bundle and
+//! TypeScript types, checked by the tools their users run — `@asyncapi/parser`, Ajv,
+//! `json-schema-to-typescript` and `tsc` (Node.js, installed into `tests/schema-tools` by
+//! `scripts/test.sh`) — never by our own code. Nothing here skips when Node is missing.
+
+mod asyncapi;
+mod frames;
+mod http;
+mod json;
+mod new_action;
+mod support;
+mod typescript;
+
+use support::quickstart_schema;
+
+/// Two separate processes of the quickstart command write the same bytes.
+#[test]
+fn output_is_byte_identical_across_runs() {
+    for kind in ["asyncapi", "json", "typescript"] {
+        let first = quickstart_schema(&[kind]);
+        let second = quickstart_schema(&[kind]);
+        assert!(first.len() > 1000, "{kind}: {first}");
+        assert!(first == second, "`schema {kind}` differs between two runs");
+    }
+}
