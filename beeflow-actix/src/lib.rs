@@ -1,4 +1,145 @@
-//! beeflow adapter for actix-web 4.
+//! beeflow adapter for actix-web 4: mount a beeflow WebSocket endpoint at any path of an
+//! actix [`App`](actix_web::App).
 //!
-//! Not written yet: this crate reserves its place in the workspace. Until it lands, drive a
-//! [`beeflow_core::Session`] directly or use [`beeflow_core::testing::TestClient`].
+//! The adapter only authenticates the upgrade request (through a [`HandshakePolicy`]),
+//! applies the socket [`Limits`](beeflow_core::Limits), and pumps frames between the socket
+//! (via [`actix-ws`](actix_ws)) and a [`beeflow_core::Session`]; every wire rule lives in
+//! `beeflow-core`, so a client sees exactly what it sees from `beeflow-axum`. A rejected
+//! upgrade is an `application/problem+json` response, never a dropped socket.
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer};
+//! use beeflow_actix::Endpoint;
+//! use beeflow_core::Dispatcher;
+//! use beeflow_core::handshake::{HandshakePolicy, HandshakeRequest, unauthenticated};
+//!
+//! # fn main() -> std::io::Result<()> {
+//! # actix_web::rt::System::new().block_on(async {
+//! let dispatcher = Dispatcher::builder().build().expect("no duplicate names");
+//! let policy = HandshakePolicy::deny_all().authenticate(|request: HandshakeRequest| async move {
+//!     match request.token() {
+//!         Some("letmein") => Ok("ada".to_owned()),
+//!         _ => Err(unauthenticated()),
+//!     }
+//! });
+//! let endpoint = Endpoint::new(dispatcher).policy(policy);
+//! // The factory runs once per worker thread: each gets a clone of the endpoint.
+//! HttpServer::new(move || App::new().service(endpoint.clone().into_resource("/ws/")))
+//!     .bind(("127.0.0.1", 3000))?
+//!     .run()
+//!     .await
+//! # })
+//! # }
+//! ```
+//!
+//! actix-web runs each connection on one worker thread and its request payload is not
+//! `Send`: the connection loop ([`beeflow_core::serve`]) runs as a local task on that worker.
+
+mod socket;
+mod upgrade;
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, Resource, Route, web};
+use beeflow_core::handshake::HandshakePolicy;
+use beeflow_core::{Dispatcher, Problem, problem};
+
+/// A beeflow WebSocket endpoint: a dispatcher plus the policy that admits connections.
+///
+/// Cheap to clone; every clone serves the same dispatcher (clone it into the `HttpServer`
+/// factory, which runs once per worker).
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    dispatcher: Dispatcher,
+    policy: HandshakePolicy,
+}
+
+impl Endpoint {
+    /// An endpoint serving `dispatcher` that denies every connection until a policy admits
+    /// them (see [`Endpoint::policy`]).
+    pub fn new(dispatcher: Dispatcher) -> Self {
+        Self {
+            dispatcher,
+            policy: HandshakePolicy::deny_all(),
+        }
+    }
+
+    /// Sets the policy that authenticates upgrade requests.
+    #[must_use]
+    pub fn policy(mut self, policy: HandshakePolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The endpoint as a resource at `path` (any path), to mount with
+    /// [`App::service`](actix_web::App::service) or [`Scope::service`](actix_web::Scope::service).
+    /// It answers `GET`; other methods get actix's plain 405, as with axum.
+    pub fn into_resource(self, path: &str) -> Resource {
+        web::resource(path).route(self.into_route())
+    }
+
+    /// The bare `GET` route, for a [`Resource`] of your own
+    /// (`web::resource("/ws/").route(endpoint.into_route())`).
+    ///
+    /// Mounted with [`App::route`](actix_web::App::route) instead, the path only matches
+    /// `GET`, so other methods get 404 rather than 405: prefer [`Endpoint::into_resource`].
+    pub fn into_route(self) -> Route {
+        let endpoint = Arc::new(self);
+        web::get().to(move |request: HttpRequest, body: web::Payload| {
+            let endpoint = endpoint.clone();
+            async move { endpoint.upgrade(&request, body).await }
+        })
+    }
+
+    async fn upgrade(&self, request: &HttpRequest, body: web::Payload) -> HttpResponse {
+        let path = request.path();
+        if let Err(problem) = upgrade::check(request) {
+            return self.problem_response(&problem, path);
+        }
+        let headers = request
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            })
+            .collect();
+        let admission = match self
+            .policy
+            .admit(path, request.uri().query(), headers)
+            .await
+        {
+            Ok(admission) => admission,
+            Err(problem) => return self.problem_response(&problem, path),
+        };
+        // Only the marker is ever selected: the token stays out of the response.
+        let protocols: &[&str] = match admission.protocol {
+            Some(protocol) => &[protocol],
+            None => &[],
+        };
+        let (response, session, stream) =
+            match actix_ws::handle_with_protocols(request, body, protocols) {
+                Ok(upgraded) => upgraded,
+                Err(error) => {
+                    let status = error.as_response_error().status_code().as_u16();
+                    let problem = upgrade::refused(status, error.to_string());
+                    return self.problem_response(&problem, path);
+                }
+            };
+        let dispatcher = self.dispatcher.clone();
+        let path = path.to_owned();
+        // The payload stream is not `Send`: run the connection on this worker's thread.
+        actix_web::rt::spawn(async move {
+            socket::run(dispatcher, path, admission, session, stream).await;
+        });
+        response
+    }
+
+    fn problem_response(&self, problem: &Problem, path: &str) -> HttpResponse {
+        let status = StatusCode::from_u16(problem.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        let body = problem.to_http_json(self.dispatcher.problem_type_base(), path);
+        HttpResponse::build(status)
+            .content_type(problem::MEDIA_TYPE)
+            .body(body)
+    }
+}

@@ -1,21 +1,129 @@
 //! The quickstart server: `cargo run -p example-quickstart`.
 //!
-//! Serves `ws://127.0.0.1:$PORT/ws/` (PORT defaults to 3000). Problem `type` URLs start with
-//! `$BEEFLOW_PROBLEM_TYPE_BASE_URL` (unset: `about:blank`). Everything is in memory.
+//! Serves `ws://127.0.0.1:$PORT/ws/` (PORT defaults to 3000), and its schemas at
+//! `http://127.0.0.1:$PORT/schema/asyncapi.json` and `.../schema/schema.json`. Problem
+//! `type` URLs start with `$BEEFLOW_PROBLEM_TYPE_BASE_URL` (unset: `about:blank`).
+//! Everything is in memory.
+//!
+//! `cargo run -p example-quickstart -- schema asyncapi|json|typescript [--out FILE]` writes
+//! the AsyncAPI 3.0 document, the JSON Schema bundle, or TypeScript types of every action and
+//! event payload to stdout (or FILE) instead of serving. The TypeScript types are generated
+//! from the bundle by `json-schema-to-typescript`, run with Node from `tests/schema-tools`
+//! (install it once with `npm ci --prefix tests/schema-tools`; `BEEFLOW_SCHEMA_TOOLS` names
+//! another directory holding `typescript.mjs` and its `node_modules`).
+
+use std::error::Error;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
 use axum::serve::ListenerExt;
+use beeflow_core::Registry;
+use beeflow_core::schema::{AsyncApiInfo, Server, render};
 use example_quickstart::{DEMO_TOKEN, app};
 
+const USAGE: &str = "usage: example-quickstart [schema asyncapi|json|typescript [--out FILE]]";
+
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), Box<dyn Error>> {
     let port: u16 = match std::env::var("PORT") {
         Ok(port) => port
             .parse()
             .map_err(|_| format!("PORT must be a port number, got {port:?}"))?,
         Err(_) => 3000,
     };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.split_first() {
+        None => serve(port).await,
+        Some((command, rest)) if command == "schema" => schema(port, rest),
+        Some(_) => Err(USAGE.into()),
+    }
+}
+
+/// What the AsyncAPI document says about the quickstart.
+fn info(port: u16) -> AsyncApiInfo {
+    AsyncApiInfo::new("beeflow quickstart", env!("CARGO_PKG_VERSION"))
+        .with_description(
+            "The beeflow demo server: typed actions, a streamed reply, a handler error and \
+             authentication with guests allowed. Offer the subprotocols `access-token` and \
+             `demo-token` to connect as user `demo`.",
+        )
+        .with_path("/ws/")
+        .with_server(
+            "local",
+            Server::ws(format!("127.0.0.1:{port}"))
+                .with_description("`cargo run -p example-quickstart`"),
+        )
+}
+
+/// `schema <kind> [--out FILE]`.
+fn schema(port: u16, args: &[String]) -> Result<(), Box<dyn Error>> {
+    let (kind, out) = match args {
+        [kind] => (kind.as_str(), None),
+        [kind, flag, file] if flag == "--out" => (kind.as_str(), Some(PathBuf::from(file))),
+        _ => return Err(USAGE.into()),
+    };
+    // Linking the demo actions registers them; the registry is the one `app()` serves.
+    let registry = Registry::global()?;
+    let text = match kind {
+        "asyncapi" => render(&registry.asyncapi(&info(port))),
+        "json" => render(&registry.json_schema_bundle()),
+        "typescript" => typescript(&render(&registry.json_schema_bundle()))?,
+        _ => return Err(USAGE.into()),
+    };
+    match out {
+        Some(file) => {
+            if let Some(dir) = file.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(file, text)?;
+        }
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+    }
+    Ok(())
+}
+
+/// Runs `json-schema-to-typescript` over the bundle (see `tests/schema-tools/typescript.mjs`).
+fn typescript(bundle: &str) -> Result<String, Box<dyn Error>> {
+    let tools = std::env::var_os("BEEFLOW_SCHEMA_TOOLS").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/schema-tools"),
+        PathBuf::from,
+    );
+    if !tools.join("node_modules").is_dir() {
+        let tools = tools.canonicalize().unwrap_or(tools);
+        return Err(format!(
+            "the TypeScript generator is not installed: run `npm ci --prefix {}`",
+            tools.display()
+        )
+        .into());
+    }
+    let mut node = Command::new("node")
+        .arg(tools.join("typescript.mjs"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|err| format!("cannot run `node` (Node.js 20 or later is needed): {err}"))?;
+    let mut stdin = node.stdin.take().expect("stdin is piped");
+    let input = bundle.to_owned();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let output = node.wait_with_output()?;
+    writer.join().map_err(|_| "writing to node panicked")??;
+    if !output.status.success() {
+        return Err(format!("the TypeScript generator failed ({})", output.status).into());
+    }
+    Ok(String::from_utf8(output.stdout)?)
+}
+
+async fn serve(port: u16) -> Result<(), Box<dyn Error>> {
     let base = std::env::var("BEEFLOW_PROBLEM_TYPE_BASE_URL").ok();
-    let app = app(base.as_deref())?;
+    // The schema route reads the registry of a dispatcher configured like the one `app()`
+    // builds: both collect the same linked actions.
+    let dispatcher = example_demo_actions::dispatcher(base.as_deref())?;
+    let app = app(base.as_deref())?.route(
+        "/schema/{document}",
+        beeflow_axum::schema_route(&dispatcher, &info(port)),
+    );
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let address = listener.local_addr()?;
     println!("beeflow quickstart listening on ws://{address}/ws/");
@@ -28,6 +136,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!(
         "guests are allowed; authenticate with subprotocols [\"access-token\", \"{DEMO_TOKEN}\"]"
+    );
+    println!(
+        "schemas: http://{address}/schema/asyncapi.json and http://{address}/schema/schema.json"
     );
     // Replies are small writes: without TCP_NODELAY, Nagle's algorithm holds them back
     // behind delayed ACKs (up to ~40 ms) whenever a client pipelines requests.

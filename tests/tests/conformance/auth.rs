@@ -1,14 +1,14 @@
 //! The upgrade handshake: tokens, subprotocols, origins and Problem Details responses.
 
-use axum::Router;
-use beeflow_axum::Endpoint;
 use beeflow_core::handshake::{HandshakePolicy, HandshakeRequest, unauthenticated};
 use beeflow_core::{Dispatcher, Registry};
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{Server, quickstart, serve};
+use crate::adapters::Adapter;
+use crate::support::{Server, TIMEOUT};
 
-async fn strict_server() -> Server {
+fn strict_server(adapter: &dyn Adapter) -> Server {
     let dispatcher = Dispatcher::builder()
         .registry(Registry::builder().build().unwrap())
         .problem_type_base_url("https://example.com/problems")
@@ -22,16 +22,13 @@ async fn strict_server() -> Server {
             }
         })
         .allowed_origins(["https://app.example.com"]);
-    let app = Router::new().route(
-        "/ws/",
-        Endpoint::new(dispatcher).policy(policy).into_route(),
-    );
-    serve(app).await
+    adapter.spawn(dispatcher, policy)
 }
 
-#[tokio::test]
-async fn token_in_subprotocol_is_accepted_and_only_the_marker_is_echoed() {
-    let server = strict_server().await;
+pub(crate) async fn token_in_subprotocol_is_accepted_and_only_the_marker_is_echoed(
+    adapter: &dyn Adapter,
+) {
+    let server = strict_server(adapter);
     let mut client = server
         .connect_with("/ws/", Some("access-token, s3cret"))
         .await;
@@ -39,9 +36,8 @@ async fn token_in_subprotocol_is_accepted_and_only_the_marker_is_echoed() {
     assert_eq!(client.request("health", json!({})).await["event"], "health");
 }
 
-#[tokio::test]
-async fn missing_or_wrong_token_is_a_401_problem() {
-    let server = strict_server().await;
+pub(crate) async fn missing_or_wrong_token_is_a_401_problem(adapter: &dyn Adapter) {
+    let server = strict_server(adapter);
     for protocols in [None, Some("access-token, wrong"), Some("s3cret")] {
         let headers: Vec<(&str, &str)> = protocols
             .map(|p| ("Sec-WebSocket-Protocol", p))
@@ -65,16 +61,14 @@ async fn missing_or_wrong_token_is_a_401_problem() {
     }
 }
 
-#[tokio::test]
-async fn query_token_is_ignored_unless_opted_in() {
-    let server = strict_server().await;
+pub(crate) async fn query_token_is_ignored_unless_opted_in(adapter: &dyn Adapter) {
+    let server = strict_server(adapter);
     let response = server.raw_upgrade("/ws/?access_token=s3cret", &[]).await;
     assert_eq!(response.status, 401);
 }
 
-#[tokio::test]
-async fn disallowed_origin_is_a_403_problem() {
-    let server = strict_server().await;
+pub(crate) async fn disallowed_origin_is_a_403_problem(adapter: &dyn Adapter) {
+    let server = strict_server(adapter);
     let response = server
         .raw_upgrade(
             "/ws/",
@@ -106,38 +100,59 @@ async fn disallowed_origin_is_a_403_problem() {
     );
 }
 
-#[tokio::test]
-async fn a_plain_http_request_gets_a_problem_not_an_upgrade() {
-    let server = quickstart(None).await;
-    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    stream
-        .write_all(b"GET /ws/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = String::new();
-    tokio::time::timeout(
-        crate::support::TIMEOUT,
-        stream.read_to_string(&mut response),
+pub(crate) async fn a_plain_http_request_gets_a_problem_not_an_upgrade(adapter: &dyn Adapter) {
+    let server = adapter.quickstart(None);
+    let response = raw_request(
+        &server,
+        "GET /ws/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     )
-    .await
-    .unwrap()
-    .unwrap();
+    .await;
+    assert!(response.starts_with("HTTP/1.1 400 "), "{response}");
     assert!(
         response
             .to_ascii_lowercase()
             .contains("content-type: application/problem+json"),
         "{response}"
     );
-    assert!(
-        response.contains("\"code\":\"websocket_upgrade_required\""),
-        "{response}"
+    let body = &response[response.find("\r\n\r\n").expect("a head") + 4..];
+    let problem: serde_json::Value = serde_json::from_str(body).expect("a JSON body");
+    assert_eq!(
+        problem,
+        json!({
+            "type": "about:blank",
+            "title": "WebSocket upgrade required",
+            "status": 400,
+            "detail": "Connection header did not include 'upgrade'",
+            "code": "websocket_upgrade_required",
+            "instance": "/ws/",
+        })
     );
 }
 
-#[tokio::test]
-async fn quickstart_identity_reaches_handlers() {
-    let server = quickstart(None).await;
+pub(crate) async fn other_methods_are_not_allowed(adapter: &dyn Adapter) {
+    let server = adapter.quickstart(None);
+    let response = raw_request(
+        &server,
+        "POST /ws/ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(response.starts_with("HTTP/1.1 405 "), "{response}");
+}
+
+/// Sends `request` as is and reads the response until the server closes the connection.
+async fn raw_request(server: &Server, request: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(TIMEOUT, stream.read_to_string(&mut response))
+        .await
+        .expect("the server closes the connection")
+        .unwrap();
+    response
+}
+
+pub(crate) async fn quickstart_identity_reaches_handlers(adapter: &dyn Adapter) {
+    let server = adapter.quickstart(None);
     let mut guest = server.connect().await;
     assert_eq!(guest.protocol, None);
     assert_eq!(

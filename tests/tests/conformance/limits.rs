@@ -1,22 +1,27 @@
-//! Socket limits: oversized messages close with 1009.
+//! Socket limits: oversized messages close with 1009, whole or in fragments.
 
-use axum::Router;
-use beeflow_axum::Endpoint;
 use beeflow_core::handshake::HandshakePolicy;
 use beeflow_core::{Dispatcher, Limits, Registry};
 use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
-use crate::support::{envelope, quickstart, serve};
+use crate::adapters::Adapter;
+use crate::support::{Server, envelope};
 
-#[tokio::test]
-async fn a_message_over_the_limit_closes_with_1009() {
+/// Guests welcome, no actions but `health`, messages up to 64 KiB.
+fn small_limit_server(adapter: &dyn Adapter) -> Server {
     let dispatcher = Dispatcher::builder()
         .registry(Registry::builder().build().unwrap())
         .limits(Limits::default().with_max_message_size(64 << 10))
         .build()
         .unwrap();
-    let endpoint = Endpoint::new(dispatcher).policy(HandshakePolicy::deny_all().allow_guests());
-    let server = serve(Router::new().route("/ws/", endpoint.into_route())).await;
+    adapter.spawn(dispatcher, HandshakePolicy::deny_all().allow_guests())
+}
+
+pub(crate) async fn a_message_over_the_limit_closes_with_1009(adapter: &dyn Adapter) {
+    let server = small_limit_server(adapter);
     let mut client = server.connect().await;
     let small = envelope("health", json!({"pad": "x".repeat(60 << 10)}));
     client.send_text(&small).await;
@@ -26,9 +31,22 @@ async fn a_message_over_the_limit_closes_with_1009() {
     assert_eq!(client.close_code().await, 1009);
 }
 
-#[tokio::test]
-async fn the_default_limit_is_above_one_mebibyte() {
-    let server = quickstart(None).await;
+pub(crate) async fn fragments_over_the_limit_close_with_1009(adapter: &dyn Adapter) {
+    let server = small_limit_server(adapter);
+    let mut client = server.connect().await;
+    // Three frames of 30 KiB: each is within the limit, the message is not.
+    let text = envelope("health", json!({"pad": "x".repeat(90 << 10)}));
+    let chunks: Vec<&[u8]> = text.as_bytes().chunks(text.len().div_ceil(3)).collect();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let opcode = if i == 0 { Data::Text } else { Data::Continue };
+        let frame = Frame::message(chunk.to_vec(), OpCode::Data(opcode), i == chunks.len() - 1);
+        client.send(Message::Frame(frame)).await;
+    }
+    assert_eq!(client.close_code().await, 1009);
+}
+
+pub(crate) async fn the_default_limit_is_above_one_mebibyte(adapter: &dyn Adapter) {
+    let server = adapter.quickstart(None);
     let mut client = server.connect().await;
     let request = envelope("health", json!({"pad": "x".repeat(3 << 19)}));
     client.send_text(&request).await;

@@ -1,12 +1,13 @@
 //! Servers on 127.0.0.1 and a real WebSocket client for the conformance suite.
 
+use std::any::Any;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -17,22 +18,10 @@ use uuid::Uuid;
 /// Every wait in this suite is bounded: a server that stops answering fails the test.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A running server: its address; it stops when the test's runtime ends.
+/// A running server on a loopback port; it stops when dropped.
 pub(crate) struct Server {
     pub(crate) addr: SocketAddr,
-}
-
-/// Starts the quickstart app on an ephemeral loopback port.
-pub(crate) async fn quickstart(base: Option<&str>) -> Server {
-    serve(example_quickstart::app(base).expect("no duplicate names")).await
-}
-
-/// Serves `app` on an ephemeral loopback port until the test's runtime shuts down.
-pub(crate) async fn serve(app: axum::Router) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Server { addr }
+    _stop: Box<dyn Any + Send>,
 }
 
 pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -44,6 +33,14 @@ pub(crate) struct Client {
 }
 
 impl Server {
+    /// A server listening on `addr` that `stop` stops when it is dropped.
+    pub(crate) fn new(addr: SocketAddr, stop: impl Any + Send) -> Self {
+        Self {
+            addr,
+            _stop: Box::new(stop),
+        }
+    }
+
     pub(crate) fn url(&self, path_and_query: &str) -> String {
         format!("ws://{}{path_and_query}", self.addr)
     }

@@ -1,9 +1,10 @@
 //! The demo actions: a validated typed payload, a stream of events over time, a handler
 //! error, and the connection's identity.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
-use beeflow_core::{Event, EventStream, Identity, IntoProblem, Problem, action};
+use beeflow_core::{Event, EventStream, Identity, IntoProblem, Principal, Problem, action};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +13,13 @@ use serde::{Deserialize, Serialize};
 pub struct User {
     /// The user's name.
     pub name: String,
+}
+
+impl Principal for User {
+    /// The name: the demo has one user per name.
+    fn user_id(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.name)
+    }
 }
 
 /// Text to send back.

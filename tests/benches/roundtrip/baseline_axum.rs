@@ -1,4 +1,4 @@
-//! The baseline: a minimal hand-written axum WebSocket server answering `health` in the
+//! The axum baseline: a minimal hand-written axum WebSocket server answering `health` in the
 //! same wire format, with no framework — parse into a `serde_json::Value`, check the
 //! action, serialize the reply. It uses the same socket settings as beeflow's defaults so
 //! the comparison measures the framework, not the configuration.

@@ -1,0 +1,27 @@
+//! The actix quickstart's application: the endpoint serving the shared demo actions
+//! (`example-demo-actions`), used by the binary (`cargo run -p example-actix-quickstart`),
+//! the end-to-end tests and the benchmarks.
+
+use actix_web::web::ServiceConfig;
+use beeflow_actix::Endpoint;
+
+pub use example_demo_actions::{DEMO_TOKEN, actions};
+
+/// The quickstart's application as an actix `configure` function: the beeflow endpoint at
+/// `/ws/`, problem `type`s under `problem_type_base_url` (`None`: `about:blank`).
+///
+/// Mount it with `App::new().configure(app.clone())` in the `HttpServer` factory, which
+/// runs once per worker.
+///
+/// # Errors
+///
+/// A duplicate action, event or recipient name among the linked crates.
+pub fn app(
+    problem_type_base_url: Option<&str>,
+) -> Result<impl Fn(&mut ServiceConfig) + Clone + Send + 'static, beeflow_core::RegistryError> {
+    let dispatcher = example_demo_actions::dispatcher(problem_type_base_url)?;
+    let endpoint = Endpoint::new(dispatcher).policy(example_demo_actions::policy());
+    Ok(move |config: &mut ServiceConfig| {
+        config.service(endpoint.clone().into_resource("/ws/"));
+    })
+}

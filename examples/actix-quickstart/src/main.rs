@@ -1,0 +1,40 @@
+//! The actix quickstart server: `cargo run -p example-actix-quickstart`.
+//!
+//! The same contract as the axum quickstart: serves `ws://127.0.0.1:$PORT/ws/` (PORT
+//! defaults to 3000). Problem `type` URLs start with `$BEEFLOW_PROBLEM_TYPE_BASE_URL` (unset:
+//! `about:blank`). Everything is in memory.
+
+use actix_web::{App, HttpServer};
+use example_actix_quickstart::{DEMO_TOKEN, app};
+
+#[actix_web::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let port: u16 = match std::env::var("PORT") {
+        Ok(port) => port
+            .parse()
+            .map_err(|_| format!("PORT must be a port number, got {port:?}"))?,
+        Err(_) => 3000,
+    };
+    let base = std::env::var("BEEFLOW_PROBLEM_TYPE_BASE_URL").ok();
+    let app = app(base.as_deref())?;
+    let server = HttpServer::new(move || App::new().configure(app.clone()))
+        // Replies are small writes: without TCP_NODELAY, Nagle's algorithm holds them back
+        // behind delayed ACKs (up to ~40 ms) whenever a client pipelines requests.
+        .tcp_nodelay(true)
+        .bind(("127.0.0.1", port))?;
+    let address = server.addrs()[0];
+    println!("beeflow actix quickstart listening on ws://{address}/ws/");
+    println!("talk to it with any WebSocket client, e.g. `websocat ws://{address}/ws/`, and send:");
+    println!(
+        r#"  {{"msg_id":"00000000-0000-4000-8000-000000000001","req_id":"00000000-0000-4000-8000-000000000002","action":"health","payload":{{}}}}"#
+    );
+    println!(
+        "actions: health {{}}, echo {{\"text\"}}, countdown {{\"from\": 1..10}}, fail {{}}, whoami {{}}"
+    );
+    println!(
+        "guests are allowed; authenticate with subprotocols [\"access-token\", \"{DEMO_TOKEN}\"]"
+    );
+    // actix-web stops gracefully on Ctrl-C by itself.
+    server.run().await?;
+    Ok(())
+}

@@ -1,0 +1,46 @@
+//! The quickstarts' demo application, shared by every adapter's quickstart
+//! (`example-quickstart` on axum, `example-actix-quickstart` on actix-web): the demo
+//! actions, the demo token and the handshake policy. No web framework here.
+//!
+//! The actions register themselves through `inventory` when this crate is linked; calling
+//! [`dispatcher`] (or anything else from it) makes sure it is.
+
+pub mod actions;
+
+use beeflow_core::handshake::{HandshakePolicy, HandshakeRequest, unauthenticated};
+use beeflow_core::{Dispatcher, RegistryError};
+
+/// The token the demo accepts in the `access-token` subprotocol.
+pub const DEMO_TOKEN: &str = "demo-token";
+
+/// The demo's dispatcher: every linked action, problem `type`s under
+/// `problem_type_base_url` (`None`: `about:blank`).
+///
+/// # Errors
+///
+/// A duplicate action, event or recipient name among the linked crates.
+pub fn dispatcher(problem_type_base_url: Option<&str>) -> Result<Dispatcher, RegistryError> {
+    let mut dispatcher = Dispatcher::builder();
+    if let Some(base) = problem_type_base_url {
+        dispatcher = dispatcher.problem_type_base_url(base);
+    }
+    dispatcher.build()
+}
+
+/// The demo's handshake policy: [`DEMO_TOKEN`] authenticates as user `demo`, any other
+/// token is refused with 401, and connections without a token are guests.
+pub fn policy() -> HandshakePolicy {
+    HandshakePolicy::deny_all()
+        .authenticate(|request: HandshakeRequest| async move {
+            match request.token() {
+                Some(DEMO_TOKEN) => Ok(actions::User {
+                    name: "demo".to_owned(),
+                }),
+                _ => Err(unauthenticated()),
+            }
+        })
+        // A demo must be reachable from any client without setting up tokens first, so
+        // guests are let in explicitly. A real application leaves this out: the default
+        // denies every connection its authenticator does not accept.
+        .allow_guests()
+}

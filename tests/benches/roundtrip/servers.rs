@@ -1,0 +1,165 @@
+//! The servers under test, each run in a child process (this binary, re-executed with
+//! `serve NAME`) pinned to core 0 with `taskset` when available.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+
+use crate::{baseline_actix, baseline_axum};
+
+/// One server of the comparison.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(crate) enum Server {
+    /// The axum quickstart (`example_quickstart::app`).
+    BeeflowAxum,
+    /// The hand-written axum server.
+    BaselineAxum,
+    /// The actix quickstart (`example_actix_quickstart::app`).
+    BeeflowActix,
+    /// The hand-written actix-ws server.
+    BaselineActix,
+}
+
+impl Server {
+    pub(crate) const ALL: [Server; 4] = [
+        Server::BeeflowAxum,
+        Server::BaselineAxum,
+        Server::BeeflowActix,
+        Server::BaselineActix,
+    ];
+
+    /// Each beeflow server with the hand-written server it is measured against.
+    pub(crate) const PAIRS: [(Server, Server); 2] = [
+        (Server::BeeflowAxum, Server::BaselineAxum),
+        (Server::BeeflowActix, Server::BaselineActix),
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Server::BeeflowAxum => "beeflow-axum",
+            Server::BaselineAxum => "hand-written-axum",
+            Server::BeeflowActix => "beeflow-actix",
+            Server::BaselineActix => "hand-written-actix",
+        }
+    }
+
+    fn from_name(name: &str) -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|server| server.name() == name)
+            .unwrap_or_else(|| panic!("unknown server {name:?}"))
+    }
+}
+
+/// Child mode: serve one app on an ephemeral port, print the address, serve until killed.
+/// Every server as its quickstart binary runs it: one worker thread, `TCP_NODELAY`.
+pub(crate) fn serve_child(name: &str) {
+    match Server::from_name(name) {
+        Server::BeeflowAxum => serve_axum(example_quickstart::app(None).expect("registry")),
+        Server::BaselineAxum => serve_axum(baseline_axum::app()),
+        Server::BeeflowActix => {
+            serve_actix(example_actix_quickstart::app(None).expect("registry"));
+        }
+        Server::BaselineActix => serve_actix(baseline_actix::configure),
+    }
+}
+
+fn serve_axum(app: axum::Router) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        println!("{}", listener.local_addr().expect("addr"));
+        // Small replies must not wait behind Nagle's algorithm.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, app).await.expect("serve");
+    });
+}
+
+fn serve_actix<F>(configure: F)
+where
+    F: Fn(&mut actix_web::web::ServiceConfig) + Clone + Send + 'static,
+{
+    actix_web::rt::System::new().block_on(async move {
+        let server =
+            actix_web::HttpServer::new(move || actix_web::App::new().configure(configure.clone()))
+                .workers(1)
+                .tcp_nodelay(true)
+                .bind(("127.0.0.1", 0))
+                .expect("bind");
+        println!("{}", server.addrs()[0]);
+        server.run().await.expect("serve");
+    });
+}
+
+/// Starts `server` in a child process and returns it with the address it listens on.
+pub(crate) fn spawn(server: Server) -> (Child, SocketAddr) {
+    let exe = std::env::current_exe().expect("own path");
+    let mut command = if has_taskset() {
+        let mut c = Command::new("taskset");
+        c.arg("-c").arg("0").arg(exe);
+        c
+    } else {
+        Command::new(exe)
+    };
+    let mut child = command
+        .arg("serve")
+        .arg(server.name())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("server address");
+    (child, line.trim().parse().expect("an address"))
+}
+
+fn has_taskset() -> bool {
+    Command::new("taskset")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+pub(crate) fn pin_self_to_core(core: usize) {
+    if has_taskset() {
+        let _ = Command::new("taskset")
+            .args(["-cp", &core.to_string(), &std::process::id().to_string()])
+            .stdout(Stdio::null())
+            .status();
+    }
+}
+
+/// User plus system CPU time of a process, in seconds.
+pub(crate) fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the full line: 11 and 12 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+pub(crate) fn rss_kib(pid: u32) -> i64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
