@@ -10,6 +10,8 @@
 //! dispatchers (useful for tests); alone, it costs nothing.
 
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 
 use std::fmt;
 use std::future::Future;
@@ -17,6 +19,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Weak};
 
 pub use self::memory::MemoryBroker;
+#[cfg(feature = "redis")]
+pub use self::redis::RedisBroker;
 use crate::dispatch::Shared;
 use crate::hub::{DeliveryReport, EventFrame, Target};
 use crate::recipient::ConnectionId;

@@ -1,0 +1,282 @@
+//! Cross-node delivery through Redis against the same load on a single node, in one run.
+//!
+//! Run: `cargo bench -p beeflow-tests --bench crossnode` (needs `redis-server`, which
+//! `scripts/test.sh` installs; the bench starts its own on a free loopback port and stops
+//! it). Options after `--`: `--events N` (default 20000), `--receivers N` (default 10),
+//! `--runs N` (interleaved, best kept; default 3).
+//!
+//! A sender pushes events to a group from node A; the group's members are connections on
+//! node B (through Redis), or on node A itself (single node). Each event carries its send
+//! time, so every receiving connection measures the end-to-end latency from the push to the
+//! rendered frame leaving its queue. Throughput is measured with up to 256 events per
+//! receiver in flight; latency with one (each push waits for every receiver), so queueing
+//! behind the window does not count as latency.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use beeflow_core::broker::{RedisBroker, Topic};
+use beeflow_core::{Dispatcher, Event, OutFrame, Recipient, Registry, Session};
+
+#[derive(serde::Serialize, schemars::JsonSchema, Event)]
+#[event(name = "tick", register = false)]
+struct Tick {
+    sent_us: u64,
+}
+
+/// Events per receiver in flight when measuring throughput. Latency is measured with one.
+const WINDOW: u64 = 256;
+
+struct Options {
+    events: u64,
+    receivers: usize,
+    runs: usize,
+}
+
+fn options() -> Options {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str, default: u64| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .map_or(default, |v| v.parse().expect("a number"))
+    };
+    Options {
+        events: value("--events", 20_000),
+        receivers: value("--receivers", 10) as usize,
+        runs: value("--runs", 3) as usize,
+    }
+}
+
+struct Measured {
+    events_per_second: f64,
+    p50_us: u64,
+    p99_us: u64,
+}
+
+fn registry() -> Registry {
+    Registry::builder()
+        .event::<Tick>()
+        .build()
+        .expect("registry")
+}
+
+/// Pushes `events` ticks from `sender` to group `bench`, whose members are `members`, with
+/// at most `window` events per receiver in flight.
+async fn run(
+    sender: &Dispatcher,
+    members: Vec<(Session, beeflow_core::Outbound)>,
+    events: u64,
+    window: u64,
+) -> Measured {
+    // Each receiver's count, so no receiver falls more than `window` behind (its queue
+    // holds 1024 frames; a slower one would be disconnected, as a real slow client is).
+    let received: Arc<Vec<AtomicU64>> =
+        Arc::new(members.iter().map(|_| AtomicU64::new(0)).collect());
+    let origin = Instant::now();
+    let tasks: Vec<_> = members
+        .into_iter()
+        .enumerate()
+        .map(|(index, (session, mut outbound))| {
+            let received = received.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(events as usize);
+                while (latencies.len() as u64) < events {
+                    let Some(OutFrame::Text(text)) = outbound.recv().await else {
+                        panic!("the connection ended");
+                    };
+                    let frame: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+                    let sent = frame["payload"]["sent_us"].as_u64().expect("a send time");
+                    let now = origin.elapsed().as_micros() as u64;
+                    latencies.push(now.saturating_sub(sent));
+                    received[index].fetch_add(1, Ordering::Relaxed);
+                }
+                drop(session);
+                latencies
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    for sent in 0..events {
+        while received
+            .iter()
+            .any(|r| sent - r.load(Ordering::Relaxed) >= window)
+        {
+            tokio::task::yield_now().await;
+        }
+        let tick = Tick {
+            sent_us: origin.elapsed().as_micros() as u64,
+        };
+        sender
+            .push(Recipient::group("bench"), &tick)
+            .await
+            .expect("deliverable");
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.expect("receiver"));
+    }
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
+    let at = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+    Measured {
+        events_per_second: events as f64 / elapsed.as_secs_f64(),
+        p50_us: at(0.50),
+        p99_us: at(0.99),
+    }
+}
+
+fn members(node: &Dispatcher, count: usize) -> Vec<(Session, beeflow_core::Outbound)> {
+    (0..count)
+        .map(|_| {
+            let (session, outbound) = node.open_session("/ws/");
+            node.join(session.connection_id(), "bench").expect("local");
+            (session, outbound)
+        })
+        .collect()
+}
+
+struct Redis(Child, u16);
+
+impl Redis {
+    fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (install it with scripts/test.sh)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self(child, port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn wait_for(broker: &RedisBroker, topic: &Topic) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(broker.is_connected() && broker.is_subscribed(topic)) {
+        assert!(Instant::now() < deadline, "the broker did not subscribe");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--list" || a == "--test") {
+        return;
+    }
+    let options = options();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let redis = Redis::start();
+        let url = format!("redis://127.0.0.1:{}/", redis.1);
+        println!(
+            "cross-node: {} events to a group of {} receivers, best of {} interleaved runs",
+            options.events, options.receivers, options.runs
+        );
+        // [throughput, latency] x [single, cross]
+        let mut best: [[Option<Measured>; 2]; 2] = Default::default();
+        for _ in 0..options.runs {
+            for (mode, window) in [(0, WINDOW), (1, 1)] {
+                let events = if window == 1 {
+                    options.events / 10
+                } else {
+                    options.events
+                };
+                let single = Dispatcher::builder()
+                    .registry(registry())
+                    .build()
+                    .expect("node");
+                let members_single = members(&single, options.receivers);
+                keep_best(
+                    &mut best[mode][0],
+                    run(&single, members_single, events, window).await,
+                );
+
+                let broker_a = RedisBroker::new(&url).expect("url");
+                let broker_b = RedisBroker::new(&url).expect("url");
+                let node_a = Dispatcher::builder()
+                    .registry(registry())
+                    .broker(broker_a.clone())
+                    .build()
+                    .expect("node");
+                let node_b = Dispatcher::builder()
+                    .registry(registry())
+                    .broker(broker_b.clone())
+                    .build()
+                    .expect("node");
+                let members_b = members(&node_b, options.receivers);
+                wait_for(&broker_a, &Topic::Node(node_a.node_id().into())).await;
+                wait_for(&broker_b, &Topic::Group("bench".into())).await;
+                keep_best(
+                    &mut best[mode][1],
+                    run(&node_a, members_b, events, window).await,
+                );
+            }
+        }
+        let [
+            [Some(single), Some(cross)],
+            [Some(single_lat), Some(cross_lat)],
+        ] = best
+        else {
+            unreachable!("runs >= 1")
+        };
+        println!("  throughput ({WINDOW} in flight per receiver):");
+        for (name, m) in [("single node", &single), ("A -> Redis -> B", &cross)] {
+            println!("    {name:<16} {:>9.0} events/s", m.events_per_second);
+        }
+        println!("  latency (one event in flight):");
+        for (name, m) in [
+            ("single node", &single_lat),
+            ("A -> Redis -> B", &cross_lat),
+        ] {
+            println!(
+                "    {name:<16} p50 {:>6} us  p99 {:>6} us",
+                m.p50_us, m.p99_us
+            );
+        }
+        println!(
+            "  ratio cross-node/single: throughput {:.2}x, p50 {:.1}x, p99 {:.1}x",
+            cross.events_per_second / single.events_per_second,
+            cross_lat.p50_us as f64 / single_lat.p50_us.max(1) as f64,
+            cross_lat.p99_us as f64 / single_lat.p99_us.max(1) as f64
+        );
+    });
+}
+
+fn keep_best(best: &mut Option<Measured>, measured: Measured) {
+    if best
+        .as_ref()
+        .is_none_or(|b| measured.events_per_second > b.events_per_second)
+    {
+        *best = Some(measured);
+    }
+}
