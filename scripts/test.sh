@@ -4,7 +4,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Nothing outside cargo is needed yet; system packages (redis-server, chromium, ...) get
-# installed here, idempotently, when tests start to need them.
+# The multi-node tests (tests/tests/redis) start their own redis-server on a free loopback
+# port; Debian's package provides it.
+if ! command -v redis-server >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+fi
+
+# The schema tests (tests/tests/schema) run Node.js tools: @asyncapi/parser, Ajv,
+# json-schema-to-typescript and tsc, pinned in tests/schema-tools/package-lock.json. They are
+# installed when node_modules is missing or older than the lockfile; install scripts are not
+# run (none of the tools needs one).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "scripts/test.sh: the schema tests need Node.js 20 or later and npm" >&2
+  exit 1
+fi
+schema_tools=tests/schema-tools
+if [ ! -f "$schema_tools/node_modules/.package-lock.json" ] ||
+  [ "$schema_tools/package-lock.json" -nt "$schema_tools/node_modules/.package-lock.json" ]; then
+  npm ci --prefix "$schema_tools" --ignore-scripts --no-audit --no-fund
+fi
 
 cargo test --workspace --all-features

@@ -119,7 +119,10 @@ impl Shared {
         report
     }
 
-    async fn resolve(self: &Arc<Self>, recipient: &Recipient) -> Result<Vec<ConnectionId>, Problem> {
+    async fn resolve(
+        self: &Arc<Self>,
+        recipient: &Recipient,
+    ) -> Result<Vec<ConnectionId>, Problem> {
         let def = self
             .registry
             .recipient(recipient.kind())
@@ -151,17 +154,6 @@ impl Shared {
                 recipient.kind()
             )))
         })
-    }
-
-    /// Tells the broker what this node started or stopped needing.
-    pub(crate) fn interest(&self, needed: impl IntoIterator<Item = Topic>, unneeded: impl IntoIterator<Item = Topic>) {
-        let node = self.hub.node_id();
-        for topic in needed {
-            self.broker.subscribe(node, topic);
-        }
-        for topic in unneeded {
-            self.broker.unsubscribe(node, topic);
-        }
     }
 }
 

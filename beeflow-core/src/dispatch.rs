@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::broker::{Broker, Inbox, MemoryBroker};
+use crate::broker::{Broker, Inbox, MemoryBroker, Topic};
 use crate::context::ConnectionInfo;
 use crate::event::{Emit, Event};
 use crate::hub::{DeliveryReport, Hub, HubStats, NotLocal};
@@ -35,26 +35,43 @@ impl Shared {
     }
 
     pub(crate) fn join(&self, id: &ConnectionId, group: &str) -> Result<(), Problem> {
-        let needed = self.hub.join(id, &group.into()).map_err(|NotLocal| not_local(id))?;
-        self.interest(needed, None);
-        Ok(())
+        self.hub
+            .join(id, &group.into(), &|topic, needed| {
+                self.interest(topic, needed);
+            })
+            .map_err(|NotLocal| not_local(id))
     }
 
     pub(crate) fn leave(&self, id: &ConnectionId, group: &str) -> Result<(), Problem> {
-        let unneeded = self.hub.leave(id, group).map_err(|NotLocal| not_local(id))?;
-        self.interest(None, unneeded);
-        Ok(())
+        self.hub
+            .leave(id, group, &|topic, needed| self.interest(topic, needed))
+            .map_err(|NotLocal| not_local(id))
     }
 
     pub(crate) fn disconnect(&self, id: &ConnectionId) {
-        let unneeded = self.hub.disconnect(id);
-        self.interest(None, unneeded);
+        self.hub
+            .disconnect(id, &|topic, needed| self.interest(topic, needed));
+    }
+
+    /// Tells the broker what this node started or stopped needing.
+    fn interest(&self, topic: Topic, needed: bool) {
+        let node = self.hub.node_id();
+        if needed {
+            self.broker.subscribe(node, topic);
+        } else {
+            self.broker.unsubscribe(node, topic);
+        }
     }
 }
 
 fn not_local(id: &ConnectionId) -> Problem {
-    Problem::new(404, "connection_not_found", "connection-not-found", "Connection not found")
-        .with_detail(format!("This node holds no connection '{id}'."))
+    Problem::new(
+        404,
+        "connection_not_found",
+        "connection-not-found",
+        "Connection not found",
+    )
+    .with_detail(format!("This node holds no connection '{id}'."))
 }
 
 /// One server's dispatcher: the registry snapshot, configuration, application state and the
@@ -107,9 +124,13 @@ impl Dispatcher {
 
     fn open(&self, path: &str, identity: Option<ErasedIdentity>) -> (Session, Outbound) {
         let user = identity.as_ref().map(|i| i.user_id.clone());
-        let (id, mailbox, outbound, needed) =
-            self.shared.hub.connect(self.shared.limits.queue_bounds(), user);
-        self.shared.interest(needed, None);
+        let shared = &self.shared;
+        let (id, mailbox, outbound) =
+            shared
+                .hub
+                .connect(shared.limits.queue_bounds(), user, &|topic, needed| {
+                    shared.interest(topic, needed);
+                });
         let connection = Arc::new(ConnectionInfo {
             id,
             identity,
@@ -127,7 +148,11 @@ impl Dispatcher {
     /// A Problem when the payload does not serialize, the recipient type is unknown, or its
     /// resolver fails. A recipient nobody is connected as is not an error: the report says
     /// how many connections the event reached.
-    pub async fn push<E: Event>(&self, recipient: Recipient, event: &E) -> Result<DeliveryReport, Problem> {
+    pub async fn push<E: Event>(
+        &self,
+        recipient: Recipient,
+        event: &E,
+    ) -> Result<DeliveryReport, Problem> {
         self.shared
             .deliver(Emit::to(recipient, event)?, None, None)
             .await
@@ -251,9 +276,7 @@ impl DispatcherBuilder {
             Some(registry) => registry,
             None => Registry::global()?,
         };
-        let broker = self
-            .broker
-            .unwrap_or_else(|| Arc::new(MemoryBroker::new()));
+        let broker = self.broker.unwrap_or_else(|| Arc::new(MemoryBroker::new()));
         let shared = Arc::new(Shared {
             registry,
             problem_base: self.problem_base,

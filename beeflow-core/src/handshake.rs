@@ -121,7 +121,11 @@ impl HandshakePolicy {
     {
         self.authenticator = Some(Arc::new(move |request| {
             let pending = authenticate(request);
-            Box::pin(async move { pending.await.map(|identity| Some(ErasedIdentity::new(identity))) })
+            Box::pin(async move {
+                pending
+                    .await
+                    .map(|identity| Some(ErasedIdentity::new(identity)))
+            })
         }));
         self
     }

@@ -167,11 +167,17 @@ pub(crate) fn resolve_websocket(_cx: ResolveContext, id: String) -> ResolveFutur
 // Deliveries to users and groups are routed by the hub and the broker, not through these
 // resolvers; they answer with this node's members for code that resolves directly.
 pub(crate) fn resolve_user(cx: ResolveContext, id: String) -> ResolveFuture {
-    let local = cx.shared.hub.local_connections(crate::hub::Target::User(&id));
+    let local = cx
+        .shared
+        .hub
+        .local_connections(crate::hub::Target::User(&id));
     Box::pin(std::future::ready(Ok(local)))
 }
 
 pub(crate) fn resolve_group(cx: ResolveContext, id: String) -> ResolveFuture {
-    let local = cx.shared.hub.local_connections(crate::hub::Target::Group(&id));
+    let local = cx
+        .shared
+        .hub
+        .local_connections(crate::hub::Target::Group(&id));
     Box::pin(std::future::ready(Ok(local)))
 }

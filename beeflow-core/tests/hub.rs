@@ -55,7 +55,13 @@ struct Teams(Arc<std::sync::Mutex<HashMap<String, Vec<ConnectionId>>>>);
 
 #[recipient(name = "team", register = false)]
 async fn team(id: String, State(teams): State<Teams>) -> Vec<ConnectionId> {
-    teams.0.lock().unwrap().get(&id).cloned().unwrap_or_default()
+    teams
+        .0
+        .lock()
+        .unwrap()
+        .get(&id)
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn registry() -> Registry {
@@ -110,7 +116,12 @@ async fn a_user_with_several_connections_gets_each_event_once_per_connection() {
         assert_eq!(frames[0]["recipient_id"], "ada");
     }
     let report = dispatcher
-        .push(Recipient::user("ada"), &Said { text: "pushed".into() })
+        .push(
+            Recipient::user("ada"),
+            &Said {
+                text: "pushed".into(),
+            },
+        )
         .await
         .unwrap();
     assert_eq!(report.delivered, 2);
@@ -131,7 +142,11 @@ async fn groups_follow_join_and_leave() {
     assert!(b.drain().is_empty());
     assert_eq!(dispatcher.stats().groups, 1);
     drop(a);
-    assert_eq!(dispatcher.stats().groups, 0, "closing a connection leaves its groups");
+    assert_eq!(
+        dispatcher.stats().groups,
+        0,
+        "closing a connection leaves its groups"
+    );
 }
 
 #[tokio::test]
@@ -146,7 +161,11 @@ async fn a_custom_recipient_consults_application_state() {
         .unwrap()
         .insert("red".into(), vec![red.connection_id().clone()]);
     let mut sender = TestClient::connect(&dispatcher);
-    assert!(say_to(&mut sender, "team", "red", "go red").await.is_empty());
+    assert!(
+        say_to(&mut sender, "team", "red", "go red")
+            .await
+            .is_empty()
+    );
     assert_eq!(texts(&red.drain()), ["go red"]);
     assert!(blue.drain().is_empty());
 }
@@ -163,7 +182,10 @@ async fn pushing_to_nobody_reports_zero_and_unknown_types_are_problems() {
         .push(Recipient::new("planet", "mars"), &Said { text: "x".into() })
         .await
         .unwrap_err();
-    assert_eq!((problem.status(), problem.code()), (500, "unknown_recipient_type"));
+    assert_eq!(
+        (problem.status(), problem.code()),
+        (500, "unknown_recipient_type")
+    );
     let mut client = TestClient::connect(&dispatcher);
     let frames = say_to(&mut client, "planet", "mars", "hello").await;
     assert_eq!(frames[0]["code"], "unknown_recipient_type");
@@ -181,8 +203,13 @@ async fn seq_is_gap_free_under_concurrent_pushes_and_replies() {
             let dispatcher = dispatcher.clone();
             tokio::spawn(async move {
                 for n in 0..200 {
-                    let event = Said { text: format!("push {n}") };
-                    dispatcher.push(Recipient::group("all"), &event).await.unwrap();
+                    let event = Said {
+                        text: format!("push {n}"),
+                    };
+                    dispatcher
+                        .push(Recipient::group("all"), &event)
+                        .await
+                        .unwrap();
                 }
             })
         })
@@ -212,7 +239,9 @@ async fn ten_thousand_connection_cycles_leave_no_trace() {
         let user = format!("user{}", n % 7);
         let mut client = TestClient::connect_as(&dispatcher, user);
         if n % 3 == 0 {
-            client.send("join", json!({"room": format!("room{}", n % 5)})).await;
+            client
+                .send("join", json!({"room": format!("room{}", n % 5)}))
+                .await;
         }
     }
     assert_eq!(dispatcher.stats(), beeflow_core::HubStats::default());
@@ -258,14 +287,22 @@ async fn every_recipient_type_crosses_nodes_on_one_broker() {
 
     // a push on node B reaches node A; seq continues per connection.
     let report = node_b
-        .push(Recipient::user("ada"), &Said { text: "pushed".into() })
+        .push(
+            Recipient::user("ada"),
+            &Said {
+                text: "pushed".into(),
+            },
+        )
         .await
         .unwrap();
     assert_eq!((report.delivered, report.published), (1, 1));
     let frames = on_a.drain();
     assert_eq!(texts(&frames), ["pushed"]);
     assert!(frames[0].get("req_id").is_none());
-    assert_eq!(frames[0]["seq"], 3, "ada on A got 'to ada', 'room', then this");
+    assert_eq!(
+        frames[0]["seq"], 3,
+        "ada on A got 'to ada', 'room', then this"
+    );
 }
 
 #[tokio::test]
@@ -278,15 +315,33 @@ async fn nodes_subscribe_only_to_what_their_connections_need() {
     // Nobody on B is in the group or is the user: A's deliveries reach no other node.
     let mut on_a = TestClient::connect_as(&node_a, "ada".to_owned());
     on_a.send("join", json!({"room": "r"})).await;
-    assert_eq!(published(node_a.push(Recipient::group("r"), &event).await.unwrap()), 0);
-    assert_eq!(published(node_a.push(Recipient::user("ada"), &event).await.unwrap()), 0);
+    assert_eq!(
+        published(node_a.push(Recipient::group("r"), &event).await.unwrap()),
+        0
+    );
+    assert_eq!(
+        published(node_a.push(Recipient::user("ada"), &event).await.unwrap()),
+        0
+    );
     // Once B has a member, it subscribes; once it has none, it unsubscribes.
     let mut on_b = TestClient::connect_as(&node_b, "ada".to_owned());
     on_b.send("join", json!({"room": "r"})).await;
-    assert_eq!(published(node_a.push(Recipient::group("r"), &event).await.unwrap()), 1);
-    assert_eq!(published(node_a.push(Recipient::user("ada"), &event).await.unwrap()), 1);
+    assert_eq!(
+        published(node_a.push(Recipient::group("r"), &event).await.unwrap()),
+        1
+    );
+    assert_eq!(
+        published(node_a.push(Recipient::user("ada"), &event).await.unwrap()),
+        1
+    );
     drop(on_b);
-    assert_eq!(published(node_a.push(Recipient::group("r"), &event).await.unwrap()), 0);
-    assert_eq!(published(node_a.push(Recipient::user("ada"), &event).await.unwrap()), 0);
+    assert_eq!(
+        published(node_a.push(Recipient::group("r"), &event).await.unwrap()),
+        0
+    );
+    assert_eq!(
+        published(node_a.push(Recipient::user("ada"), &event).await.unwrap()),
+        0
+    );
     assert_eq!(node_b.stats(), beeflow_core::HubStats::default());
 }

@@ -135,7 +135,10 @@ fn entry(
         };
         errors.spanned(
             &meta.path,
-            format!("unknown key `{key}` in {}: expected {expected}", mac.display()),
+            format!(
+                "unknown key `{key}` in {}: expected {expected}",
+                mac.display()
+            ),
         );
         return skip_value(meta);
     };
@@ -149,7 +152,10 @@ fn entry(
     if key == "droppable" {
         // A flag: `#[event(droppable)]`.
         if meta.input.peek(Token![=]) {
-            errors.spanned(&meta.path, "`droppable` is a flag: write `#[event(droppable)]`");
+            errors.spanned(
+                &meta.path,
+                "`droppable` is a flag: write `#[event(droppable)]`",
+            );
             return skip_value(meta);
         }
         args.droppable = true;

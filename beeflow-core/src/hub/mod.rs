@@ -71,6 +71,9 @@ pub(crate) enum Target<'a> {
 
 type Members = HashMap<ConnectionId, Arc<Mailbox>>;
 
+/// Told of each topic this node starts (`true`) or stops (`false`) needing.
+pub(crate) type Interest<'a> = &'a dyn Fn(Topic, bool);
+
 struct Member {
     mailbox: Arc<Mailbox>,
     user: Option<Arc<str>>,
@@ -115,22 +118,25 @@ impl Hub {
         id.as_str().rsplit_once('.').map(|(node, _)| node)
     }
 
-    /// Registers a new connection (of `user`, if authenticated). Returns the topic this node
-    /// newly needs when it is the user's first connection here.
+    /// Registers a new connection (of `user`, if authenticated). Tells `interest` when this
+    /// node newly needs the user's topic (its first connection here).
+    ///
+    /// Every `interest` call happens under the index lock, so the broker hears of needs in
+    /// the order they changed: a user who leaves and comes back is never left unsubscribed.
     pub(crate) fn connect(
         &self,
         bounds: Bounds,
         user: Option<Arc<str>>,
-    ) -> (ConnectionId, Arc<Mailbox>, Outbound, Option<Topic>) {
+        interest: Interest<'_>,
+    ) -> (ConnectionId, Arc<Mailbox>, Outbound) {
         let n = self.next_connection.fetch_add(1, Ordering::Relaxed);
         let id = ConnectionId::new(format!("{}.{n}", self.node_id));
         let mailbox = Arc::new(Mailbox::new(bounds));
         let mut index = self.write();
-        let mut newly_needed = None;
         if let Some(user) = &user {
             let members = index.users.entry(user.clone()).or_default();
             if members.is_empty() {
-                newly_needed = Some(Topic::User(user.clone()));
+                interest(Topic::User(user.clone()), true);
             }
             members.insert(id.clone(), mailbox.clone());
         }
@@ -144,63 +150,72 @@ impl Hub {
         );
         drop(index);
         let outbound = Outbound::new(mailbox.clone());
-        (id, mailbox, outbound, newly_needed)
+        (id, mailbox, outbound)
     }
 
-    /// Forgets a connection and closes its queue. Returns the topics this node no longer
-    /// needs (its user's and groups' last local member left).
-    pub(crate) fn disconnect(&self, id: &ConnectionId) -> Vec<Topic> {
+    /// Forgets a connection and closes its queue. Tells `interest` which topics this node
+    /// no longer needs (its user's and groups' last local member left).
+    pub(crate) fn disconnect(&self, id: &ConnectionId, interest: Interest<'_>) {
         let mut index = self.write();
         let Some(member) = index.connections.remove(id) else {
-            return Vec::new();
+            return;
         };
-        let mut unneeded = Vec::new();
         if let Some(user) = member.user
             && remove_member(&mut index.users, &user, id)
         {
-            unneeded.push(Topic::User(user));
+            interest(Topic::User(user), false);
         }
         for group in member.groups {
             if remove_member(&mut index.groups, &group, id) {
-                unneeded.push(Topic::Group(group));
+                interest(Topic::Group(group), false);
             }
         }
         drop(index);
         member.mailbox.close();
-        unneeded
     }
 
-    /// Adds a local connection to a group. Returns the group's topic when it is the first
-    /// local member.
+    /// Adds a local connection to a group, telling `interest` when it is the first local
+    /// member.
     pub(crate) fn join(
         &self,
         id: &ConnectionId,
         group: &Arc<str>,
-    ) -> Result<Option<Topic>, NotLocal> {
+        interest: Interest<'_>,
+    ) -> Result<(), NotLocal> {
         let mut index = self.write();
         let index = &mut *index;
         let member = index.connections.get_mut(id).ok_or(NotLocal)?;
         if member.groups.contains(group) {
-            return Ok(None);
+            return Ok(());
         }
         member.groups.push(group.clone());
         let members = index.groups.entry(group.clone()).or_default();
-        let first = members.is_empty();
+        if members.is_empty() {
+            interest(Topic::Group(group.clone()), true);
+        }
         members.insert(id.clone(), member.mailbox.clone());
-        Ok(first.then(|| Topic::Group(group.clone())))
+        Ok(())
     }
 
-    /// Removes a local connection from a group. Returns the group's topic when its last
-    /// local member left.
-    pub(crate) fn leave(&self, id: &ConnectionId, group: &str) -> Result<Option<Topic>, NotLocal> {
+    /// Removes a local connection from a group, telling `interest` when its last local
+    /// member left.
+    pub(crate) fn leave(
+        &self,
+        id: &ConnectionId,
+        group: &str,
+        interest: Interest<'_>,
+    ) -> Result<(), NotLocal> {
         let mut index = self.write();
         let index = &mut *index;
         let member = index.connections.get_mut(id).ok_or(NotLocal)?;
         let Some(at) = member.groups.iter().position(|g| &**g == group) else {
-            return Ok(None);
+            return Ok(());
         };
         let group = member.groups.swap_remove(at);
-        Ok(remove_member(&mut index.groups, &group, id).then_some(Topic::Group(group)))
+        if remove_member(&mut index.groups, &group, id) {
+            interest(Topic::Group(group), false);
+        }
+        Ok(())
     }
 
     /// Queues one serialized event for every local connection of `target`.

@@ -10,6 +10,18 @@ fn bounds(frames: usize) -> Bounds {
     }
 }
 
+/// Records what the hub told the broker.
+#[derive(Default)]
+struct Heard(std::cell::RefCell<Vec<(Topic, bool)>>);
+
+impl Heard {
+    fn take(&self) -> Vec<(Topic, bool)> {
+        std::mem::take(&mut self.0.borrow_mut())
+    }
+}
+
+fn ignore(_: Topic, _: bool) {}
+
 fn frame(droppable: bool) -> Arc<EventFrame> {
     Arc::new(EventFrame::new(
         None,
@@ -32,7 +44,7 @@ fn seq(frame: Option<OutFrame>) -> Option<u64> {
 #[test]
 fn seq_counts_events_only_and_overflow_closes() {
     let hub = Hub::new();
-    let (id, mailbox, mut outbound, _) = hub.connect(bounds(2), None);
+    let (id, mailbox, mut outbound) = hub.connect(bounds(2), None, &ignore);
     let ids = std::slice::from_ref(&id);
     assert_eq!(
         hub.deliver(Target::Connections(ids), &frame(false))
@@ -70,7 +82,7 @@ fn droppable_events_are_dropped_without_closing_when_the_policy_allows() {
         policy: SlowConsumer::DropDroppable,
         ..bounds(1)
     };
-    let (id, _mailbox, mut outbound, _) = hub.connect(policy, None);
+    let (id, _mailbox, mut outbound) = hub.connect(policy, None, &ignore);
     let ids = std::slice::from_ref(&id);
     assert_eq!(
         hub.deliver(Target::Connections(ids), &frame(true))
@@ -109,7 +121,7 @@ fn the_byte_bound_applies_but_one_big_frame_passes_an_empty_queue() {
         bytes: 100,
         ..bounds(1000)
     };
-    let (id, _mailbox, mut outbound, _) = hub.connect(small, None);
+    let (id, _mailbox, mut outbound) = hub.connect(small, None, &ignore);
     let ids = std::slice::from_ref(&id);
     let big = Arc::new(EventFrame::new(
         None,
@@ -132,48 +144,59 @@ fn the_byte_bound_applies_but_one_big_frame_passes_an_empty_queue() {
 #[test]
 fn users_and_groups_reach_every_local_member_once() {
     let hub = Hub::new();
+    let heard = Heard::default();
+    let tell = |topic, needed| heard.0.borrow_mut().push((topic, needed));
     let ada: Arc<str> = "ada".into();
-    let (a1, _, mut o1, first) = hub.connect(bounds(8), Some(ada.clone()));
-    assert_eq!(first, Some(Topic::User(ada.clone())));
-    let (a2, _, mut o2, again) = hub.connect(bounds(8), Some(ada));
-    assert_eq!(again, None, "the topic is already needed");
-    let (b, _, mut ob, _) = hub.connect(bounds(8), Some("bob".into()));
+    let (a1, _, mut o1) = hub.connect(bounds(8), Some(ada.clone()), &tell);
+    assert_eq!(heard.take(), [(Topic::User(ada.clone()), true)]);
+    let (_a2, _, mut o2) = hub.connect(bounds(8), Some(ada), &tell);
+    assert!(heard.take().is_empty(), "the topic is already needed");
+    let (b, _, mut ob) = hub.connect(bounds(8), Some("bob".into()), &tell);
+    heard.take();
     let report = hub.deliver(Target::User("ada"), &frame(false));
     assert_eq!(report.delivered, 2);
     assert!(o1.try_recv().is_some() && o2.try_recv().is_some());
     assert_eq!(ob.try_recv(), None);
 
     let room: Arc<str> = "room".into();
-    assert_eq!(hub.join(&a1, &room), Ok(Some(Topic::Group(room.clone()))));
-    assert_eq!(hub.join(&b, &room), Ok(None));
-    assert_eq!(hub.join(&b, &room), Ok(None), "joining twice is a no-op");
+    hub.join(&a1, &room, &tell).unwrap();
+    assert_eq!(heard.take(), [(Topic::Group(room.clone()), true)]);
+    hub.join(&b, &room, &tell).unwrap();
+    hub.join(&b, &room, &tell).unwrap();
+    assert!(heard.take().is_empty(), "joining twice is a no-op");
     assert_eq!(
         hub.deliver(Target::Group("room"), &frame(false)).delivered,
         2
     );
-    assert_eq!(hub.leave(&b, "room"), Ok(None));
+    hub.leave(&b, "room", &tell).unwrap();
     assert_eq!(
         hub.deliver(Target::Group("room"), &frame(false)).delivered,
         1
     );
-    assert_eq!(hub.leave(&a1, "room"), Ok(Some(Topic::Group(room))));
-    assert_eq!(
-        hub.join(&ConnectionId::new("elsewhere.1"), &"x".into()),
-        Err(NotLocal)
-    );
-    let _ = a2;
+    assert!(heard.take().is_empty());
+    hub.leave(&a1, "room", &tell).unwrap();
+    assert_eq!(heard.take(), [(Topic::Group(room), false)]);
+    let elsewhere = ConnectionId::new("elsewhere.1");
+    assert_eq!(hub.join(&elsewhere, &"x".into(), &tell), Err(NotLocal));
 }
 
 #[test]
 fn disconnect_cleans_every_index_and_reports_unneeded_topics() {
     let hub = Hub::new();
+    let heard = Heard::default();
+    let tell = |topic, needed| heard.0.borrow_mut().push((topic, needed));
     let user: Arc<str> = "ada".into();
     let group: Arc<str> = "room".into();
-    let (id, _, _o, _) = hub.connect(bounds(8), Some(user.clone()));
-    hub.join(&id, &group).unwrap();
-    let mut unneeded = hub.disconnect(&id);
-    unneeded.sort_by_key(|t| format!("{t:?}"));
-    assert_eq!(unneeded, [Topic::Group(group), Topic::User(user)]);
+    let (id, _, _o) = hub.connect(bounds(8), Some(user.clone()), &tell);
+    hub.join(&id, &group, &tell).unwrap();
+    heard.take();
+    hub.disconnect(&id, &tell);
+    let mut unneeded = heard.take();
+    unneeded.sort_by_key(|(t, _)| format!("{t:?}"));
+    assert_eq!(
+        unneeded,
+        [(Topic::Group(group), false), (Topic::User(user), false)]
+    );
     assert_eq!(hub.stats(), HubStats::default());
     assert!(hub.topics().is_empty());
 }
@@ -181,8 +204,8 @@ fn disconnect_cleans_every_index_and_reports_unneeded_topics() {
 #[test]
 fn unknown_and_disconnected_connections_are_reported() {
     let hub = Hub::new();
-    let (id, _mailbox, _outbound, _) = hub.connect(bounds(4), None);
-    hub.disconnect(&id);
+    let (id, _mailbox, _outbound) = hub.connect(bounds(4), None, &ignore);
+    hub.disconnect(&id, &ignore);
     let ids = [id, ConnectionId::new("elsewhere.1")];
     let report = hub.deliver(Target::Connections(&ids), &frame(false));
     assert_eq!(report.not_connected, 2);
@@ -192,6 +215,6 @@ fn unknown_and_disconnected_connections_are_reported() {
 #[test]
 fn connection_ids_name_their_node() {
     let hub = Hub::new();
-    let (id, _, _o, _) = hub.connect(bounds(1), None);
+    let (id, _, _o) = hub.connect(bounds(1), None, &ignore);
     assert_eq!(Hub::node_of(&id), Some(&**hub.node_id()));
 }
