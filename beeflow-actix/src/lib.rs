@@ -43,7 +43,8 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, Resource, Route, web};
 use beeflow_core::handshake::HandshakePolicy;
-use beeflow_core::{Dispatcher, Problem, problem};
+use beeflow_core::schema::{AsyncApiInfo, Documents};
+use beeflow_core::{Dispatcher, Problem, ProblemTypeBase, problem};
 
 /// A beeflow WebSocket endpoint: a dispatcher plus the policy that admits connections.
 ///
@@ -136,10 +137,46 @@ impl Endpoint {
     }
 
     fn problem_response(&self, problem: &Problem, path: &str) -> HttpResponse {
-        let status = StatusCode::from_u16(problem.status()).unwrap_or(StatusCode::BAD_REQUEST);
-        let body = problem.to_http_json(self.dispatcher.problem_type_base(), path);
-        HttpResponse::build(status)
-            .content_type(problem::MEDIA_TYPE)
-            .body(body)
+        problem_response(problem, self.dispatcher.problem_type_base(), path)
     }
+}
+
+/// Serves the dispatcher's AsyncAPI document (`…/asyncapi.json`) and JSON Schema bundle
+/// (`…/schema.json`) as a resource at `path`, which must end with a `{document}` segment;
+/// any other document name gets a 404 `application/problem+json`. The documents are built
+/// once, here.
+///
+/// ```
+/// use actix_web::App;
+/// use beeflow_core::Dispatcher;
+/// use beeflow_core::schema::AsyncApiInfo;
+///
+/// let dispatcher = Dispatcher::builder().build().unwrap();
+/// let info = AsyncApiInfo::new("chat", "1.0.0");
+/// let app = App::new().service(beeflow_actix::schema_resource(
+///     &dispatcher,
+///     &info,
+///     "/schema/{document}",
+/// ));
+/// # let _ = app;
+/// ```
+pub fn schema_resource(dispatcher: &Dispatcher, info: &AsyncApiInfo, path: &str) -> Resource {
+    let documents = Arc::new(Documents::new(dispatcher.registry(), info));
+    let base = dispatcher.problem_type_base().clone();
+    web::resource(path).route(web::get().to(move |request: HttpRequest| {
+        let response = match documents.for_path(request.path()) {
+            Ok(document) => HttpResponse::Ok()
+                .content_type(document.media_type())
+                .body(document.body().to_owned()),
+            Err(problem) => problem_response(&problem, &base, request.path()),
+        };
+        std::future::ready(response)
+    }))
+}
+
+fn problem_response(problem: &Problem, base: &ProblemTypeBase, path: &str) -> HttpResponse {
+    let status = StatusCode::from_u16(problem.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    HttpResponse::build(status)
+        .content_type(problem::MEDIA_TYPE)
+        .body(problem.to_http_json(base, path))
 }

@@ -34,7 +34,8 @@ pub enum Incoming<T, B> {
 pub enum Ended {
     /// The client closed the connection or the stream ended.
     ClientClosed,
-    /// The server closed it with this reason (already written to the sink).
+    /// The server closed it with this reason: written to the sink, except for a slow
+    /// consumer whose socket stopped taking data (then the connection is just dropped).
     ServerClosed(CloseReason),
     /// Writing to the socket failed.
     WriteFailed,

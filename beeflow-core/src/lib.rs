@@ -44,6 +44,7 @@
 //! | feature  | default | what it adds |
 //! | -------- | ------- | ------------ |
 //! | `macros` | yes     | `#[action]`, `#[derive(Event)]`, `#[recipient]` |
+//! | `redis`  | no      | [`broker::RedisBroker`]: multi-node delivery through Redis pub/sub |
 
 pub mod action;
 pub mod broker;

@@ -55,7 +55,11 @@ impl Broker for MemoryBroker {
         let receivers: Vec<Inbox> = self
             .lock()
             .iter()
-            .filter(|(id, node)| **id != delivery.origin && node.topics.contains(&delivery.topic))
+            .filter(|(id, node)| {
+                **id != delivery.origin
+                    && node.topics.contains(&delivery.topic)
+                    && node.inbox.is_alive()
+            })
             .map(|(_, node)| node.inbox.clone())
             .collect();
         // Delivered outside the lock: a receiving node may publish in turn.

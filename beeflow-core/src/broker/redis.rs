@@ -141,6 +141,14 @@ impl RedisBroker {
     }
 }
 
+impl RedisBroker {
+    /// Whether `node` is the one node this broker serves (a clone handed to a second
+    /// dispatcher must not subscribe on the first one's connection).
+    fn serves(&self, node: &str) -> bool {
+        self.inner.node.get().is_some_and(|own| &**own == node)
+    }
+}
+
 impl Inner {
     fn channel(&self, topic: &Topic) -> String {
         match topic {
@@ -219,14 +227,20 @@ impl Broker for RedisBroker {
         })
     }
 
-    fn subscribe(&self, _node: &str, topic: Topic) {
+    fn subscribe(&self, node: &str, topic: Topic) {
+        if !self.serves(node) {
+            return;
+        }
         let _ = self
             .inner
             .commands
             .send(Command::Subscribe(self.inner.channel(&topic)));
     }
 
-    fn unsubscribe(&self, _node: &str, topic: Topic) {
+    fn unsubscribe(&self, node: &str, topic: Topic) {
+        if !self.serves(node) {
+            return;
+        }
         let _ = self
             .inner
             .commands
@@ -239,6 +253,7 @@ impl Broker for RedisBroker {
 async fn run(inner: Arc<Inner>, inbox: Inbox, mut commands: mpsc::UnboundedReceiver<Command>) {
     let mut backoff = MIN_BACKOFF;
     while inbox.is_alive() {
+        let connections_before = inner.reconnects.load(Ordering::Relaxed);
         match session(&inner, &inbox, &mut commands).await {
             Ok(Stop) => break,
             Err(error) => {
@@ -247,13 +262,14 @@ async fn run(inner: Arc<Inner>, inbox: Inbox, mut commands: mpsc::UnboundedRecei
                 tracing::warn!(%error, "Redis broker disconnected; deliveries to other nodes are lost until it reconnects");
             }
         }
-        // Full jitter: nodes that lost Redis together do not reconnect in lockstep.
-        let wait = backoff.mul_f64(0.5 + fastrand::f64() / 2.0);
-        tokio::time::sleep(wait).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
-        if inner.reconnects.load(Ordering::Relaxed) > 0 && backoff == MAX_BACKOFF {
-            tracing::debug!("Redis still unreachable");
+        if inner.reconnects.load(Ordering::Relaxed) > connections_before {
+            // It was connected: this is a new outage, not a continuing one.
+            backoff = MIN_BACKOFF;
         }
+        // Equal jitter (half fixed, half random): nodes that lost Redis together do not
+        // reconnect in lockstep.
+        tokio::time::sleep(backoff.mul_f64(0.5 + fastrand::f64() / 2.0)).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
     write(&inner.publisher, None);
 }
@@ -282,6 +298,9 @@ async fn session(
     }
     let node = inner.node.get().cloned().unwrap_or_default();
     loop {
+        if !inbox.is_alive() {
+            return Ok(Stop);
+        }
         tokio::select! {
             message = stream.next() => {
                 let Some(message) = message else {
@@ -293,11 +312,8 @@ async fn session(
                 Some(command) => apply(inner, &mut sink, command).await?,
                 None => return Ok(Stop),
             },
-            () = tokio::time::sleep(Duration::from_secs(1)) => {
-                if !inbox.is_alive() {
-                    return Ok(Stop);
-                }
-            }
+            // Wakes an idle loop now and then to notice a node that is gone.
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
 }

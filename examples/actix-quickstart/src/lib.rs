@@ -8,7 +8,9 @@ use beeflow_actix::Endpoint;
 pub use example_demo_actions::{DEMO_TOKEN, actions};
 
 /// The quickstart's application as an actix `configure` function: the beeflow endpoint at
-/// `/ws/`, problem `type`s under `problem_type_base_url` (`None`: `about:blank`).
+/// `/ws/`, its AsyncAPI document and JSON Schema bundle at `/schema/asyncapi.json` and
+/// `/schema/schema.json` (describing a server on `127.0.0.1:port`), problem `type`s under
+/// `problem_type_base_url` (`None`: `about:blank`).
 ///
 /// Mount it with `App::new().configure(app.clone())` in the `HttpServer` factory, which
 /// runs once per worker.
@@ -18,10 +20,18 @@ pub use example_demo_actions::{DEMO_TOKEN, actions};
 /// A duplicate action, event or recipient name among the linked crates.
 pub fn app(
     problem_type_base_url: Option<&str>,
+    port: u16,
 ) -> Result<impl Fn(&mut ServiceConfig) + Clone + Send + 'static, beeflow_core::RegistryError> {
     let dispatcher = example_demo_actions::dispatcher(problem_type_base_url)?;
+    let info = example_demo_actions::asyncapi_info(port, "cargo run -p example-actix-quickstart");
+    let schema = (dispatcher.clone(), info);
     let endpoint = Endpoint::new(dispatcher).policy(example_demo_actions::policy());
     Ok(move |config: &mut ServiceConfig| {
         config.service(endpoint.clone().into_resource("/ws/"));
+        config.service(beeflow_actix::schema_resource(
+            &schema.0,
+            &schema.1,
+            "/schema/{document}",
+        ));
     })
 }

@@ -1,8 +1,9 @@
 //! The actix quickstart server: `cargo run -p example-actix-quickstart`.
 //!
 //! The same contract as the axum quickstart: serves `ws://127.0.0.1:$PORT/ws/` (PORT
-//! defaults to 3000). Problem `type` URLs start with `$BEEFLOW_PROBLEM_TYPE_BASE_URL` (unset:
-//! `about:blank`). Everything is in memory.
+//! defaults to 3000), and its schemas at `http://127.0.0.1:$PORT/schema/asyncapi.json` and
+//! `.../schema/schema.json`. Problem `type` URLs start with `$BEEFLOW_PROBLEM_TYPE_BASE_URL`
+//! (unset: `about:blank`). Everything is in memory.
 
 use actix_web::{App, HttpServer};
 use example_actix_quickstart::{DEMO_TOKEN, app};
@@ -16,7 +17,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(_) => 3000,
     };
     let base = std::env::var("BEEFLOW_PROBLEM_TYPE_BASE_URL").ok();
-    let app = app(base.as_deref())?;
+    let app = app(base.as_deref(), port)?;
     let server = HttpServer::new(move || App::new().configure(app.clone()))
         // Replies are small writes: without TCP_NODELAY, Nagle's algorithm holds them back
         // behind delayed ACKs (up to ~40 ms) whenever a client pipelines requests.

@@ -22,7 +22,8 @@ use crate::actions::{Announcement, Clock, EVERYONE};
 /// `POST /announce {"text": ...}` pushing an announcement to every connection.
 ///
 /// Connections authenticate with their nickname as the token
-/// (`new WebSocket(url, ["access-token", nickname])`) and join the `everyone` group.
+/// (`new WebSocket(url, ["access-token", nickname])`); the chat page then joins the
+/// `everyone` group, which the clock and announcements go to.
 pub fn app(dispatcher: Dispatcher) -> Router {
     let policy = HandshakePolicy::deny_all().authenticate(|request: HandshakeRequest| async move {
         // A demo: the token is the nickname. A real application verifies a token here.

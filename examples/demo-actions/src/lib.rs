@@ -44,3 +44,20 @@ pub fn policy() -> HandshakePolicy {
         // denies every connection its authenticator does not accept.
         .allow_guests()
 }
+
+/// What the AsyncAPI document says about a quickstart serving these actions on
+/// `127.0.0.1:port`; `command` is how that quickstart is started.
+pub fn asyncapi_info(port: u16, command: &str) -> beeflow_core::schema::AsyncApiInfo {
+    use beeflow_core::schema::{AsyncApiInfo, Server};
+    AsyncApiInfo::new("beeflow quickstart", env!("CARGO_PKG_VERSION"))
+        .with_description(
+            "The beeflow demo server: typed actions, a streamed reply, a handler error and \
+             authentication with guests allowed. Offer the subprotocols `access-token` and \
+             `demo-token` to connect as user `demo`.",
+        )
+        .with_path("/ws/")
+        .with_server(
+            "local",
+            Server::ws(format!("127.0.0.1:{port}")).with_description(format!("`{command}`")),
+        )
+}

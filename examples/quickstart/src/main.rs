@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 
 use axum::serve::ListenerExt;
 use beeflow_core::Registry;
-use beeflow_core::schema::{AsyncApiInfo, Server, render};
+use beeflow_core::schema::{AsyncApiInfo, render};
 use example_quickstart::{DEMO_TOKEN, app};
 
 const USAGE: &str = "usage: example-quickstart [schema asyncapi|json|typescript [--out FILE]]";
@@ -42,18 +42,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
 /// What the AsyncAPI document says about the quickstart.
 fn info(port: u16) -> AsyncApiInfo {
-    AsyncApiInfo::new("beeflow quickstart", env!("CARGO_PKG_VERSION"))
-        .with_description(
-            "The beeflow demo server: typed actions, a streamed reply, a handler error and \
-             authentication with guests allowed. Offer the subprotocols `access-token` and \
-             `demo-token` to connect as user `demo`.",
-        )
-        .with_path("/ws/")
-        .with_server(
-            "local",
-            Server::ws(format!("127.0.0.1:{port}"))
-                .with_description("`cargo run -p example-quickstart`"),
-        )
+    example_demo_actions::asyncapi_info(port, "cargo run -p example-quickstart")
 }
 
 /// `schema <kind> [--out FILE]`.

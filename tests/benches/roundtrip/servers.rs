@@ -58,7 +58,7 @@ pub(crate) fn serve_child(name: &str) {
         Server::BeeflowAxum => serve_axum(example_quickstart::app(None).expect("registry")),
         Server::BaselineAxum => serve_axum(baseline_axum::app()),
         Server::BeeflowActix => {
-            serve_actix(example_actix_quickstart::app(None).expect("registry"));
+            serve_actix(example_actix_quickstart::app(None, 0).expect("registry"));
         }
         Server::BaselineActix => serve_actix(baseline_actix::configure),
     }

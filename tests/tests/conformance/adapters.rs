@@ -52,7 +52,7 @@ impl Adapter for Actix {
     }
 
     fn quickstart(&self, base: Option<&str>) -> Server {
-        serve_actix(example_actix_quickstart::app(base).expect("no duplicate names"))
+        serve_actix(example_actix_quickstart::app(base, 0).expect("no duplicate names"))
     }
 }
 
