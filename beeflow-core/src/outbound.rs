@@ -135,6 +135,8 @@ struct Queue {
     overflowed: bool,
     /// The session is gone: the writer drains what is queued, then ends.
     closed: bool,
+    /// The writer found the queue empty and waits to be woken (see [`Outbound::recv`]).
+    writer_waits: bool,
 }
 
 /// The sending side, shared by the hub (deliveries) and the session (problems, pongs).
@@ -179,12 +181,12 @@ impl Mailbox {
             && (queue.frames.is_empty() || queue.bytes + weight <= self.bounds.bytes);
         if fits {
             queue.bytes += weight;
-            let was_empty = queue.frames.is_empty();
             queue.frames.push_back(frame);
+            // Only a writer that found the queue empty waits; a busy one drains this frame
+            // before it looks again, so waking it would be wasted work.
+            let wake = std::mem::take(&mut queue.writer_waits);
             drop(queue);
-            // The writer waits only after finding the queue empty, so only the push that
-            // ends an empty spell needs to wake it; later ones find it draining.
-            if was_empty {
+            if wake {
                 self.ready.notify_one();
             }
             return Push::Queued;
@@ -262,8 +264,8 @@ impl Outbound {
             match self.next() {
                 Next::Frame(frame) => return Some(frame),
                 Next::End => return None,
-                // `notify_one` keeps a permit when nobody waits, so a push between the
-                // check and this wait is not missed.
+                // `next` flagged the writer as waiting under the lock; a push after that
+                // wakes it, and `notify_one` keeps the permit if it lands before this wait.
                 Next::Empty => self.mailbox.ready.notified().await,
             }
         }
@@ -297,6 +299,9 @@ impl Outbound {
             queue.bytes -= frame.weight();
         }
         let closed = queue.closed;
+        if popped.is_none() && !closed {
+            queue.writer_waits = true;
+        }
         drop(queue);
         match popped {
             Some(frame) => Next::Frame(self.render(frame)),
@@ -369,6 +374,22 @@ mod tests {
             Push::Queued
         ));
         assert_eq!(block(outbound.recv()), Some(OutFrame::Pong(vec![1])));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_waiting_writer_is_woken_by_the_next_push() {
+        let mailbox = mailbox(4);
+        let mut outbound = Outbound::new(mailbox.clone());
+        let writer = tokio::spawn(async move { outbound.recv().await });
+        // Let the writer find the queue empty and wait (it may also still be on its way:
+        // either order must work).
+        tokio::task::yield_now().await;
+        assert!(matches!(mailbox.push(Outgoing::Text("late".into())), Push::Queued));
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(5), writer)
+            .await
+            .expect("the writer was woken")
+            .unwrap();
+        assert_eq!(frame, Some(OutFrame::Text("late".into())));
     }
 
     #[test]
