@@ -384,7 +384,10 @@ mod tests {
         // Let the writer find the queue empty and wait (it may also still be on its way:
         // either order must work).
         tokio::task::yield_now().await;
-        assert!(matches!(mailbox.push(Outgoing::Text("late".into())), Push::Queued));
+        assert!(matches!(
+            mailbox.push(Outgoing::Text("late".into())),
+            Push::Queued
+        ));
         let frame = tokio::time::timeout(std::time::Duration::from_secs(5), writer)
             .await
             .expect("the writer was woken")

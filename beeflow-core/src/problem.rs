@@ -193,9 +193,26 @@ impl Problem {
     /// Renders this problem as the JSON object sent to a client (PROTOCOL.md §3), with a
     /// fresh server `msg_id`.
     pub fn to_json(&self, base: &ProblemTypeBase, req_id: Option<Uuid>, instance: &str) -> String {
+        self.render(base, Some(Uuid::new_v4()), req_id, instance)
+    }
+
+    /// Renders this problem as an `application/problem+json` HTTP response body (a failed
+    /// upgrade): no `msg_id` or `req_id`, since no WebSocket message is involved.
+    pub fn to_http_json(&self, base: &ProblemTypeBase, instance: &str) -> String {
+        self.render(base, None, None, instance)
+    }
+
+    fn render(
+        &self,
+        base: &ProblemTypeBase,
+        msg_id: Option<Uuid>,
+        req_id: Option<Uuid>,
+        instance: &str,
+    ) -> String {
         #[derive(Serialize)]
         struct Wire<'a> {
-            msg_id: uuid::fmt::Hyphenated,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            msg_id: Option<uuid::fmt::Hyphenated>,
             #[serde(skip_serializing_if = "Option::is_none")]
             req_id: Option<uuid::fmt::Hyphenated>,
             r#type: Cow<'a, str>,
@@ -207,7 +224,7 @@ impl Problem {
             instance: &'a str,
         }
         let wire = Wire {
-            msg_id: Uuid::new_v4().hyphenated(),
+            msg_id: msg_id.map(Uuid::hyphenated),
             req_id: req_id.map(Uuid::hyphenated),
             r#type: base.type_for(&self.slug),
             title: &self.title,
@@ -217,31 +234,6 @@ impl Problem {
             instance,
         };
         // Serializing plain strings and integers into a String cannot fail.
-        serde_json::to_string(&wire).expect("problem serialization is infallible")
-    }
-}
-
-impl Problem {
-    /// Renders this problem as an `application/problem+json` HTTP response body (a failed
-    /// upgrade): no `msg_id` or `req_id`, since no WebSocket message is involved.
-    pub fn to_http_json(&self, base: &ProblemTypeBase, instance: &str) -> String {
-        #[derive(Serialize)]
-        struct Wire<'a> {
-            r#type: Cow<'a, str>,
-            title: &'a str,
-            status: u16,
-            detail: &'a str,
-            code: &'a str,
-            instance: &'a str,
-        }
-        let wire = Wire {
-            r#type: base.type_for(&self.slug),
-            title: &self.title,
-            status: self.status,
-            detail: &self.detail,
-            code: &self.code,
-            instance,
-        };
         serde_json::to_string(&wire).expect("problem serialization is infallible")
     }
 }

@@ -6,7 +6,7 @@
 //! (unset: `about:blank`). Everything is in memory.
 
 use actix_web::{App, HttpServer};
-use example_actix_quickstart::{DEMO_TOKEN, app};
+use example_actix_quickstart::app;
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,18 +23,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // behind delayed ACKs (up to ~40 ms) whenever a client pipelines requests.
         .tcp_nodelay(true)
         .bind(("127.0.0.1", port))?;
-    let address = server.addrs()[0];
-    println!("beeflow actix quickstart listening on ws://{address}/ws/");
-    println!("talk to it with any WebSocket client, e.g. `websocat ws://{address}/ws/`, and send:");
-    println!(
-        r#"  {{"msg_id":"00000000-0000-4000-8000-000000000001","req_id":"00000000-0000-4000-8000-000000000002","action":"health","payload":{{}}}}"#
-    );
-    println!(
-        "actions: health {{}}, echo {{\"text\"}}, countdown {{\"from\": 1..10}}, fail {{}}, whoami {{}}"
-    );
-    println!(
-        "guests are allowed; authenticate with subprotocols [\"access-token\", \"{DEMO_TOKEN}\"]"
-    );
+    println!("{}", example_demo_actions::banner(server.addrs()[0]));
     // actix-web stops gracefully on Ctrl-C by itself.
     server.run().await?;
     Ok(())

@@ -71,6 +71,27 @@ async fn announce(
     }
 }
 
+/// Serves the chat for `dispatcher` on `listener` until Ctrl-C, with `TCP_NODELAY` on every
+/// connection (small frames must not wait behind Nagle's algorithm).
+///
+/// # Errors
+///
+/// The listener failed.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    dispatcher: Dispatcher,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app(dispatcher))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+}
+
 /// Pushes the clock to everyone every `period`, until the dispatcher is dropped elsewhere
 /// and the task is aborted with the runtime.
 pub fn spawn_clock(dispatcher: Dispatcher, period: Duration) -> tokio::task::JoinHandle<()> {

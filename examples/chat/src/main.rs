@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use beeflow_core::Dispatcher;
 
 #[tokio::main]
@@ -20,13 +19,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "announce to everyone: curl -X POST -H 'content-type: application/json' -d '{{\"text\":\"hi\"}}' http://{address}/announce"
     );
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, example_chat::app(dispatcher))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    example_chat::serve(listener, dispatcher).await?;
     Ok(())
 }

@@ -61,3 +61,15 @@ pub fn asyncapi_info(port: u16, command: &str) -> beeflow_core::schema::AsyncApi
             Server::ws(format!("127.0.0.1:{port}")).with_description(format!("`{command}`")),
         )
 }
+
+/// What a quickstart prints once it listens on `address`.
+pub fn banner(address: std::net::SocketAddr) -> String {
+    format!(
+        "beeflow quickstart listening on ws://{address}/ws/
+talk to it with any WebSocket client, e.g. `websocat ws://{address}/ws/`, and send:
+  {{\"msg_id\":\"00000000-0000-4000-8000-000000000001\",\"req_id\":\"00000000-0000-4000-8000-000000000002\",\"action\":\"health\",\"payload\":{{}}}}
+actions: health {{}}, echo {{\"text\"}}, countdown {{\"from\": 1..10}}, fail {{}}, whoami {{}}
+guests are allowed; authenticate with subprotocols [\"access-token\", \"{DEMO_TOKEN}\"]
+schemas: http://{address}/schema/asyncapi.json and http://{address}/schema/schema.json"
+    )
+}

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use beeflow_core::Dispatcher;
 use beeflow_core::broker::RedisBroker;
 
@@ -27,13 +26,6 @@ pub async fn serve(
     example_chat::spawn_clock(dispatcher.clone(), clock);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     ready(listener.local_addr()?, dispatcher.node_id());
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, example_chat::app(dispatcher))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    example_chat::serve(listener, dispatcher).await?;
     Ok(())
 }

@@ -7,14 +7,23 @@ use beeflow_axum::Endpoint;
 
 pub use example_demo_actions::{DEMO_TOKEN, actions};
 
-/// The quickstart's router: the beeflow endpoint at `/ws/`, problem `type`s under
-/// `problem_type_base_url` (`None`: `about:blank`).
+/// The quickstart's router: the beeflow endpoint at `/ws/`, its AsyncAPI document and JSON
+/// Schema bundle at `/schema/asyncapi.json` and `/schema/schema.json` (describing a server
+/// on `127.0.0.1:port`), problem `type`s under `problem_type_base_url` (`None`:
+/// `about:blank`).
 ///
 /// # Errors
 ///
 /// A duplicate action, event or recipient name among the linked crates.
-pub fn app(problem_type_base_url: Option<&str>) -> Result<Router, beeflow_core::RegistryError> {
+pub fn app(
+    problem_type_base_url: Option<&str>,
+    port: u16,
+) -> Result<Router, beeflow_core::RegistryError> {
     let dispatcher = example_demo_actions::dispatcher(problem_type_base_url)?;
+    let info = example_demo_actions::asyncapi_info(port, "cargo run -p example-quickstart");
+    let schemas = beeflow_axum::schema_route(&dispatcher, &info);
     let endpoint = Endpoint::new(dispatcher).policy(example_demo_actions::policy());
-    Ok(Router::new().route("/ws/", endpoint.into_route()))
+    Ok(Router::new()
+        .route("/ws/", endpoint.into_route())
+        .route("/schema/{document}", schemas))
 }

@@ -20,7 +20,7 @@ use std::process::{Command, Stdio};
 use axum::serve::ListenerExt;
 use beeflow_core::Registry;
 use beeflow_core::schema::{AsyncApiInfo, render};
-use example_quickstart::{DEMO_TOKEN, app};
+use example_quickstart::app;
 
 const USAGE: &str = "usage: example-quickstart [schema asyncapi|json|typescript [--out FILE]]";
 
@@ -106,29 +106,9 @@ fn typescript(bundle: &str) -> Result<String, Box<dyn Error>> {
 
 async fn serve(port: u16) -> Result<(), Box<dyn Error>> {
     let base = std::env::var("BEEFLOW_PROBLEM_TYPE_BASE_URL").ok();
-    // The schema route reads the registry of a dispatcher configured like the one `app()`
-    // builds: both collect the same linked actions.
-    let dispatcher = example_demo_actions::dispatcher(base.as_deref())?;
-    let app = app(base.as_deref())?.route(
-        "/schema/{document}",
-        beeflow_axum::schema_route(&dispatcher, &info(port)),
-    );
+    let app = app(base.as_deref(), port)?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    let address = listener.local_addr()?;
-    println!("beeflow quickstart listening on ws://{address}/ws/");
-    println!("talk to it with any WebSocket client, e.g. `websocat ws://{address}/ws/`, and send:");
-    println!(
-        r#"  {{"msg_id":"00000000-0000-4000-8000-000000000001","req_id":"00000000-0000-4000-8000-000000000002","action":"health","payload":{{}}}}"#
-    );
-    println!(
-        "actions: health {{}}, echo {{\"text\"}}, countdown {{\"from\": 1..10}}, fail {{}}, whoami {{}}"
-    );
-    println!(
-        "guests are allowed; authenticate with subprotocols [\"access-token\", \"{DEMO_TOKEN}\"]"
-    );
-    println!(
-        "schemas: http://{address}/schema/asyncapi.json and http://{address}/schema/schema.json"
-    );
+    println!("{}", example_demo_actions::banner(listener.local_addr()?));
     // Replies are small writes: without TCP_NODELAY, Nagle's algorithm holds them back
     // behind delayed ACKs (up to ~40 ms) whenever a client pipelines requests.
     let listener = listener.tap_io(|tcp| {

@@ -55,7 +55,7 @@ impl Server {
 /// Every server as its quickstart binary runs it: one worker thread, `TCP_NODELAY`.
 pub(crate) fn serve_child(name: &str) {
     match Server::from_name(name) {
-        Server::BeeflowAxum => serve_axum(example_quickstart::app(None).expect("registry")),
+        Server::BeeflowAxum => serve_axum(example_quickstart::app(None, 0).expect("registry")),
         Server::BaselineAxum => serve_axum(baseline_axum::app()),
         Server::BeeflowActix => {
             serve_actix(example_actix_quickstart::app(None, 0).expect("registry"));

@@ -36,7 +36,7 @@ impl Adapter for Axum {
     }
 
     fn quickstart(&self, base: Option<&str>) -> Server {
-        serve_axum(example_quickstart::app(base).expect("no duplicate names"))
+        serve_axum(example_quickstart::app(base, 0).expect("no duplicate names"))
     }
 }
 
