@@ -36,13 +36,12 @@
 //! `Send`: the connection loop ([`beeflow_core::serve`]) runs as a local task on that worker.
 
 mod socket;
-mod upgrade;
 
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, Resource, Route, web};
-use beeflow_core::handshake::HandshakePolicy;
+use beeflow_core::handshake::{self, HandshakePolicy};
 use beeflow_core::schema::{AsyncApiInfo, Documents};
 use beeflow_core::{Dispatcher, Problem, ProblemTypeBase, problem};
 
@@ -95,16 +94,16 @@ impl Endpoint {
 
     async fn upgrade(&self, request: &HttpRequest, body: web::Payload) -> HttpResponse {
         let path = request.path();
-        if let Err(problem) = upgrade::check(request) {
-            return self.problem_response(&problem, path);
-        }
-        let headers = request
+        let headers: Vec<(String, String)> = request
             .headers()
             .iter()
             .filter_map(|(name, value)| {
                 Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
             })
             .collect();
+        if let Err(problem) = handshake::check_upgrade(&headers) {
+            return self.problem_response(&problem, path);
+        }
         let admission = match self
             .policy
             .admit(path, request.uri().query(), headers)
@@ -123,7 +122,7 @@ impl Endpoint {
                 Ok(upgraded) => upgraded,
                 Err(error) => {
                     let status = error.as_response_error().status_code().as_u16();
-                    let problem = upgrade::refused(status, error.to_string());
+                    let problem = handshake::upgrade_refused(status, error.to_string());
                     return self.problem_response(&problem, path);
                 }
             };

@@ -41,7 +41,7 @@ use axum::extract::ws::{
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
-use beeflow_core::handshake::{Admission, HandshakePolicy};
+use beeflow_core::handshake::{self, Admission, HandshakePolicy};
 use beeflow_core::schema::{AsyncApiInfo, Documents};
 use beeflow_core::{
     CloseReason, Dispatcher, Incoming, OutFrame, Problem, ProblemTypeBase, problem,
@@ -92,25 +92,24 @@ impl Endpoint {
         headers: &HeaderMap,
     ) -> Response {
         let path = uri.path();
-        let upgrade = match upgrade {
-            Ok(upgrade) => upgrade,
-            Err(rejection) => {
-                let problem = Problem::new(
-                    rejection.status().as_u16(),
-                    "websocket_upgrade_required",
-                    "upgrade-required",
-                    "WebSocket upgrade required",
-                )
-                .with_detail(rejection.body_text());
-                return self.problem_response(&problem, path);
-            }
-        };
-        let header_pairs = headers
+        let header_pairs: Vec<(String, String)> = headers
             .iter()
             .filter_map(|(name, value)| {
                 Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
             })
             .collect();
+        if let Err(problem) = handshake::check_upgrade(&header_pairs) {
+            return self.problem_response(&problem, path);
+        }
+        let upgrade = match upgrade {
+            Ok(upgrade) => upgrade,
+            // What the headers cannot show (e.g. a connection that cannot be upgraded).
+            Err(rejection) => {
+                let problem =
+                    handshake::upgrade_refused(rejection.status().as_u16(), rejection.body_text());
+                return self.problem_response(&problem, path);
+            }
+        };
         let admission = match self.policy.admit(path, uri.query(), header_pairs).await {
             Ok(admission) => admission,
             Err(problem) => return self.problem_response(&problem, path),

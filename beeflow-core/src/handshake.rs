@@ -220,6 +220,47 @@ impl fmt::Debug for HandshakePolicy {
     }
 }
 
+/// Checks that a request's headers ask for a WebSocket upgrade (RFC 6455 §4.2.1), in the
+/// order and with the texts axum 0.8 uses, so every adapter refuses a plain request with the
+/// same Problem.
+///
+/// # Errors
+///
+/// `websocket_upgrade_required` (400) naming the first header that is missing or wrong.
+pub fn check_upgrade(headers: &[(String, String)]) -> Result<(), Problem> {
+    let first = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+    let refused = |detail: &'static str| Err(upgrade_refused(400, detail));
+    if !first("connection").is_some_and(|v| v.to_ascii_lowercase().contains("upgrade")) {
+        return refused("Connection header did not include 'upgrade'");
+    }
+    if !first("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
+        return refused("`Upgrade` header did not include 'websocket'");
+    }
+    if first("sec-websocket-key").is_none() {
+        return refused("`Sec-WebSocket-Key` header missing");
+    }
+    if first("sec-websocket-version") != Some("13") {
+        return refused("`Sec-WebSocket-Version` header did not include '13'");
+    }
+    Ok(())
+}
+
+/// `websocket_upgrade_required`: the request cannot be upgraded, for the reason in `detail`.
+pub fn upgrade_refused(status: u16, detail: impl Into<std::borrow::Cow<'static, str>>) -> Problem {
+    Problem::new(
+        status,
+        "websocket_upgrade_required",
+        "upgrade-required",
+        "WebSocket upgrade required",
+    )
+    .with_detail(detail)
+}
+
 /// The 401 Problem for an upgrade without a usable identity.
 pub fn unauthenticated() -> Problem {
     Problem::new(
@@ -328,6 +369,29 @@ mod tests {
             ("Sec-WebSocket-Protocol", "access-token, good"),
         ]);
         assert!(block(p.admit("/ws/", None, h)).is_ok());
+    }
+
+    #[test]
+    fn upgrade_headers_are_checked_in_order() {
+        let valid = [
+            ("Connection", "keep-alive, Upgrade"),
+            ("Upgrade", "WebSocket"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("Sec-WebSocket-Version", "13"),
+        ];
+        assert!(check_upgrade(&headers(&valid)).is_ok());
+        for (missing, detail) in [
+            (0, "Connection header did not include 'upgrade'"),
+            (1, "`Upgrade` header did not include 'websocket'"),
+            (2, "`Sec-WebSocket-Key` header missing"),
+            (3, "`Sec-WebSocket-Version` header did not include '13'"),
+        ] {
+            let mut partial = valid.to_vec();
+            partial.remove(missing);
+            let problem = check_upgrade(&headers(&partial)).unwrap_err();
+            assert_eq!((problem.status(), problem.detail()), (400, detail));
+            assert_eq!(problem.code(), "websocket_upgrade_required");
+        }
     }
 
     #[test]
