@@ -11,6 +11,13 @@ if ! command -v redis-server >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
 fi
 
+# The Python client test (tests/tests/python_client.rs) runs a client written with the
+# `websockets` package, as clients of the Python library are.
+if ! python3 -c "import websockets.sync.client" 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+    "websockets==15.0.1"
+fi
+
 # The schema tests (tests/tests/schema) run Node.js tools: @asyncapi/parser, Ajv,
 # json-schema-to-typescript and tsc, pinned in tests/schema-tools/package-lock.json. They are
 # installed when node_modules is missing or older than the lockfile; install scripts are not

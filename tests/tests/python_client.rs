@@ -1,0 +1,58 @@
+//! A real Python client (`tests/python/client_compat.py`, written as clients of the Python
+//! library are) against the real quickstart servers over 127.0.0.1.
+
+use std::process::Command;
+
+async fn run_python_client(addr: std::net::SocketAddr) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/client_compat.py");
+    let url = format!("ws://{addr}/ws/");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .arg(script)
+            .arg(url)
+            .output()
+            .expect("python3 runs (scripts/test.sh installs the `websockets` package)")
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "the Python client failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_client_works_unchanged_against_axum() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = example_quickstart::app(None, addr.port()).unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    run_python_client(addr).await;
+}
+
+#[test]
+fn a_python_client_works_unchanged_against_actix() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (handles, handle) = std::sync::mpsc::channel();
+    let server = std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let app = example_actix_quickstart::app(None, addr.port()).unwrap();
+            let server =
+                actix_web::HttpServer::new(move || actix_web::App::new().configure(app.clone()))
+                    .workers(1)
+                    .listen(listener)
+                    .unwrap()
+                    .run();
+            handles.send(server.handle()).unwrap();
+            server.await.unwrap();
+        });
+    });
+    let handle = handle.recv().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(run_python_client(addr));
+    runtime.block_on(handle.stop(false));
+    server.join().unwrap();
+}
