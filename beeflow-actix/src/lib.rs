@@ -94,13 +94,12 @@ impl Endpoint {
 
     async fn upgrade(&self, request: &HttpRequest, body: web::Payload) -> HttpResponse {
         let path = request.path();
-        let headers: Vec<(String, String)> = request
-            .headers()
-            .iter()
-            .filter_map(|(name, value)| {
-                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-            })
-            .collect();
+        let headers = handshake::text_headers(
+            request
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_bytes())),
+        );
         if let Err(problem) = handshake::check_upgrade(&headers) {
             return self.problem_response(&problem, path);
         }

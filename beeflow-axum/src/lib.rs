@@ -92,12 +92,8 @@ impl Endpoint {
         headers: &HeaderMap,
     ) -> Response {
         let path = uri.path();
-        let header_pairs: Vec<(String, String)> = headers
-            .iter()
-            .filter_map(|(name, value)| {
-                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-            })
-            .collect();
+        let header_pairs =
+            handshake::text_headers(headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())));
         if let Err(problem) = handshake::check_upgrade(&header_pairs) {
             return self.problem_response(&problem, path);
         }

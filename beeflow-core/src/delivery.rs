@@ -72,6 +72,13 @@ impl Shared {
         frame: &Arc<EventFrame>,
     ) -> DeliveryReport {
         let node = self.hub.node_id();
+        // The common case — a reply to the requester, or any single local connection —
+        // needs no partitioning.
+        if let [id] = ids.as_slice()
+            && Hub::node_of(id) == Some(&**node)
+        {
+            return self.hub.deliver(Target::Connections(&ids), frame);
+        }
         let (local, remote): (Vec<_>, Vec<_>) = ids
             .into_iter()
             .partition(|id| Hub::node_of(id) == Some(&**node));

@@ -220,6 +220,22 @@ impl fmt::Debug for HandshakePolicy {
     }
 }
 
+/// The headers of a request as the policy reads them: names with their text values
+/// (values that are not visible ASCII are left out). Adapters pass their framework's
+/// header map here, so both read a request the same way.
+pub fn text_headers<'a>(
+    headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) -> Vec<(String, String)> {
+    headers
+        .into_iter()
+        .filter_map(|(name, value)| {
+            let value = std::str::from_utf8(value).ok()?;
+            let visible = value.bytes().all(|b| b == b'\t' || (32..127).contains(&b));
+            visible.then(|| (name.to_owned(), value.to_owned()))
+        })
+        .collect()
+}
+
 /// Checks that a request's headers ask for a WebSocket upgrade (RFC 6455 §4.2.1), in the
 /// order and with the texts axum 0.8 uses, so every adapter refuses a plain request with the
 /// same Problem.
@@ -369,6 +385,12 @@ mod tests {
             ("Sec-WebSocket-Protocol", "access-token, good"),
         ]);
         assert!(block(p.admit("/ws/", None, h)).is_ok());
+    }
+
+    #[test]
+    fn only_text_header_values_are_read() {
+        let raw: [(&str, &[u8]); 3] = [("a", b"x\ty"), ("b", b"\xff"), ("c", b"bell\x07")];
+        assert_eq!(text_headers(raw), [("a".to_owned(), "x\ty".to_owned())]);
     }
 
     #[test]
