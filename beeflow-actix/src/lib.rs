@@ -2,24 +2,24 @@
 //! actix [`App`](actix_web::App).
 //!
 //! The adapter only authenticates the upgrade request (through a [`HandshakePolicy`]),
-//! applies the socket [`Limits`](beeflow_core::Limits), and pumps frames between the socket
-//! (via [`actix-ws`](actix_ws)) and a [`beeflow_core::Session`]; every wire rule lives in
-//! `beeflow-core`, so a client sees exactly what it sees from `beeflow-axum`. A rejected
-//! upgrade is an `application/problem+json` response, never a dropped socket.
+//! applies the socket [`Limits`](beeflow_core::Limits), and moves frames between the socket
+//! (via [`actix-ws`](actix_ws)) and a [`Connection`](beeflow_core::transport::Connection);
+//! every wire rule lives in `beeflow-core`, so a client sees exactly what it sees from
+//! `beeflow-axum`. A rejected upgrade is an `application/problem+json` response, never a
+//! dropped socket.
 //!
 //! ```no_run
 //! use actix_web::{App, HttpServer};
 //! use beeflow_actix::Endpoint;
-//! use beeflow_core::Dispatcher;
-//! use beeflow_core::handshake::{HandshakePolicy, HandshakeRequest, unauthenticated};
+//! use beeflow_core::{Dispatcher, HandshakePolicy, HandshakeRequest, Problem};
 //!
 //! # fn main() -> std::io::Result<()> {
 //! # actix_web::rt::System::new().block_on(async {
-//! let dispatcher = Dispatcher::builder().build().expect("no duplicate names");
+//! let dispatcher = Dispatcher::builder().build().expect("a valid configuration");
 //! let policy = HandshakePolicy::deny_all().authenticate(|request: HandshakeRequest| async move {
 //!     match request.token() {
 //!         Some("letmein") => Ok("ada".to_owned()),
-//!         _ => Err(unauthenticated()),
+//!         _ => Err(Problem::unauthenticated()),
 //!     }
 //! });
 //! let endpoint = Endpoint::new(dispatcher).policy(policy);
@@ -33,7 +33,8 @@
 //! ```
 //!
 //! actix-web runs each connection on one worker thread and its request payload is not
-//! `Send`: the connection loop ([`beeflow_core::serve`]) runs as a local task on that worker.
+//! `Send`: the connection loop ([`beeflow_core::transport::serve`]) runs as a local task on
+//! that worker.
 
 mod socket;
 
@@ -41,9 +42,9 @@ use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, Resource, Route, web};
-use beeflow_core::handshake::{self, HandshakePolicy};
 use beeflow_core::schema::{AsyncApiInfo, Documents};
-use beeflow_core::{Dispatcher, Problem, ProblemTypeBase, problem};
+use beeflow_core::transport::{ProblemTypeBase, check_upgrade, text_headers};
+use beeflow_core::{Dispatcher, HandshakePolicy, Problem};
 
 /// A beeflow WebSocket endpoint: a dispatcher plus the policy that admits connections.
 ///
@@ -94,13 +95,13 @@ impl Endpoint {
 
     async fn upgrade(&self, request: &HttpRequest, body: web::Payload) -> HttpResponse {
         let path = request.path();
-        let headers = handshake::text_headers(
+        let headers = text_headers(
             request
                 .headers()
                 .iter()
                 .map(|(n, v)| (n.as_str(), v.as_bytes())),
         );
-        if let Err(problem) = handshake::check_upgrade(&headers) {
+        if let Err(problem) = check_upgrade(&headers) {
             return self.problem_response(&problem, path);
         }
         let admission = match self
@@ -112,7 +113,7 @@ impl Endpoint {
             Err(problem) => return self.problem_response(&problem, path),
         };
         // Only the marker is ever selected: the token stays out of the response.
-        let protocols: &[&str] = match admission.protocol {
+        let protocols: &[&str] = match admission.protocol() {
             Some(protocol) => &[protocol],
             None => &[],
         };
@@ -121,7 +122,7 @@ impl Endpoint {
                 Ok(upgraded) => upgraded,
                 Err(error) => {
                     let status = error.as_response_error().status_code().as_u16();
-                    let problem = handshake::upgrade_refused(status, error.to_string());
+                    let problem = Problem::websocket_upgrade_required(status, error.to_string());
                     return self.problem_response(&problem, path);
                 }
             };
@@ -175,6 +176,6 @@ pub fn schema_resource(dispatcher: &Dispatcher, info: &AsyncApiInfo, path: &str)
 fn problem_response(problem: &Problem, base: &ProblemTypeBase, path: &str) -> HttpResponse {
     let status = StatusCode::from_u16(problem.status()).unwrap_or(StatusCode::BAD_REQUEST);
     HttpResponse::build(status)
-        .content_type(problem::MEDIA_TYPE)
+        .content_type(Problem::MEDIA_TYPE)
         .body(problem.to_http_json(base, path))
 }

@@ -1,5 +1,5 @@
-//! One upgraded connection: actix-ws messages in, [`OutFrame`]s out, through
-//! [`beeflow_core::serve`].
+//! One upgraded connection: actix-ws messages in, [`Outgoing`] frames out, through
+//! [`transport::serve`].
 
 use std::cell::Cell;
 use std::future::ready;
@@ -10,8 +10,8 @@ use std::task::{Context, Poll, ready};
 use actix_web::error::PayloadError;
 use actix_web::web::Bytes;
 use actix_ws::{AggregatedMessage, CloseCode, Closed, Message, MessageStream, ProtocolError};
-use beeflow_core::handshake::Admission;
-use beeflow_core::{CloseReason, Dispatcher, Incoming, OutFrame};
+use beeflow_core::Dispatcher;
+use beeflow_core::transport::{self, Admission, CloseReason, Incoming, Outgoing};
 use bytestring::ByteString;
 use futures_util::{Sink, StreamExt};
 
@@ -27,10 +27,10 @@ pub(crate) async fn run(
     // A single frame is a whole message, so it is bounded by both limits; the aggregator
     // bounds messages split into continuation frames.
     let stream = stream
-        .max_frame_size(limits.max_frame_size.min(limits.max_message_size))
+        .max_frame_size(limits.max_frame_size().min(limits.max_message_size()))
         .aggregate_continuations()
-        .max_continuation_size(limits.max_message_size);
-    let (session, outbound) = dispatcher.open_admitted(&path, &admission);
+        .max_continuation_size(limits.max_message_size());
+    let connection = dispatcher.open(&path, &admission);
     let client_close = Cell::new(None);
     let incoming = stream.filter_map(|message| ready(incoming(message, &client_close)));
     let sink = Frames {
@@ -38,12 +38,12 @@ pub(crate) async fn run(
         client_close: &client_close,
         closing: false,
     };
-    beeflow_core::serve(session, outbound, incoming, sink).await;
+    transport::serve(connection, incoming, sink).await;
     // Dropping the socket and the stream lets actix end the response once the queued frames
     // (the closing frame among them) are written, and discard what the client still sends.
 }
 
-/// The socket as a sink of [`OutFrame`]s.
+/// The socket as a sink of [`Outgoing`] frames.
 ///
 /// Closing it answers the client's close frame, echoing its code (RFC 6455 §5.5.1): unlike
 /// tungstenite, actix-ws leaves that to the application.
@@ -53,14 +53,14 @@ struct Frames<'a> {
     closing: bool,
 }
 
-impl Sink<OutFrame> for Frames<'_> {
+impl Sink<Outgoing> for Frames<'_> {
     type Error = Closed;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Closed>> {
         Pin::new(&mut *self.get_mut().socket).poll_ready(cx)
     }
 
-    fn start_send(self: Pin<&mut Self>, frame: OutFrame) -> Result<(), Closed> {
+    fn start_send(self: Pin<&mut Self>, frame: Outgoing) -> Result<(), Closed> {
         Pin::new(&mut *self.get_mut().socket).start_send(outgoing(frame))
     }
 
@@ -88,7 +88,7 @@ fn incoming(
     match message {
         Ok(AggregatedMessage::Text(text)) => Some(Incoming::Text(text)),
         Ok(AggregatedMessage::Binary(bytes)) => Some(Incoming::Binary(bytes)),
-        // actix-ws does not answer pings: the session queues the pong.
+        // actix-ws does not answer pings: the connection queues the pong.
         Ok(AggregatedMessage::Ping(bytes)) => Some(Incoming::Ping(bytes)),
         Ok(AggregatedMessage::Pong(_)) => None,
         Ok(AggregatedMessage::Close(reason)) => {
@@ -121,15 +121,15 @@ fn violation(error: ProtocolError) -> Incoming<ByteString, Bytes> {
     }
 }
 
-fn outgoing(frame: OutFrame) -> Message {
+fn outgoing(frame: Outgoing) -> Message {
     match frame {
-        OutFrame::Text(text) => Message::Text(text.into()),
-        OutFrame::Pong(data) => Message::Pong(data.into()),
-        OutFrame::Close(reason) => Message::Close(Some(actix_ws::CloseReason {
+        Outgoing::Text(text) => Message::Text(text.into()),
+        Outgoing::Pong(data) => Message::Pong(data.into()),
+        Outgoing::Close(reason) => Message::Close(Some(actix_ws::CloseReason {
             code: reason.code.into(),
             description: Some(reason.reason.to_owned()),
         })),
-        // `OutFrame` is non-exhaustive; a frame kind this adapter predates closes cleanly.
+        // `Outgoing` is non-exhaustive; a frame kind this adapter predates closes cleanly.
         _ => Message::Close(None),
     }
 }

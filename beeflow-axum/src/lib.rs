@@ -2,23 +2,23 @@
 //!
 //! The adapter only authenticates the upgrade request (through a
 //! [`HandshakePolicy`]), applies the socket
-//! [`Limits`](beeflow_core::Limits), and pumps frames between the socket and a
-//! [`beeflow_core::Session`]; every wire rule lives in `beeflow-core`. A rejected upgrade is
-//! an `application/problem+json` response, never a dropped socket.
+//! [`Limits`](beeflow_core::Limits), and moves frames between the socket and a
+//! [`Connection`](beeflow_core::transport::Connection); every wire rule lives in
+//! `beeflow-core`. A rejected upgrade is an `application/problem+json` response, never a
+//! dropped socket.
 //!
 //! ```no_run
 //! use axum::Router;
 //! use beeflow_axum::Endpoint;
-//! use beeflow_core::Dispatcher;
-//! use beeflow_core::handshake::{HandshakePolicy, HandshakeRequest, unauthenticated};
+//! use beeflow_core::{Dispatcher, HandshakePolicy, HandshakeRequest, Problem};
 //!
 //! # #[tokio::main]
 //! # async fn main() {
-//! let dispatcher = Dispatcher::builder().build().expect("no duplicate names");
+//! let dispatcher = Dispatcher::builder().build().expect("a valid configuration");
 //! let policy = HandshakePolicy::deny_all().authenticate(|request: HandshakeRequest| async move {
 //!     match request.token() {
 //!         Some("letmein") => Ok("ada".to_owned()),
-//!         _ => Err(unauthenticated()),
+//!         _ => Err(Problem::unauthenticated()),
 //!     }
 //! });
 //! let app: Router = Router::new().route("/ws/", Endpoint::new(dispatcher).policy(policy).into_route());
@@ -41,11 +41,11 @@ use axum::extract::ws::{
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
-use beeflow_core::handshake::{self, Admission, HandshakePolicy};
 use beeflow_core::schema::{AsyncApiInfo, Documents};
-use beeflow_core::{
-    CloseReason, Dispatcher, Incoming, OutFrame, Problem, ProblemTypeBase, problem,
+use beeflow_core::transport::{
+    self, Admission, CloseReason, Incoming, Outgoing, ProblemTypeBase, check_upgrade, text_headers,
 };
+use beeflow_core::{Dispatcher, HandshakePolicy, Problem};
 use futures_util::{SinkExt, StreamExt};
 
 /// A beeflow WebSocket endpoint: a dispatcher plus the policy that admits connections.
@@ -92,17 +92,18 @@ impl Endpoint {
         headers: &HeaderMap,
     ) -> Response {
         let path = uri.path();
-        let header_pairs =
-            handshake::text_headers(headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())));
-        if let Err(problem) = handshake::check_upgrade(&header_pairs) {
+        let header_pairs = text_headers(headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())));
+        if let Err(problem) = check_upgrade(&header_pairs) {
             return self.problem_response(&problem, path);
         }
         let upgrade = match upgrade {
             Ok(upgrade) => upgrade,
             // What the headers cannot show (e.g. a connection that cannot be upgraded).
             Err(rejection) => {
-                let problem =
-                    handshake::upgrade_refused(rejection.status().as_u16(), rejection.body_text());
+                let problem = Problem::websocket_upgrade_required(
+                    rejection.status().as_u16(),
+                    rejection.body_text(),
+                );
                 return self.problem_response(&problem, path);
             }
         };
@@ -112,11 +113,11 @@ impl Endpoint {
         };
         let limits = self.dispatcher.limits();
         let mut upgrade = upgrade
-            .read_buffer_size(limits.read_buffer_size)
-            .write_buffer_size(limits.write_buffer_size)
-            .max_message_size(limits.max_message_size)
-            .max_frame_size(limits.max_frame_size);
-        if let Some(protocol) = admission.protocol {
+            .read_buffer_size(limits.read_buffer_size())
+            .write_buffer_size(limits.write_buffer_size())
+            .max_message_size(limits.max_message_size())
+            .max_frame_size(limits.max_frame_size());
+        if let Some(protocol) = admission.protocol() {
             // Only the marker is ever selected: the token stays out of the response.
             upgrade = upgrade.protocols([protocol]);
         }
@@ -133,7 +134,7 @@ impl Endpoint {
 fn problem_response(problem: &Problem, base: &ProblemTypeBase, path: &str) -> Response {
     let status = StatusCode::from_u16(problem.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let body = problem.to_http_json(base, path);
-    (status, [(header::CONTENT_TYPE, problem::MEDIA_TYPE)], body).into_response()
+    (status, [(header::CONTENT_TYPE, Problem::MEDIA_TYPE)], body).into_response()
 }
 
 /// An opt-in `GET` route serving the schema documents of `dispatcher`'s registry, rendered
@@ -176,11 +177,11 @@ pub fn schema_route<S: Clone + Send + Sync + 'static>(
 }
 
 async fn run(dispatcher: Dispatcher, path: String, admission: Admission, socket: WebSocket) {
-    let (session, outbound) = dispatcher.open_admitted(&path, &admission);
+    let connection = dispatcher.open(&path, &admission);
     let (sink, stream) = socket.split();
     let incoming = stream.filter_map(|message| ready(incoming(message)));
-    let sink = sink.with(|frame: OutFrame| ready(Ok::<_, axum::Error>(outgoing(frame))));
-    beeflow_core::serve(session, outbound, incoming, Box::pin(sink)).await;
+    let sink = sink.with(|frame: Outgoing| ready(Ok::<_, axum::Error>(outgoing(frame))));
+    transport::serve(connection, incoming, Box::pin(sink)).await;
 }
 
 /// Text as the core reads it (axum's `Utf8Bytes` derefs to `str` but is not `AsRef<str>`).
@@ -212,15 +213,15 @@ fn violation(error: axum::Error) -> Incoming<Text, axum::body::Bytes> {
     }
 }
 
-fn outgoing(frame: OutFrame) -> Message {
+fn outgoing(frame: Outgoing) -> Message {
     match frame {
-        OutFrame::Text(text) => Message::Text(text.into()),
-        OutFrame::Pong(data) => Message::Pong(data.into()),
-        OutFrame::Close(reason) => Message::Close(Some(CloseFrame {
+        Outgoing::Text(text) => Message::Text(text.into()),
+        Outgoing::Pong(data) => Message::Pong(data.into()),
+        Outgoing::Close(reason) => Message::Close(Some(CloseFrame {
             code: reason.code,
             reason: reason.reason.into(),
         })),
-        // `OutFrame` is non-exhaustive; a frame kind this adapter predates closes cleanly.
+        // `Outgoing` is non-exhaustive; a frame kind this adapter predates closes cleanly.
         _ => Message::Close(None),
     }
 }

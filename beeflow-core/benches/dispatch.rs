@@ -1,4 +1,4 @@
-//! The in-process dispatch path: one `health` action through a session, no I/O.
+//! The in-process dispatch path: one `health` action through a connection, no I/O.
 //!
 //! Run with `cargo bench -p beeflow-core --bench dispatch`. Beside beeflow it measures, in
 //! the same run, a hand-written baseline doing the least any server must do for the same
@@ -8,7 +8,9 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use beeflow_core::{Dispatcher, Inbound, OutFrame, Registry};
+use beeflow_core::testing::TestClient;
+use beeflow_core::transport::Outgoing;
+use beeflow_core::{Dispatcher, Registry};
 use criterion::{Criterion, criterion_group};
 use futures_util::FutureExt;
 use serde_json::{Value, json};
@@ -20,17 +22,17 @@ fn beeflow_health(c: &mut Criterion) {
         .registry(Registry::builder().build().expect("built-ins only"))
         .build()
         .expect("valid configuration");
-    let (mut session, mut outbound) = dispatcher.open_session("/ws/");
+    let mut client = TestClient::connect(&dispatcher);
     let mut group = c.benchmark_group("dispatch");
     group.bench_function("beeflow_health", |b| {
         b.iter(|| {
             // The health handler never waits, so the future completes on its first poll.
-            session
-                .handle(Inbound::Text(black_box(FRAME)))
+            client
+                .handle_text(black_box(FRAME))
                 .now_or_never()
                 .expect("health completes without waiting");
-            match outbound.try_recv() {
-                Some(OutFrame::Text(text)) => black_box(text),
+            match client.try_recv_frame() {
+                Some(Outgoing::Text(text)) => black_box(text),
                 other => panic!("expected a text frame, got {other:?}"),
             }
         });

@@ -1,5 +1,5 @@
 //! Fan-out: one event to a group of 10,000 local connections, against the same event to a
-//! group of one, in the same run. In memory (sessions and their outbound queues, no
+//! group of one, in the same run. In memory (connections and their outbound queues, no
 //! sockets): the push, the queueing, and each connection's rendering of its frame.
 //!
 //! Run with `cargo bench -p beeflow-core --bench fanout`. Prints deliveries per second, the
@@ -10,7 +10,9 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use beeflow_core::{Dispatcher, Event, OutFrame, Outbound, Recipient, Registry, Session};
+use beeflow_core::testing::TestClient;
+use beeflow_core::transport::Outgoing;
+use beeflow_core::{Dispatcher, Event, Recipient, Registry};
 use futures_util::FutureExt;
 
 const FAN_OUT: usize = 10_000;
@@ -29,33 +31,29 @@ const MESSAGE: ChatMessage = ChatMessage {
     text: "The Analytical Engine weaves algebraic patterns just as the Jacquard loom weaves flowers.",
 };
 
-fn group_of(dispatcher: &Dispatcher, group: &str, size: usize) -> Vec<(Session, Outbound)> {
+fn group_of(dispatcher: &Dispatcher, group: &str, size: usize) -> Vec<TestClient> {
     (0..size)
         .map(|_| {
-            let (session, outbound) = dispatcher.open_session("/ws/");
+            let member = TestClient::connect(dispatcher);
             dispatcher
-                .join(session.connection_id(), group)
+                .join(member.connection_id(), group)
                 .expect("local connection");
-            (session, outbound)
+            member
         })
         .collect()
 }
 
 /// Pushes one message to `group` and renders every member's frame.
-fn push_and_drain(
-    dispatcher: &Dispatcher,
-    group: &'static str,
-    members: &mut [(Session, Outbound)],
-) {
+fn push_and_drain(dispatcher: &Dispatcher, group: &'static str, members: &mut [TestClient]) {
     let report = dispatcher
-        .push(Recipient::group(group), &MESSAGE)
+        .emit(Recipient::group(group), &MESSAGE)
         .now_or_never()
         .expect("in-memory delivery completes at once")
         .expect("deliverable");
     assert_eq!(report.delivered, members.len());
-    for (_, outbound) in members.iter_mut() {
-        match outbound.try_recv() {
-            Some(OutFrame::Text(text)) => {
+    for member in members.iter_mut() {
+        match member.try_recv_frame() {
+            Some(Outgoing::Text(text)) => {
                 black_box(text);
             }
             other => panic!("expected a frame, got {other:?}"),

@@ -8,8 +8,8 @@ use futures_util::stream::{BoxStream, Stream, StreamExt};
 
 use crate::context::ActionContext;
 use crate::event::{Emit, Event};
+use crate::location::Location;
 use crate::problem::{IntoProblem, Problem};
-use crate::registry::Location;
 
 /// The future an action handler runs as.
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Events, Problem>> + Send>>;
@@ -19,7 +19,10 @@ pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Events, Problem>> + 
 pub type Handler = fn(ActionContext, &str) -> Result<HandlerFuture, Problem>;
 
 /// How an action is registered: everything the dispatcher and the schema export need.
+///
+/// Built by `#[action]`; read it through [`Registry::action`](crate::Registry::action).
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct ActionDef {
     /// The action name clients send in `action`.
     pub name: &'static str,
@@ -35,10 +38,30 @@ pub struct ActionDef {
     pub location: Location,
 }
 
+impl ActionDef {
+    pub(crate) const fn new(
+        name: &'static str,
+        handler: Handler,
+        payload_type: &'static str,
+        payload_schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
+        description: &'static str,
+        location: Location,
+    ) -> Self {
+        Self {
+            name,
+            handler,
+            payload_type,
+            payload_schema,
+            description,
+            location,
+        }
+    }
+}
+
 inventory::collect!(ActionDef);
 
 /// The type handle `#[action]` generates beside a handler function, used to register it
-/// explicitly with [`RegistryBuilder::action`](crate::RegistryBuilder::action).
+/// explicitly with [`RegistryBuilder::action`](crate::registry::RegistryBuilder::action).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an action",
     note = "annotate an `async fn` with `#[beeflow_core::action(name = \"...\")]` and pass its name"
@@ -49,6 +72,8 @@ pub trait Action {
 }
 
 /// The events an action produced: ready now, or a stream produced over time.
+///
+/// Opaque: handlers return any [`IntoEvents`] type, which converts into it.
 pub struct Events(pub(crate) EventsInner);
 
 pub(crate) enum EventsInner {

@@ -1,139 +1,182 @@
-//! The connection loop every adapter runs: frames from the socket into a [`Session`],
-//! frames from its [`Outbound`] queue onto the socket, until either side ends.
-//!
-//! It is generic over any `Stream` of [`Incoming`] frames and any `Sink` of [`OutFrame`]s,
-//! and requires no `Send`: actix-web's payload stream is `!Send`, and axum adds `Send` at
-//! its own spawn site.
+//! The transport-agnostic per-connection driver: inbound frames in, outbound frames out.
 
-use futures_util::future::{Either, select};
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use std::any::Any;
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 
-use crate::outbound::{CloseReason, OutFrame, Outbound};
-use crate::session::{Inbound, Session};
+use futures_util::{FutureExt, StreamExt};
+use uuid::Uuid;
 
-/// One frame read from a socket, as the adapter's own buffer types.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Incoming<T, B> {
-    /// A complete text message.
-    Text(T),
-    /// A complete binary message.
-    Binary(B),
-    /// A ping the transport did not answer itself; the session queues the pong.
-    Ping(B),
-    /// The client closed the connection.
-    Close,
-    /// The client broke a protocol rule the transport detected (e.g. 1009 for a message over
-    /// the limit, 1007 for invalid UTF-8 in a text frame); the connection closes with it.
-    Violation(CloseReason),
-}
+use crate::action::{ActionDef, EventsInner};
+use crate::context::{ActionContext, ConnectionInfo};
+use crate::envelope;
+use crate::event::Emit;
+use crate::node::Node;
+use crate::outbound::{Mailbox, OutboundQueue, Queued};
+use crate::problem::{Problem, panic_message};
+use crate::recipient::ConnectionId;
 
-/// Why the connection loop ended.
+/// One frame received from a client, borrowed from the transport's buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Ended {
-    /// The client closed the connection or the stream ended.
-    ClientClosed,
-    /// The server closed it with this reason: written to the sink, except for a slow
-    /// consumer whose socket stopped taking data (then the connection is just dropped).
-    ServerClosed(CloseReason),
-    /// Writing to the socket failed.
-    WriteFailed,
+pub(crate) enum Inbound<'a> {
+    /// A text frame.
+    Text(&'a str),
+    /// A binary frame (never a valid action: it gets `invalid_websocket_message`).
+    Binary(&'a [u8]),
+    /// A ping; the connection queues the pong.
+    Ping(&'a [u8]),
 }
 
-/// Runs one connection until the client leaves, the server closes it, or writing fails.
+/// The server side of one connection, independent of any web framework or socket type.
 ///
-/// Inbound frames are handled one at a time in arrival order while queued outbound frames
-/// are written concurrently, so a handler streaming many events never waits for its own
-/// queue to drain.
-pub async fn serve<T, B, S, K>(
-    mut session: Session,
-    mut outbound: Outbound,
-    incoming: S,
-    mut sink: K,
-) -> Ended
-where
-    T: AsRef<str>,
-    B: AsRef<[u8]>,
-    S: Stream<Item = Incoming<T, B>>,
-    K: Sink<OutFrame> + Unpin,
-{
-    let overflow = outbound.overflow_signal();
-    let outbound_overflowed = overflow.overflowed();
-    let ended = {
-        let reader = async {
-            let mut incoming = std::pin::pin!(incoming);
-            while let Some(frame) = incoming.next().await {
-                let inbound = match &frame {
-                    Incoming::Text(text) => Inbound::Text(text.as_ref()),
-                    Incoming::Binary(bytes) => Inbound::Binary(bytes.as_ref()),
-                    Incoming::Ping(bytes) => Inbound::Ping(bytes.as_ref()),
-                    Incoming::Close => break,
-                    Incoming::Violation(reason) => return Some(*reason),
-                };
-                // Boxed so the ~1 KiB handler state exists only while a frame is handled,
-                // not inside every idle connection's task.
-                Box::pin(session.handle(inbound)).await;
-            }
-            None
-        };
-        let writer = async {
-            while let Some(first) = outbound.recv().await {
-                // Write everything queued now, then flush once: pipelined replies and
-                // fan-outs leave in as few socket writes as the transport allows.
-                let mut next = Some(first);
-                while let Some(frame) = next.take() {
-                    let close = match frame {
-                        OutFrame::Close(reason) => Some(reason),
-                        _ => None,
-                    };
-                    if sink.feed(frame).await.is_err() {
-                        return Ended::WriteFailed;
-                    }
-                    if let Some(reason) = close {
-                        return match sink.flush().await {
-                            Ok(()) => Ended::ServerClosed(reason),
-                            Err(_) => Ended::WriteFailed,
-                        };
-                    }
-                    next = outbound.try_recv();
-                }
-                if sink.flush().await.is_err() {
-                    return Ended::WriteFailed;
-                }
-            }
-            Ended::ClientClosed
-        };
-        // A writer blocked on a socket the client stopped reading would never see the
-        // queue overflow; this gives up on the connection instead. A writer that is not
-        // blocked is polled first and sends the 1008 close frame itself.
-        let stalled = async {
-            outbound_overflowed.await;
-            Ended::ServerClosed(CloseReason::SLOW_CONSUMER)
-        };
-        let (reader, writer, stalled) = (
-            std::pin::pin!(reader),
-            std::pin::pin!(writer),
-            std::pin::pin!(stalled),
-        );
-        match select(reader, select(writer, stalled)).await {
-            Either::Left((None, _)) => Ok(Ended::ClientClosed),
-            Either::Left((Some(violation), _)) => Err(violation),
-            Either::Right((Either::Left((ended, _)) | Either::Right((ended, _)), _)) => Ok(ended),
+/// A transport opens one per accepted socket with
+/// [`Dispatcher::open`](crate::Dispatcher::open) and runs it with
+/// [`serve`](crate::transport::serve), which feeds it every frame the client sends and writes
+/// every frame queued for the client. Requests are handled one at a time in arrival order; a
+/// handler's events reach the outbound queue as it produces them. Dropping the connection
+/// removes it from the hub.
+pub struct Connection {
+    pub(crate) requests: Requests,
+    pub(crate) queue: OutboundQueue,
+}
+
+impl Connection {
+    pub(crate) fn new(
+        node: Arc<Node>,
+        info: Arc<ConnectionInfo>,
+        mailbox: Arc<Mailbox>,
+        queue: OutboundQueue,
+    ) -> Self {
+        Self {
+            requests: Requests {
+                node,
+                info,
+                mailbox,
+            },
+            queue,
         }
-    };
-    match ended {
-        Ok(Ended::ClientClosed) => {
-            // Completes the closing handshake: the transport answers the client's close
-            // frame and flushes it before the socket is dropped.
-            let _ = sink.close().await;
-            Ended::ClientClosed
-        }
-        Ok(ended) => ended,
-        // The writer future is gone, so the sink is free for the closing frame.
-        Err(violation) => match sink.send(OutFrame::Close(violation)).await {
-            Ok(()) => Ended::ServerClosed(violation),
-            Err(_) => Ended::WriteFailed,
-        },
     }
+
+    /// This connection's id.
+    pub fn id(&self) -> &ConnectionId {
+        &self.requests.info.id
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("id", &self.requests.info.id)
+            .field("path", &self.requests.info.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The request side of a connection: what handles inbound frames while the outbound queue is
+/// drained beside it.
+pub(crate) struct Requests {
+    node: Arc<Node>,
+    info: Arc<ConnectionInfo>,
+    mailbox: Arc<Mailbox>,
+}
+
+impl Requests {
+    /// Handles one inbound frame to completion: validation, the action handler, and the
+    /// delivery of every event it produces. Failures become problems on the outbound queue;
+    /// nothing here ends the connection.
+    pub(crate) async fn handle(&mut self, frame: Inbound<'_>) {
+        match frame {
+            Inbound::Text(text) => self.handle_text(text).await,
+            Inbound::Binary(bytes) => {
+                let invalid = envelope::parse_binary(bytes);
+                self.send_problem(&Problem::invalid_websocket_message(), invalid.req_id);
+            }
+            Inbound::Ping(data) => {
+                // A full queue already means the connection is being closed.
+                let _ = self.mailbox.push(Queued::Pong(data.to_vec()));
+            }
+        }
+    }
+
+    async fn handle_text(&mut self, text: &str) {
+        let envelope = match envelope::parse_action(text) {
+            Ok(envelope) => envelope,
+            Err(invalid) => {
+                return self.send_problem(&Problem::invalid_websocket_message(), invalid.req_id);
+            }
+        };
+        let req_id = envelope.req_id;
+        let Some(def) = self.node.registry.action(&envelope.action) else {
+            let problem = Problem::unknown_websocket_action(&envelope.action);
+            return self.send_problem(&problem, Some(req_id));
+        };
+        if let Err(problem) = self.run(def, req_id, envelope.payload).await {
+            self.send_problem(&problem, Some(req_id));
+        }
+    }
+
+    /// Runs one action; the first problem (from decoding, the handler, or a delivery) ends
+    /// the request. Panics anywhere in the handler become `action_panicked`.
+    async fn run(&self, def: &ActionDef, req_id: Uuid, payload: &str) -> Result<(), Problem> {
+        let cx = ActionContext {
+            runtime: self.node.clone(),
+            connection: self.info.clone(),
+            req_id,
+        };
+        let started = std::panic::catch_unwind(AssertUnwindSafe(|| (def.handler)(cx, payload)))
+            .map_err(|panic| panicked(def, &*panic))??;
+        let events = AssertUnwindSafe(started)
+            .catch_unwind()
+            .await
+            .map_err(|panic| panicked(def, &*panic))??;
+        match events.0 {
+            EventsInner::None => Ok(()),
+            EventsInner::One(emit) => self.deliver(emit, req_id).await,
+            EventsInner::Many(emits) => {
+                for emit in emits {
+                    self.deliver(emit, req_id).await?;
+                }
+                Ok(())
+            }
+            EventsInner::Stream(mut stream) => loop {
+                let next = AssertUnwindSafe(stream.next())
+                    .catch_unwind()
+                    .await
+                    .map_err(|panic| panicked(def, &*panic))?;
+                match next {
+                    Some(emit) => self.deliver(emit?, req_id).await?,
+                    None => return Ok(()),
+                }
+            },
+        }
+    }
+
+    async fn deliver(&self, emit: Emit, req_id: Uuid) -> Result<(), Problem> {
+        self.node
+            .deliver(emit, Some(req_id), Some(&self.info.id))
+            .await
+            .map(drop)
+    }
+
+    fn send_problem(&self, problem: &Problem, req_id: Option<Uuid>) {
+        let text = problem.to_json(&self.node.problem_base, req_id, &self.info.path);
+        // A full queue already means the connection is being closed for not reading.
+        let _ = self.mailbox.push(Queued::Text(text));
+    }
+}
+
+impl Drop for Requests {
+    fn drop(&mut self) {
+        self.node.disconnect(&self.info.id);
+    }
+}
+
+fn panicked(def: &ActionDef, panic: &(dyn Any + Send)) -> Problem {
+    tracing::error!(
+        action = def.name,
+        panic = panic_message(panic),
+        "action handler panicked"
+    );
+    Problem::action_panicked()
 }

@@ -1,19 +1,48 @@
 //! What handlers and resolvers can reach: the connection, the identity, application state,
 //! and a way to emit events.
+//!
+//! A context reaches the node it runs on through the small [`Runtime`] trait, not through the
+//! node's type: the node sits above the registry, which stores handlers taking these
+//! contexts, so naming it here would make the module graph a loop.
 
-use std::any::type_name;
+use std::any::{Any, TypeId, type_name};
 use std::fmt;
 use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
 use uuid::Uuid;
 
-use crate::dispatch::Shared;
 use crate::event::{Emit, Event};
-use crate::hub::DeliveryReport;
-use crate::identity::ErasedIdentity;
+use crate::hub::{DeliveryReport, Hub};
+use crate::identity::{ErasedIdentity, Identity};
 use crate::problem::Problem;
 use crate::recipient::{ConnectionId, Recipient};
 
+/// What a context needs of the node it runs on.
+pub(crate) trait Runtime: Send + Sync + 'static {
+    /// The application state of this type, if the dispatcher was built with one.
+    fn state(&self, type_id: TypeId) -> Option<&(dyn Any + Send + Sync)>;
+
+    /// This node's connections and their groups.
+    fn hub(&self) -> &Hub;
+
+    /// Adds a local connection to a group.
+    fn join(&self, id: &ConnectionId, group: &str) -> Result<(), Problem>;
+
+    /// Removes a local connection from a group.
+    fn leave(&self, id: &ConnectionId, group: &str) -> Result<(), Problem>;
+
+    /// Delivers `emit` now, tagged with `req_id` (addressed to `requester` when it names no
+    /// recipient).
+    fn emit<'a>(
+        self: Arc<Self>,
+        emit: Emit,
+        req_id: Option<Uuid>,
+        requester: Option<&'a ConnectionId>,
+    ) -> BoxFuture<'a, Result<DeliveryReport, Problem>>;
+}
+
+/// What every request of one connection shares.
 pub(crate) struct ConnectionInfo {
     pub(crate) id: ConnectionId,
     pub(crate) identity: Option<ErasedIdentity>,
@@ -25,7 +54,7 @@ pub(crate) struct ConnectionInfo {
 /// Handlers take it as an argument (or extract parts of it with [`State`] and [`Identity`]).
 #[derive(Clone)]
 pub struct ActionContext {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) runtime: Arc<dyn Runtime>,
     pub(crate) connection: Arc<ConnectionInfo>,
     pub(crate) req_id: Uuid,
 }
@@ -51,29 +80,36 @@ impl ActionContext {
         self.connection.identity.as_ref()?.value.downcast_ref()
     }
 
-    /// Application state of type `T`, if the server was configured with it.
-    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.shared.state::<T>()
-    }
-
-    /// Adds the requesting connection to `group` (until it leaves or disconnects).
-    pub fn join(&self, group: &str) {
-        // The requesting connection is local and alive while its request runs.
-        let _ = self.shared.join(&self.connection.id, group);
-    }
-
-    /// Removes the requesting connection from `group`.
-    pub fn leave(&self, group: &str) {
-        let _ = self.shared.leave(&self.connection.id, group);
-    }
-
     /// The user id of the connection's identity; `None` for a guest.
     pub fn user_id(&self) -> Option<&str> {
         self.connection.identity.as_ref().map(|i| &*i.user_id)
     }
 
-    /// Delivers `event` to `recipient` now, before the handler returns, tagged with this
-    /// request's `req_id`.
+    /// Application state of type `T`, if the dispatcher was built with it.
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.runtime.state(TypeId::of::<T>())?.downcast_ref()
+    }
+
+    /// Adds the requesting connection to `group` (until it leaves or disconnects).
+    pub fn join(&self, group: &str) {
+        // The requesting connection is local and alive while its request runs.
+        let _ = self.runtime.join(&self.connection.id, group);
+    }
+
+    /// Removes the requesting connection from `group`.
+    pub fn leave(&self, group: &str) {
+        let _ = self.runtime.leave(&self.connection.id, group);
+    }
+
+    /// The groups the requesting connection is a member of, in the order it joined them.
+    pub fn groups(&self) -> Vec<String> {
+        let groups = self.runtime.hub().groups_of(&self.connection.id);
+        groups.iter().map(|group| group.to_string()).collect()
+    }
+
+    /// Sends `event` to `recipient` now, before the handler returns, tagged with this
+    /// request's `req_id`. Outside a request, [`Dispatcher::emit`](crate::Dispatcher::emit)
+    /// does the same.
     ///
     /// # Errors
     ///
@@ -84,17 +120,9 @@ impl ActionContext {
         recipient: Recipient,
         event: &E,
     ) -> Result<DeliveryReport, Problem> {
-        self.emit_prepared(Emit::to(recipient, event)?).await
-    }
-
-    /// Delivers an already prepared [`Emit`] now (to the requester when it has no recipient).
-    ///
-    /// # Errors
-    ///
-    /// As [`ActionContext::emit`].
-    pub async fn emit_prepared(&self, emit: Emit) -> Result<DeliveryReport, Problem> {
-        self.shared
-            .deliver(emit, Some(self.req_id), Some(&self.connection.id))
+        let emit = Emit::to(recipient, event)?;
+        (self.runtime.clone())
+            .emit(emit, Some(self.req_id), Some(&self.connection.id))
             .await
     }
 }
@@ -113,13 +141,13 @@ impl fmt::Debug for ActionContext {
 /// be addressed from outside any request).
 #[derive(Clone)]
 pub struct ResolveContext {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) runtime: Arc<dyn Runtime>,
 }
 
 impl ResolveContext {
-    /// Application state of type `T`, if the server was configured with it.
+    /// Application state of type `T`, if the dispatcher was built with it.
     pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.shared.state::<T>()
+        self.runtime.state(TypeId::of::<T>())?.downcast_ref()
     }
 }
 
@@ -130,7 +158,7 @@ impl fmt::Debug for ResolveContext {
 }
 
 /// Extracts a handler or resolver argument from its context `C` ([`ActionContext`] or
-/// [`ResolveContext`]), like an axum extractor.
+/// [`ResolveContext`]), the way an axum extractor reads a request.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a `#[action]`/`#[recipient]` argument here",
     note = "after the payload (or recipient id), arguments must be `ActionContext`, `ResolveContext`, `State<T>`, `Identity<T>` or `Option<Identity<T>>`"
@@ -156,11 +184,12 @@ impl FromContext<ResolveContext> for ResolveContext {
     }
 }
 
-/// Application state of type `T`, cloned out of the server's state (configure it with
+/// Application state of type `T`, cloned out of the dispatcher's state (configure it with
 /// [`DispatcherBuilder::state`](crate::DispatcherBuilder::state)).
 ///
-/// A missing state type is a server misconfiguration: the client gets a 500 Problem that
-/// names the type.
+/// The lookup happens when a request runs, like axum's `Extension` (not axum's `State`,
+/// which the compiler checks): a missing state type is a server misconfiguration, and the
+/// client gets a 500 `missing_state` Problem that names the type.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct State<T>(pub T);
 
@@ -180,26 +209,13 @@ fn state_or_problem<T: Clone>(state: Option<&T>) -> Result<State<T>, Problem> {
     state
         .cloned()
         .map(State)
-        .ok_or_else(|| Problem::missing_state("application state", type_name::<T>()))
+        .ok_or_else(|| Problem::missing_state(type_name::<T>()))
 }
-
-/// The authenticated identity of the requesting connection, as the application's type `T`.
-///
-/// A connection without an identity of type `T` (a guest) gets a 401 Problem; take
-/// `Option<Identity<T>>` to serve guests too.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Identity<T>(pub T);
 
 impl<T: Clone + Send + Sync + 'static> FromContext<ActionContext> for Identity<T> {
     fn from_context(cx: &ActionContext) -> Result<Self, Problem> {
         cx.identity::<T>().cloned().map(Identity).ok_or_else(|| {
-            Problem::new(
-                401,
-                "unauthenticated",
-                "unauthenticated",
-                "Authentication required",
-            )
-            .with_detail("This action needs an authenticated connection.")
+            Problem::unauthenticated().with_detail("This action needs an authenticated connection.")
         })
     }
 }

@@ -1,88 +1,33 @@
-//! The dispatcher: one server's registry, configuration, state and hub.
+//! The application's handle on a node: [`Dispatcher`], built by [`DispatcherBuilder`].
+//!
+//! The node's state and its delivery path live in `node/`; this is the public facade over
+//! it: opening connections for transports, emitting events from outside a request, groups,
+//! and what adapters read back (limits, the problem base).
 
-use std::any::{Any, TypeId};
-use std::collections::HashMap;
+use std::any::TypeId;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::broker::{Broker, Inbox, MemoryBroker, Topic};
-use crate::context::ConnectionInfo;
+use crate::broker::{Broker, MemoryBroker};
+use crate::connection::Connection;
 use crate::event::{Emit, Event};
-use crate::hub::{DeliveryReport, Hub, HubStats, NotLocal};
-use crate::identity::{ErasedIdentity, Principal};
+use crate::handshake::Admission;
+use crate::hub::{DeliveryReport, NodeStats};
 use crate::limits::Limits;
-use crate::outbound::Outbound;
+use crate::node::{Node, StateMap};
 use crate::problem::{Problem, ProblemTypeBase};
 use crate::recipient::{ConnectionId, Recipient};
 use crate::registry::{Registry, RegistryError};
-use crate::session::Session;
 
-type StateMap = HashMap<TypeId, Box<dyn Any + Send + Sync>>;
-
-/// Everything sessions, contexts and pushes share.
-pub(crate) struct Shared {
-    pub(crate) registry: Registry,
-    pub(crate) problem_base: ProblemTypeBase,
-    pub(crate) limits: Limits,
-    pub(crate) hub: Hub,
-    pub(crate) broker: Arc<dyn Broker>,
-    states: StateMap,
-}
-
-impl Shared {
-    pub(crate) fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.states.get(&TypeId::of::<T>())?.downcast_ref()
-    }
-
-    pub(crate) fn join(&self, id: &ConnectionId, group: &str) -> Result<(), Problem> {
-        self.hub
-            .join(id, &group.into(), &|topic, needed| {
-                self.interest(topic, needed);
-            })
-            .map_err(|NotLocal| not_local(id))
-    }
-
-    pub(crate) fn leave(&self, id: &ConnectionId, group: &str) -> Result<(), Problem> {
-        self.hub
-            .leave(id, group, &|topic, needed| self.interest(topic, needed))
-            .map_err(|NotLocal| not_local(id))
-    }
-
-    pub(crate) fn disconnect(&self, id: &ConnectionId) {
-        self.hub
-            .disconnect(id, &|topic, needed| self.interest(topic, needed));
-    }
-
-    /// Tells the broker what this node started or stopped needing.
-    fn interest(&self, topic: Topic, needed: bool) {
-        let node = self.hub.node_id();
-        if needed {
-            self.broker.subscribe(node, topic);
-        } else {
-            self.broker.unsubscribe(node, topic);
-        }
-    }
-}
-
-fn not_local(id: &ConnectionId) -> Problem {
-    Problem::new(
-        404,
-        "connection_not_found",
-        "connection-not-found",
-        "Connection not found",
-    )
-    .with_detail(format!("This node holds no connection '{id}'."))
-}
-
-/// One server's dispatcher: the registry snapshot, configuration, application state and the
-/// hub of live connections. Cheap to clone; every clone is the same server.
+/// One node's dispatcher: the registry snapshot, configuration, application state and the
+/// hub of live connections. Cheap to clone; every clone is the same node.
 ///
 /// ```
 /// use beeflow_core::Dispatcher;
 ///
-/// # fn main() -> Result<(), beeflow_core::RegistryError> {
+/// # fn main() -> Result<(), beeflow_core::BuildError> {
 /// let dispatcher = Dispatcher::builder()
-///     .problem_type_base_url("https://example.com/problems/websocket")
+///     .problem_type_base("https://example.com/problems/websocket")
 ///     .build()?;
 /// # let _ = dispatcher;
 /// # Ok(())
@@ -90,7 +35,7 @@ fn not_local(id: &ConnectionId) -> Problem {
 /// ```
 #[derive(Clone)]
 pub struct Dispatcher {
-    pub(crate) shared: Arc<Shared>,
+    node: Arc<Node>,
 }
 
 impl Dispatcher {
@@ -99,121 +44,85 @@ impl Dispatcher {
         DispatcherBuilder::default()
     }
 
-    /// Opens a session for a new connection on `path` (the WebSocket request path, used as
-    /// the `instance` of problems), without an identity.
-    pub fn open_session(&self, path: &str) -> (Session, Outbound) {
-        self.open(path, None)
-    }
-
-    /// Opens a session for a connection authenticated as `identity` (the application's own
-    /// type; handlers get it back with [`Identity<T>`](crate::Identity), and
-    /// [`Recipient::user`] reaches it).
-    pub fn open_session_as<I: Principal>(&self, path: &str, identity: I) -> (Session, Outbound) {
-        self.open(path, Some(ErasedIdentity::new(identity)))
-    }
-
-    /// Opens a session for a connection a [`HandshakePolicy`](crate::handshake::HandshakePolicy)
-    /// admitted, with the identity its authenticator produced.
-    pub fn open_admitted(
-        &self,
-        path: &str,
-        admission: &crate::handshake::Admission,
-    ) -> (Session, Outbound) {
-        self.open(path, admission.identity.clone())
-    }
-
-    fn open(&self, path: &str, identity: Option<ErasedIdentity>) -> (Session, Outbound) {
-        let user = identity.as_ref().map(|i| i.user_id.clone());
-        let shared = &self.shared;
-        let (id, mailbox, outbound) =
-            shared
-                .hub
-                .connect(shared.limits.queue_bounds(), user, &|topic, needed| {
-                    shared.interest(topic, needed);
-                });
-        let connection = Arc::new(ConnectionInfo {
-            id,
-            identity,
-            path: path.into(),
-        });
-        let session = Session::new(self.shared.clone(), connection, mailbox);
-        (session, outbound)
+    /// Opens a connection on `path` (the WebSocket request path, used as the `instance` of
+    /// problems) for a client the transport admitted; run it with
+    /// [`transport::serve`](crate::transport::serve).
+    pub fn open(&self, path: &str, admission: &Admission) -> Connection {
+        let (info, mailbox, queue) = self.node.connect(path, admission.identity.clone());
+        Connection::new(self.node.clone(), info, mailbox, queue)
     }
 
     /// Sends `event` to `recipient` from outside any request (an HTTP handler, a timer): the
-    /// event carries no `req_id`.
+    /// event carries no `req_id`. Inside a request,
+    /// [`ActionContext::emit`](crate::ActionContext::emit) does the same.
     ///
     /// # Errors
     ///
     /// A Problem when the payload does not serialize, the recipient type is unknown, or its
     /// resolver fails. A recipient nobody is connected as is not an error: the report says
     /// how many connections the event reached.
-    pub async fn push<E: Event>(
+    pub async fn emit<E: Event>(
         &self,
         recipient: Recipient,
         event: &E,
     ) -> Result<DeliveryReport, Problem> {
-        self.shared
+        self.node
             .deliver(Emit::to(recipient, event)?, None, None)
             .await
-    }
-
-    /// The registry snapshot this dispatcher serves.
-    pub fn registry(&self) -> &Registry {
-        &self.shared.registry
-    }
-
-    /// The configured limits; adapters apply the socket limits from here.
-    pub fn limits(&self) -> &Limits {
-        &self.shared.limits
-    }
-
-    /// The configured problem type base URL.
-    pub fn problem_type_base(&self) -> &ProblemTypeBase {
-        &self.shared.problem_base
-    }
-
-    /// How many connections this node holds now.
-    pub fn connection_count(&self) -> usize {
-        self.shared.hub.stats().connections
-    }
-
-    /// How many connections, users and groups this node tracks now.
-    pub fn stats(&self) -> HubStats {
-        self.shared.hub.stats()
-    }
-
-    /// This node's id; every connection id it issues starts with it.
-    pub fn node_id(&self) -> &str {
-        self.shared.hub.node_id()
     }
 
     /// Adds connection `id` (of this node) to `group`; a no-op if it is a member already.
     ///
     /// # Errors
     ///
-    /// A 404 Problem when this node holds no connection `id`.
+    /// `connection_not_found` (404) when this node holds no connection `id`.
     pub fn join(&self, id: &ConnectionId, group: &str) -> Result<(), Problem> {
-        self.shared.join(id, group)
+        self.node.join(id, group)
     }
 
     /// Removes connection `id` (of this node) from `group`; a no-op if it is not a member.
     ///
     /// # Errors
     ///
-    /// A 404 Problem when this node holds no connection `id`.
+    /// `connection_not_found` (404) when this node holds no connection `id`.
     pub fn leave(&self, id: &ConnectionId, group: &str) -> Result<(), Problem> {
-        self.shared.leave(id, group)
+        self.node.leave(id, group)
+    }
+
+    /// How many connections, users and groups this node tracks now.
+    pub fn stats(&self) -> NodeStats {
+        self.node.hub.stats()
+    }
+
+    /// This node's id; every connection id it issues starts with it.
+    pub fn node_id(&self) -> &str {
+        self.node.hub.node_id()
+    }
+
+    /// The registry snapshot this dispatcher serves.
+    pub fn registry(&self) -> &Registry {
+        &self.node.registry
+    }
+
+    /// The configured limits; adapters apply the socket limits from here.
+    pub fn limits(&self) -> &Limits {
+        &self.node.limits
+    }
+
+    /// The base URL of problem `type`s, set with [`DispatcherBuilder::problem_type_base`];
+    /// adapters render their HTTP problems with it.
+    pub fn problem_type_base(&self) -> &ProblemTypeBase {
+        &self.node.problem_base
     }
 }
 
 impl fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Dispatcher")
-            .field("node_id", &self.shared.hub.node_id())
-            .field("registry", &self.shared.registry)
-            .field("problem_base", &self.shared.problem_base)
-            .field("limits", &self.shared.limits)
+            .field("node_id", &self.node.hub.node_id())
+            .field("registry", &self.node.registry)
+            .field("problem_base", &self.node.problem_base)
+            .field("limits", &self.node.limits)
             .finish_non_exhaustive()
     }
 }
@@ -246,12 +155,12 @@ impl DispatcherBuilder {
 
     /// Sets the base URL of problem `type`s (unset or blank: `about:blank`).
     #[must_use]
-    pub fn problem_type_base_url(mut self, base: &str) -> Self {
-        self.problem_base = ProblemTypeBase::new(Some(base));
+    pub fn problem_type_base(mut self, base_url: &str) -> Self {
+        self.problem_base = ProblemTypeBase::new(Some(base_url));
         self
     }
 
-    /// Sets the limits.
+    /// Sets the limits; [`DispatcherBuilder::build`] checks them.
     #[must_use]
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
@@ -270,24 +179,28 @@ impl DispatcherBuilder {
     ///
     /// # Errors
     ///
-    /// A [`RegistryError`] when the global registry has a duplicate name.
-    pub fn build(self) -> Result<Dispatcher, RegistryError> {
+    /// [`BuildError::Registry`] when the global registry has a duplicate name, and
+    /// [`BuildError::InvalidLimit`] for a limit out of its range.
+    pub fn build(self) -> Result<Dispatcher, BuildError> {
+        self.limits
+            .validate()
+            .map_err(|invalid| BuildError::InvalidLimit {
+                limit: invalid.limit,
+                reason: invalid.reason,
+            })?;
         let registry = match self.registry {
             Some(registry) => registry,
             None => Registry::global()?,
         };
         let broker = self.broker.unwrap_or_else(|| Arc::new(MemoryBroker::new()));
-        let shared = Arc::new(Shared {
+        let node = Node::start(
             registry,
-            problem_base: self.problem_base,
-            limits: self.limits,
-            hub: Hub::new(),
+            self.problem_base,
+            self.limits,
             broker,
-            states: self.states,
-        });
-        let inbox = Inbox::new(shared.hub.node_id().clone(), Arc::downgrade(&shared));
-        shared.broker.attach(inbox);
-        Ok(Dispatcher { shared })
+            self.states,
+        );
+        Ok(Dispatcher { node })
     }
 }
 
@@ -298,4 +211,21 @@ impl fmt::Debug for DispatcherBuilder {
             .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
+}
+
+/// A dispatcher could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The registry has two definitions under one name.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// A limit is out of its range.
+    #[error("invalid limit `{limit}`: {reason}")]
+    InvalidLimit {
+        /// The limit's name, as its getter on [`Limits`] is called.
+        limit: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::location::Location;
 use crate::problem::Problem;
 use crate::recipient::Recipient;
-use crate::registry::Location;
 
 /// A typed event payload with a registered name.
 ///
@@ -40,16 +40,46 @@ pub trait Event: Serialize + schemars::JsonSchema + Send + 'static {
 }
 
 /// How an event type is registered: everything the registry and the schema export need.
+///
+/// Built by `#[derive(Event)]`; read it through [`Registry::event`](crate::Registry::event).
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct EventDef {
     /// The registered event name.
     pub name: &'static str,
-    /// The Rust type name of the payload.
-    pub type_name: &'static str,
+    /// The Rust type name of the payload (the event type).
+    pub payload_type: &'static str,
     /// Builds the payload's JSON Schema.
-    pub schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
+    pub payload_schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
     /// Where the event was defined.
     pub location: Location,
+}
+
+impl EventDef {
+    pub(crate) const fn new(
+        name: &'static str,
+        payload_type: &'static str,
+        payload_schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
+        location: Location,
+    ) -> Self {
+        Self {
+            name,
+            payload_type,
+            payload_schema,
+            location,
+        }
+    }
+
+    /// The registration of event type `E`, defined at the caller.
+    #[track_caller]
+    pub(crate) fn of<E: Event>() -> Self {
+        Self::new(
+            E::NAME,
+            std::any::type_name::<E>(),
+            |generator| generator.subschema_for::<E>(),
+            Location::caller(),
+        )
+    }
 }
 
 inventory::collect!(EventDef);
@@ -123,10 +153,10 @@ impl fmt::Debug for Emit {
 fn serialize_payload<E: Event>(event: &E) -> Result<Arc<str>, Problem> {
     match serde_json::to_string(event) {
         Ok(json) if json.starts_with('{') => Ok(json.into()),
-        Ok(_) => Err(Problem::event_serialization(E::NAME)),
+        Ok(_) => Err(Problem::event_serialization_failed(E::NAME)),
         Err(err) => {
             tracing::error!(event = E::NAME, error = %err, "event payload failed to serialize");
-            Err(Problem::event_serialization(E::NAME))
+            Err(Problem::event_serialization_failed(E::NAME))
         }
     }
 }

@@ -1,5 +1,10 @@
-//! Authenticated identities: the application's own type, plus the user id the `user`
-//! recipient groups its connections under.
+//! Authenticated identities, in two parts: [`Principal`], the trait the application's own
+//! identity type implements (it names the user a connection belongs to), and [`Identity`],
+//! the handler argument that hands that value back.
+//!
+//! The handshake policy's authenticator returns a `Principal`; the connection keeps it,
+//! type-erased, with its user id computed once; a handler taking `Identity<T>` gets it back
+//! as `T`, and events addressed to `Recipient::user(id)` reach every connection of that user.
 
 use std::any::Any;
 use std::borrow::Cow;
@@ -57,6 +62,14 @@ impl Principal for &'static str {
         Cow::Borrowed(self)
     }
 }
+
+/// The authenticated identity of the requesting connection, as the application's type `T`
+/// (the [`Principal`] its authenticator returned).
+///
+/// A connection without an identity of type `T` (a guest) gets a 401 Problem; take
+/// `Option<Identity<T>>` to serve guests too.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Identity<T>(pub T);
 
 /// A connection's identity, type-erased, with its user id computed once.
 #[derive(Clone)]

@@ -1,39 +1,40 @@
 //! Limits with documented defaults: nothing a client sends or fails to read grows memory
 //! without bound.
 
-use crate::outbound::{Bounds, SlowConsumer};
-
-/// Per-connection limits.
+/// Per-connection limits. Set them with the `with_*` methods; the dispatcher checks them
+/// once, when it is built ([`DispatcherBuilder::build`](crate::DispatcherBuilder::build)).
 ///
 /// ```
-/// use beeflow_core::Limits;
+/// use beeflow_core::{Limits, SlowConsumer};
 ///
-/// let limits = Limits::default().with_outbound_queue(256);
-/// assert_eq!(limits.outbound_queue, 256);
+/// let limits = Limits::default()
+///     .with_outbound_queue(256)
+///     .with_slow_consumer(SlowConsumer::DropDroppable);
+/// assert_eq!(limits.outbound_queue(), 256);
+/// assert_eq!(limits.max_message_size(), 2 << 20);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Limits {
-    /// Frames (events and problems) queued for one connection before the server gives up on
-    /// it and closes it with 1008. Default: 1024.
-    pub outbound_queue: usize,
-    /// Bytes of frames queued for one connection before the same happens. A single frame
-    /// larger than this still goes through an empty queue. Default: 1 MiB.
-    pub outbound_queue_bytes: usize,
-    /// What happens when a client reads too slowly to stay within the two bounds above.
-    /// Default: [`SlowConsumer::Close`].
-    pub slow_consumer: SlowConsumer,
-    /// The largest message a client may send, in bytes; a bigger one closes the connection
-    /// with 1009. Default: 2 MiB.
-    pub max_message_size: usize,
-    /// The largest single frame, in bytes. Default: 2 MiB.
-    pub max_frame_size: usize,
-    /// The socket read buffer per connection, in bytes. Default: 4 KiB — measured with axum
-    /// 0.8, the transport's 128 KiB default costs ~134 KiB per idle connection, 4 KiB ~6 KiB,
-    /// and was no slower.
-    pub read_buffer_size: usize,
-    /// Bytes buffered before a write is flushed to the socket. Default: 4 KiB.
-    pub write_buffer_size: usize,
+    outbound_queue: usize,
+    outbound_queue_bytes: usize,
+    slow_consumer: SlowConsumer,
+    max_message_size: usize,
+    max_frame_size: usize,
+    read_buffer_size: usize,
+    write_buffer_size: usize,
+}
+
+/// What a connection's queue does when its client reads too slowly to keep it within the
+/// [`Limits`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SlowConsumer {
+    /// Close the connection with 1008 (the default): the client learns it lost events.
+    #[default]
+    Close,
+    /// Drop events marked droppable (`#[event(droppable)]`) while the queue is full, and
+    /// close only when an event that is not droppable does not fit.
+    DropDroppable,
 }
 
 impl Default for Limits {
@@ -51,19 +52,36 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// Sets [`Limits::outbound_queue`].
-    ///
-    /// # Panics
-    ///
-    /// Panics if `frames` is zero: a connection must be able to receive at least one frame.
+    /// Frames (events and problems) queued for one connection before the server gives up on
+    /// it ([`Limits::slow_consumer`]). Default: 1024.
+    pub fn outbound_queue(&self) -> usize {
+        self.outbound_queue
+    }
+
+    /// Sets [`Limits::outbound_queue`]; at least 1.
     #[must_use]
     pub fn with_outbound_queue(mut self, frames: usize) -> Self {
-        assert!(
-            frames > 0,
-            "the outbound queue must hold at least one frame"
-        );
         self.outbound_queue = frames;
         self
+    }
+
+    /// Bytes of frames queued for one connection before the same happens. A single frame
+    /// larger than this still goes through an empty queue. Default: 1 MiB.
+    pub fn outbound_queue_bytes(&self) -> usize {
+        self.outbound_queue_bytes
+    }
+
+    /// Sets [`Limits::outbound_queue_bytes`]; at least 1.
+    #[must_use]
+    pub fn with_outbound_queue_bytes(mut self, bytes: usize) -> Self {
+        self.outbound_queue_bytes = bytes;
+        self
+    }
+
+    /// What happens when a client reads too slowly to stay within the two bounds above.
+    /// Default: [`SlowConsumer::Close`].
+    pub fn slow_consumer(&self) -> SlowConsumer {
+        self.slow_consumer
     }
 
     /// Sets [`Limits::slow_consumer`].
@@ -73,26 +91,102 @@ impl Limits {
         self
     }
 
-    /// Sets [`Limits::outbound_queue_bytes`].
-    #[must_use]
-    pub fn with_outbound_queue_bytes(mut self, bytes: usize) -> Self {
-        self.outbound_queue_bytes = bytes;
-        self
+    /// The largest message a client may send, in bytes, however it is fragmented; a bigger
+    /// one closes the connection with 1009. Default: 2 MiB.
+    pub fn max_message_size(&self) -> usize {
+        self.max_message_size
     }
 
-    pub(crate) fn queue_bounds(&self) -> Bounds {
-        Bounds {
-            frames: self.outbound_queue,
-            bytes: self.outbound_queue_bytes,
-            policy: self.slow_consumer,
-        }
-    }
-
-    /// Sets [`Limits::max_message_size`] and [`Limits::max_frame_size`] together.
+    /// Sets [`Limits::max_message_size`]; at least 1.
     #[must_use]
     pub fn with_max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes;
+        self
+    }
+
+    /// The largest single frame, in bytes; a frame is also bounded by
+    /// [`Limits::max_message_size`]. Default: 2 MiB.
+    pub fn max_frame_size(&self) -> usize {
+        self.max_frame_size
+    }
+
+    /// Sets [`Limits::max_frame_size`]; at least 1.
+    #[must_use]
+    pub fn with_max_frame_size(mut self, bytes: usize) -> Self {
         self.max_frame_size = bytes;
         self
+    }
+
+    /// The socket read buffer per connection, in bytes. Default: 4 KiB. Measured with axum
+    /// 0.8, the transport's 128 KiB default costs ~134 KiB per idle connection, 4 KiB ~6 KiB,
+    /// and was no slower.
+    pub fn read_buffer_size(&self) -> usize {
+        self.read_buffer_size
+    }
+
+    /// Sets [`Limits::read_buffer_size`]; at least 1.
+    #[must_use]
+    pub fn with_read_buffer_size(mut self, bytes: usize) -> Self {
+        self.read_buffer_size = bytes;
+        self
+    }
+
+    /// Bytes buffered before a write is flushed to the socket. Default: 4 KiB.
+    pub fn write_buffer_size(&self) -> usize {
+        self.write_buffer_size
+    }
+
+    /// Sets [`Limits::write_buffer_size`]; at least 1.
+    #[must_use]
+    pub fn with_write_buffer_size(mut self, bytes: usize) -> Self {
+        self.write_buffer_size = bytes;
+        self
+    }
+
+    /// Checks every limit; the first one out of range is returned by name.
+    pub(crate) fn validate(&self) -> Result<(), InvalidLimit> {
+        let sizes = [
+            ("outbound_queue", self.outbound_queue),
+            ("outbound_queue_bytes", self.outbound_queue_bytes),
+            ("max_message_size", self.max_message_size),
+            ("max_frame_size", self.max_frame_size),
+            ("read_buffer_size", self.read_buffer_size),
+            ("write_buffer_size", self.write_buffer_size),
+        ];
+        match sizes.into_iter().find(|&(_, value)| value == 0) {
+            Some((limit, _)) => Err(InvalidLimit {
+                limit,
+                reason: "must be at least 1",
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A limit out of its range, found by [`Limits::validate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct InvalidLimit {
+    pub(crate) limit: &'static str,
+    pub(crate) reason: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_zero_sizes_are_named() {
+        assert_eq!(Limits::default().validate(), Ok(()));
+        let invalid = Limits::default().with_outbound_queue(0).validate();
+        assert_eq!(invalid.map_err(|e| e.limit), Err("outbound_queue"));
+        let invalid = Limits::default().with_max_frame_size(0).validate();
+        assert_eq!(invalid.map_err(|e| e.limit), Err("max_frame_size"));
+    }
+
+    #[test]
+    fn each_setter_sets_one_limit() {
+        let limits = Limits::default().with_max_message_size(10);
+        assert_eq!(limits.max_message_size(), 10);
+        assert_eq!(limits.max_frame_size(), Limits::default().max_frame_size());
     }
 }

@@ -1,5 +1,5 @@
-//! One connection's bounded outbound queue: the hub and the session push, the adapter's
-//! writer drains it through [`Outbound`].
+//! One connection's bounded outbound queue: the hub and the connection push into its
+//! [`Mailbox`], the transport's writer drains it through its [`OutboundQueue`].
 //!
 //! A `Mutex<VecDeque>` plus a `Notify` rather than a channel: an idle connection's empty
 //! queue allocates nothing (a bounded channel allocates its first block up front, ~1 KiB
@@ -11,9 +11,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
-use crate::hub::EventFrame;
+use crate::envelope::EventFrame;
+use crate::limits::{Limits, SlowConsumer};
 
-pub(crate) enum Outgoing {
+/// A frame waiting in a queue: events get their `seq` only when they leave it.
+pub(crate) enum Queued {
     Event(Arc<EventFrame>),
     Text(String),
     Pong(Vec<u8>),
@@ -52,7 +54,7 @@ impl CloseReason {
 /// A frame to write to the socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum OutFrame {
+pub enum Outgoing {
     /// A text frame (an event or a problem).
     Text(String),
     /// A pong answering a ping.
@@ -61,32 +63,19 @@ pub enum OutFrame {
     Close(CloseReason),
 }
 
-impl Outgoing {
+impl Queued {
     /// What the frame holds in memory while queued, for the byte bound.
     fn weight(&self) -> usize {
         match self {
-            Outgoing::Event(event) => event.len(),
-            Outgoing::Text(text) => text.len(),
-            Outgoing::Pong(data) => data.len(),
+            Queued::Event(event) => event.len(),
+            Queued::Text(text) => text.len(),
+            Queued::Pong(data) => data.len(),
         }
     }
 
     fn droppable(&self) -> bool {
-        matches!(self, Outgoing::Event(event) if event.droppable())
+        matches!(self, Queued::Event(event) if event.droppable())
     }
-}
-
-/// What a connection's queue does when its client reads too slowly to keep it within
-/// [`Limits`](crate::Limits).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SlowConsumer {
-    /// Close the connection with 1008 (the default): the client learns it lost events.
-    #[default]
-    Close,
-    /// Drop events marked droppable (`#[event(droppable)]`) while the queue is full, and
-    /// close only when an event that is not droppable does not fit.
-    DropDroppable,
 }
 
 /// The bounds and policy of one queue.
@@ -97,12 +86,22 @@ pub(crate) struct Bounds {
     pub(crate) policy: SlowConsumer,
 }
 
+impl From<&Limits> for Bounds {
+    fn from(limits: &Limits) -> Self {
+        Self {
+            frames: limits.outbound_queue(),
+            bytes: limits.outbound_queue_bytes(),
+            policy: limits.slow_consumer(),
+        }
+    }
+}
+
 /// A FIFO whose first frame is stored inline: most queues hold zero or one frame, and a
 /// fan-out to thousands of connections then touches no separate buffer per connection.
 #[derive(Default)]
 struct Frames {
-    first: Option<Outgoing>,
-    rest: VecDeque<Outgoing>,
+    first: Option<Queued>,
+    rest: VecDeque<Queued>,
 }
 
 impl Frames {
@@ -114,7 +113,7 @@ impl Frames {
         self.first.is_none() && self.rest.is_empty()
     }
 
-    fn push_back(&mut self, frame: Outgoing) {
+    fn push_back(&mut self, frame: Queued) {
         if self.is_empty() {
             self.first = Some(frame);
         } else {
@@ -122,7 +121,7 @@ impl Frames {
         }
     }
 
-    fn pop_front(&mut self) -> Option<Outgoing> {
+    fn pop_front(&mut self) -> Option<Queued> {
         self.first.take().or_else(|| self.rest.pop_front())
     }
 }
@@ -135,11 +134,11 @@ struct Queue {
     overflowed: bool,
     /// The session is gone: the writer drains what is queued, then ends.
     closed: bool,
-    /// The writer found the queue empty and waits to be woken (see [`Outbound::recv`]).
+    /// The writer found the queue empty and waits to be woken (see [`OutboundQueue::recv`]).
     writer_waits: bool,
 }
 
-/// The sending side, shared by the hub (deliveries) and the session (problems, pongs).
+/// The sending side, shared by the hub (deliveries) and the connection (problems, pongs).
 pub(crate) struct Mailbox {
     queue: Mutex<Queue>,
     ready: Notify,
@@ -166,7 +165,7 @@ impl Mailbox {
 
     /// Queues a frame unless the queue is closed or full; a full queue gives up on the
     /// connection, or drops the frame when the policy allows it.
-    pub(crate) fn push(&self, frame: Outgoing) -> Push {
+    pub(crate) fn push(&self, frame: Queued) -> Push {
         let weight = frame.weight();
         let mut queue = self.lock();
         if queue.closed {
@@ -218,7 +217,7 @@ impl Mailbox {
         }
     }
 
-    /// Marks the session gone; the writer ends once the queue is drained.
+    /// Marks the connection gone; the writer ends once the queue is drained.
     pub(crate) fn close(&self) {
         self.lock().closed = true;
         self.ready.notify_one();
@@ -231,11 +230,11 @@ impl Mailbox {
     }
 }
 
-/// The receiving end of one connection's outbound queue: the adapter's writer drains it.
+/// The receiving end of one connection's outbound queue: the transport's writer drains it.
 ///
 /// Events get their per-connection `seq` here, as they leave the queue, so `seq` is
 /// gap-free whichever path (reply, push, other node) queued them.
-pub struct Outbound {
+pub(crate) struct OutboundQueue {
     mailbox: Arc<Mailbox>,
     seq: u64,
     /// Set once the close frame was handed out: nothing follows it.
@@ -243,12 +242,12 @@ pub struct Outbound {
 }
 
 enum Next {
-    Frame(OutFrame),
+    Frame(Outgoing),
     End,
     Empty,
 }
 
-impl Outbound {
+impl OutboundQueue {
     pub(crate) fn new(mailbox: Arc<Mailbox>) -> Self {
         Self {
             mailbox,
@@ -257,9 +256,9 @@ impl Outbound {
         }
     }
 
-    /// The next frame to write, waiting for one; `None` once the session is gone and the
+    /// The next frame to write, waiting for one; `None` once the connection is gone and the
     /// queue is drained, or after the close frame.
-    pub async fn recv(&mut self) -> Option<OutFrame> {
+    pub(crate) async fn recv(&mut self) -> Option<Outgoing> {
         loop {
             match self.next() {
                 Next::Frame(frame) => return Some(frame),
@@ -278,7 +277,7 @@ impl Outbound {
     }
 
     /// The next frame to write if one is queued now.
-    pub fn try_recv(&mut self) -> Option<OutFrame> {
+    pub(crate) fn try_recv(&mut self) -> Option<Outgoing> {
         match self.next() {
             Next::Frame(frame) => Some(frame),
             Next::End | Next::Empty => None,
@@ -292,7 +291,7 @@ impl Outbound {
         let mut queue = self.mailbox.lock();
         if queue.overflowed {
             self.done = true;
-            return Next::Frame(OutFrame::Close(CloseReason::SLOW_CONSUMER));
+            return Next::Frame(Outgoing::Close(CloseReason::SLOW_CONSUMER));
         }
         let popped = queue.frames.pop_front();
         if let Some(frame) = &popped {
@@ -310,21 +309,21 @@ impl Outbound {
         }
     }
 
-    fn render(&mut self, frame: Outgoing) -> OutFrame {
+    fn render(&mut self, frame: Queued) -> Outgoing {
         match frame {
-            Outgoing::Event(event) => {
+            Queued::Event(event) => {
                 self.seq += 1;
-                OutFrame::Text(event.render(self.seq))
+                Outgoing::Text(event.render(self.seq))
             }
-            Outgoing::Text(text) => OutFrame::Text(text),
-            Outgoing::Pong(data) => OutFrame::Pong(data),
+            Queued::Text(text) => Outgoing::Text(text),
+            Queued::Pong(data) => Outgoing::Pong(data),
         }
     }
 }
 
-impl fmt::Debug for Outbound {
+impl fmt::Debug for OutboundQueue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Outbound")
+        f.debug_struct("OutboundQueue")
             .field("seq", &self.seq)
             .finish_non_exhaustive()
     }
@@ -349,71 +348,62 @@ mod tests {
     #[test]
     fn a_closed_queue_drains_then_ends() {
         let mailbox = mailbox(4);
-        let mut outbound = Outbound::new(mailbox.clone());
+        let mut outbound = OutboundQueue::new(mailbox.clone());
         assert!(matches!(
-            mailbox.push(Outgoing::Text("a".into())),
+            mailbox.push(Queued::Text("a".into())),
             Push::Queued
         ));
         mailbox.close();
         assert!(matches!(
-            mailbox.push(Outgoing::Text("b".into())),
+            mailbox.push(Queued::Text("b".into())),
             Push::Closed
         ));
-        assert_eq!(block(outbound.recv()), Some(OutFrame::Text("a".into())));
+        assert_eq!(block(outbound.recv()), Some(Outgoing::Text("a".into())));
         assert_eq!(block(outbound.recv()), None);
     }
 
     #[test]
     fn an_empty_open_queue_waits() {
         let mailbox = mailbox(4);
-        let mut outbound = Outbound::new(mailbox.clone());
+        let mut outbound = OutboundQueue::new(mailbox.clone());
         assert!(futures_util::FutureExt::now_or_never(outbound.recv()).is_none());
         assert_eq!(outbound.try_recv(), None);
-        assert!(matches!(
-            mailbox.push(Outgoing::Pong(vec![1])),
-            Push::Queued
-        ));
-        assert_eq!(block(outbound.recv()), Some(OutFrame::Pong(vec![1])));
+        assert!(matches!(mailbox.push(Queued::Pong(vec![1])), Push::Queued));
+        assert_eq!(block(outbound.recv()), Some(Outgoing::Pong(vec![1])));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_waiting_writer_is_woken_by_the_next_push() {
         let mailbox = mailbox(4);
-        let mut outbound = Outbound::new(mailbox.clone());
+        let mut outbound = OutboundQueue::new(mailbox.clone());
         let writer = tokio::spawn(async move { outbound.recv().await });
         // Let the writer find the queue empty and wait (it may also still be on its way:
         // either order must work).
         tokio::task::yield_now().await;
         assert!(matches!(
-            mailbox.push(Outgoing::Text("late".into())),
+            mailbox.push(Queued::Text("late".into())),
             Push::Queued
         ));
         let frame = tokio::time::timeout(std::time::Duration::from_secs(5), writer)
             .await
             .expect("the writer was woken")
             .unwrap();
-        assert_eq!(frame, Some(OutFrame::Text("late".into())));
+        assert_eq!(frame, Some(Outgoing::Text("late".into())));
     }
 
     #[test]
     fn overflow_frees_the_queue_and_closes_once() {
         let mailbox = mailbox(1);
-        let mut outbound = Outbound::new(mailbox.clone());
+        let mut outbound = OutboundQueue::new(mailbox.clone());
         assert!(matches!(
-            mailbox.push(Outgoing::Text("a".into())),
+            mailbox.push(Queued::Text("a".into())),
             Push::Queued
         ));
-        assert!(matches!(
-            mailbox.push(Outgoing::Text("b".into())),
-            Push::Full
-        ));
-        assert!(matches!(
-            mailbox.push(Outgoing::Text("c".into())),
-            Push::Full
-        ));
+        assert!(matches!(mailbox.push(Queued::Text("b".into())), Push::Full));
+        assert!(matches!(mailbox.push(Queued::Text("c".into())), Push::Full));
         assert_eq!(
             block(outbound.recv()),
-            Some(OutFrame::Close(CloseReason::SLOW_CONSUMER))
+            Some(Outgoing::Close(CloseReason::SLOW_CONSUMER))
         );
         assert_eq!(block(outbound.recv()), None);
     }

@@ -7,13 +7,50 @@ pub use schemars;
 pub use crate::action::{Action, ActionDef, Events, HandlerFuture, IntoEvents};
 pub use crate::context::{ActionContext, FromContext, ResolveContext};
 pub use crate::event::{Event, EventDef};
+pub use crate::location::Location;
 pub use crate::problem::Problem;
-pub use crate::recipient::{
-    ConnectionId, IntoConnections, RecipientDef, RecipientType, ResolveFuture,
-};
-pub use crate::registry::Location;
+pub use crate::recipient::ConnectionId;
+pub use crate::resolver::{IntoConnections, ResolveFuture, Resolver, ResolverDef};
 
 use serde::de::DeserializeOwned;
+
+/// The registration of an action, for `#[action]`.
+pub const fn action_def(
+    name: &'static str,
+    handler: crate::action::Handler,
+    payload_type: &'static str,
+    payload_schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
+    description: &'static str,
+    location: Location,
+) -> ActionDef {
+    ActionDef::new(
+        name,
+        handler,
+        payload_type,
+        payload_schema,
+        description,
+        location,
+    )
+}
+
+/// The registration of an event type, for `#[derive(Event)]`.
+pub const fn event_def(
+    name: &'static str,
+    payload_type: &'static str,
+    payload_schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
+    location: Location,
+) -> EventDef {
+    EventDef::new(name, payload_type, payload_schema, location)
+}
+
+/// The registration of a recipient type's resolver, for `#[recipient]`.
+pub const fn resolver_def(
+    name: &'static str,
+    resolve: crate::resolver::Resolve,
+    location: Location,
+) -> ResolverDef {
+    ResolverDef::new(name, resolve, location)
+}
 
 /// Decodes an action's raw payload JSON into its typed payload. The envelope parser already
 /// bounded the nesting depth, so serde_json's own recursion limit (128, below the protocol's
@@ -28,7 +65,7 @@ pub fn decode_payload<T: DeserializeOwned>(action: &str, raw: &str) -> Result<T,
     let deserializer = serde_stacker::Deserializer::new(&mut json);
     serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let path = err.path().to_string();
-        Problem::invalid_payload(action, &path, &err.into_inner().to_string())
+        Problem::invalid_action_payload(action, &path, &err.into_inner().to_string())
     })
 }
 

@@ -1,42 +1,17 @@
 //! The registry snapshot: every action, event and recipient type a server knows, built once
-//! at startup, names sorted, duplicates rejected.
+//! at startup, names sorted, duplicates rejected; and the records it is built from.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
-use crate::action::{Action, ActionDef};
-use crate::event::{Event, EventDef};
-use crate::recipient::{RecipientDef, RecipientType};
+pub use crate::action::{ActionDef, Handler, HandlerFuture};
+pub use crate::event::EventDef;
+pub use crate::location::Location;
+pub use crate::resolver::{Resolve, ResolveFuture, ResolverDef};
 
-/// Where a registered item was defined, for error messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Location {
-    /// `module_path!()` of the definition.
-    pub module: &'static str,
-    /// `file!()` of the definition.
-    pub file: &'static str,
-    /// `line!()` of the definition.
-    pub line: u32,
-}
-
-impl Location {
-    /// A location from the `module_path!()`, `file!()` and `line!()` of a definition.
-    pub const fn here(module: &'static str, file: &'static str, line: u32) -> Self {
-        Self { module, file, line }
-    }
-
-    #[track_caller]
-    fn caller() -> Self {
-        let at = std::panic::Location::caller();
-        Self::here("<explicit registration>", at.file(), at.line())
-    }
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}:{})", self.module, self.file, self.line)
-    }
-}
+use crate::action::Action;
+use crate::builtin;
+use crate::event::Event;
+use crate::resolver::Resolver;
 
 /// A registry could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,7 +20,7 @@ pub enum RegistryError {
     /// Two definitions share one name.
     #[error("{kind} '{name}' is defined twice: at {first} and at {second}")]
     Duplicate {
-        /// `action`, `event` or `recipient`.
+        /// `action`, `event` or `recipient type`.
         kind: &'static str,
         /// The shared name.
         name: &'static str,
@@ -67,13 +42,13 @@ pub enum RegistryError {
 ///
 /// let registry = Registry::builder().build().unwrap();
 /// assert!(registry.action("health").is_some());
-/// assert!(registry.recipient("websocket").is_some());
+/// assert!(registry.resolver("websocket").is_some());
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     actions: BTreeMap<&'static str, ActionDef>,
     events: BTreeMap<&'static str, EventDef>,
-    recipients: BTreeMap<&'static str, RecipientDef>,
+    resolvers: BTreeMap<&'static str, ResolverDef>,
 }
 
 impl Registry {
@@ -91,8 +66,8 @@ impl Registry {
         for def in inventory::iter::<EventDef> {
             builder.add_event(*def)?;
         }
-        for def in inventory::iter::<RecipientDef> {
-            builder.add_recipient(*def)?;
+        for def in inventory::iter::<ResolverDef> {
+            builder.add_resolver(*def)?;
         }
         Ok(builder.registry)
     }
@@ -113,9 +88,9 @@ impl Registry {
         self.events.get(name)
     }
 
-    /// The recipient type registered under `name`.
-    pub fn recipient(&self, name: &str) -> Option<&RecipientDef> {
-        self.recipients.get(name)
+    /// The resolver of the recipient type registered under `name`.
+    pub fn resolver(&self, name: &str) -> Option<&ResolverDef> {
+        self.resolvers.get(name)
     }
 
     /// Every action, sorted by name.
@@ -128,9 +103,9 @@ impl Registry {
         self.events.values()
     }
 
-    /// Every recipient type, sorted by name.
-    pub fn recipients(&self) -> impl ExactSizeIterator<Item = &RecipientDef> {
-        self.recipients.values()
+    /// The resolver of every recipient type, sorted by name.
+    pub fn resolvers(&self) -> impl ExactSizeIterator<Item = &ResolverDef> {
+        self.resolvers.values()
     }
 }
 
@@ -152,11 +127,11 @@ impl RegistryBuilder {
     fn with_builtins() -> Self {
         let mut builder = Self::empty();
         builder
-            .add_action(crate::builtin::HEALTH_ACTION)
-            .and_then(|()| builder.add_event(crate::builtin::HEALTH_EVENT))
-            .and_then(|()| builder.add_recipient(crate::builtin::WEBSOCKET_RECIPIENT))
-            .and_then(|()| builder.add_recipient(crate::builtin::USER_RECIPIENT))
-            .and_then(|()| builder.add_recipient(crate::builtin::GROUP_RECIPIENT))
+            .add_action(builtin::HEALTH_ACTION)
+            .and_then(|()| builder.add_event(builtin::HEALTH_EVENT))
+            .and_then(|()| builder.add_resolver(builtin::WEBSOCKET_RESOLVER))
+            .and_then(|()| builder.add_resolver(builtin::USER_RESOLVER))
+            .and_then(|()| builder.add_resolver(builtin::GROUP_RESOLVER))
             .expect("built-ins have distinct names");
         builder
     }
@@ -172,20 +147,16 @@ impl RegistryBuilder {
     #[must_use]
     #[track_caller]
     pub fn event<E: Event>(mut self) -> Self {
-        let def = EventDef {
-            name: E::NAME,
-            type_name: std::any::type_name::<E>(),
-            schema: |generator| generator.subschema_for::<E>(),
-            location: Location::caller(),
-        };
+        let def = EventDef::of::<E>();
         self.record(|b| b.add_event(def));
         self
     }
 
-    /// Adds a recipient type declared with `#[recipient]` (its generated type handle).
+    /// Adds a recipient type declared with `#[recipient]` (the resolver's generated type
+    /// handle).
     #[must_use]
-    pub fn recipient<R: RecipientType>(mut self) -> Self {
-        self.record(|b| b.add_recipient(*R::DEF));
+    pub fn resolver<R: Resolver>(mut self) -> Self {
+        self.record(|b| b.add_resolver(*R::DEF));
         self
     }
 
@@ -229,14 +200,14 @@ impl RegistryBuilder {
             def.name,
             def,
             |d| d.location,
-            |a, b| a.type_name == b.type_name,
+            |a, b| a.payload_type == b.payload_type,
         )
     }
 
-    fn add_recipient(&mut self, def: RecipientDef) -> Result<(), RegistryError> {
+    fn add_resolver(&mut self, def: ResolverDef) -> Result<(), RegistryError> {
         insert(
-            &mut self.registry.recipients,
-            "recipient",
+            &mut self.registry.resolvers,
+            "recipient type",
             def.name,
             def,
             |d| d.location,

@@ -1,4 +1,5 @@
-//! An in-memory client for testing actions without a server or a socket.
+//! An in-memory client for testing actions without a server or a socket (cargo feature
+//! `test-util`).
 //!
 //! ```
 //! use beeflow_core::testing::TestClient;
@@ -21,38 +22,43 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::connection::{Connection, Inbound};
 use crate::dispatch::Dispatcher;
-use crate::outbound::{OutFrame, Outbound};
+use crate::handshake::Admission;
+use crate::identity::Principal;
+use crate::outbound::Outgoing;
 use crate::recipient::ConnectionId;
-use crate::session::{Inbound, Session};
 
-/// The WebSocket path test sessions pretend to be on (the `instance` of their problems).
+/// The WebSocket path test connections pretend to be on (the `instance` of their problems).
 pub const TEST_PATH: &str = "/ws/";
 
 /// A connection to a [`Dispatcher`] that lives in memory: send an action, get the frames it
 /// produced back as JSON values.
 #[derive(Debug)]
 pub struct TestClient {
-    session: Session,
-    outbound: Outbound,
+    connection: Connection,
 }
 
 impl TestClient {
     /// Connects without an identity (a guest).
     pub fn connect(dispatcher: &Dispatcher) -> Self {
-        let (session, outbound) = dispatcher.open_session(TEST_PATH);
-        Self { session, outbound }
+        Self::admitted(dispatcher, &Admission::guest())
     }
 
     /// Connects authenticated as `identity`.
-    pub fn connect_as<I: crate::Principal>(dispatcher: &Dispatcher, identity: I) -> Self {
-        let (session, outbound) = dispatcher.open_session_as(TEST_PATH, identity);
-        Self { session, outbound }
+    pub fn connect_as<I: Principal>(dispatcher: &Dispatcher, identity: I) -> Self {
+        Self::admitted(dispatcher, &Admission::authenticated(identity))
+    }
+
+    fn admitted(dispatcher: &Dispatcher, admission: &Admission) -> Self {
+        Self {
+            connection: dispatcher.open(TEST_PATH, admission),
+        }
     }
 
     /// This connection's id.
     pub fn connection_id(&self) -> &ConnectionId {
-        self.session.connection_id()
+        self.connection.id()
     }
 
     /// Sends action `action` with `payload` under fresh `msg_id` and `req_id`, and returns
@@ -79,14 +85,23 @@ impl TestClient {
 
     /// Sends a raw text frame (which need not be valid) and returns the frames it produced.
     pub async fn send_text(&mut self, text: &str) -> Vec<Value> {
-        self.session.handle(Inbound::Text(text)).await;
+        self.handle_text(text).await;
         self.drain()
     }
 
     /// Sends a raw binary frame and returns the frames it produced.
     pub async fn send_binary(&mut self, bytes: &[u8]) -> Vec<Value> {
-        self.session.handle(Inbound::Binary(bytes)).await;
+        self.connection
+            .requests
+            .handle(Inbound::Binary(bytes))
+            .await;
         self.drain()
+    }
+
+    /// Handles a raw text frame to completion and leaves what it produced queued, to be read
+    /// with [`TestClient::try_recv_frame`]: the least overhead, for benchmarks.
+    pub async fn handle_text(&mut self, text: &str) {
+        self.connection.requests.handle(Inbound::Text(text)).await;
     }
 
     /// Waits for the next frame, e.g. an event pushed from elsewhere.
@@ -95,7 +110,7 @@ impl TestClient {
     ///
     /// Panics if the server closed the connection.
     pub async fn recv(&mut self) -> Value {
-        match self.outbound.recv().await {
+        match self.recv_frame().await {
             Some(frame) => to_json(frame),
             None => panic!("the connection is closed"),
         }
@@ -103,16 +118,27 @@ impl TestClient {
 
     /// Every frame queued for this connection now.
     pub fn drain(&mut self) -> Vec<Value> {
-        std::iter::from_fn(|| self.outbound.try_recv().map(to_json)).collect()
+        std::iter::from_fn(|| self.try_recv_frame().map(to_json)).collect()
+    }
+
+    /// Waits for the next frame as the transport would write it; `None` once the connection
+    /// is closed.
+    pub async fn recv_frame(&mut self) -> Option<Outgoing> {
+        self.connection.queue.recv().await
+    }
+
+    /// The next frame as the transport would write it, if one is queued now.
+    pub fn try_recv_frame(&mut self) -> Option<Outgoing> {
+        self.connection.queue.try_recv()
     }
 }
 
-fn to_json(frame: OutFrame) -> Value {
+fn to_json(frame: Outgoing) -> Value {
     match frame {
-        OutFrame::Text(text) => {
+        Outgoing::Text(text) => {
             serde_json::from_str(&text).expect("the server sends JSON text frames")
         }
-        OutFrame::Pong(data) => json!({ "pong": data }),
-        OutFrame::Close(close) => json!({ "close": close.code, "reason": close.reason }),
+        Outgoing::Pong(data) => json!({ "pong": data }),
+        Outgoing::Close(close) => json!({ "close": close.code, "reason": close.reason }),
     }
 }

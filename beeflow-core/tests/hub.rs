@@ -70,7 +70,7 @@ fn registry() -> Registry {
         .action::<leave>()
         .action::<say>()
         .event::<Said>()
-        .recipient::<team>()
+        .resolver::<team>()
         .build()
         .unwrap()
 }
@@ -116,7 +116,7 @@ async fn a_user_with_several_connections_gets_each_event_once_per_connection() {
         assert_eq!(frames[0]["recipient_id"], "ada");
     }
     let report = dispatcher
-        .push(
+        .emit(
             Recipient::user("ada"),
             &Said {
                 text: "pushed".into(),
@@ -174,12 +174,12 @@ async fn a_custom_recipient_consults_application_state() {
 async fn pushing_to_nobody_reports_zero_and_unknown_types_are_problems() {
     let dispatcher = single();
     let report = dispatcher
-        .push(Recipient::group("empty"), &Said { text: "x".into() })
+        .emit(Recipient::group("empty"), &Said { text: "x".into() })
         .await
         .unwrap();
     assert_eq!((report.delivered, report.published), (0, 0));
     let problem = dispatcher
-        .push(Recipient::new("planet", "mars"), &Said { text: "x".into() })
+        .emit(Recipient::new("planet", "mars"), &Said { text: "x".into() })
         .await
         .unwrap_err();
     assert_eq!(
@@ -207,7 +207,7 @@ async fn seq_is_gap_free_under_concurrent_pushes_and_replies() {
                         text: format!("push {n}"),
                     };
                     dispatcher
-                        .push(Recipient::group("all"), &event)
+                        .emit(Recipient::group("all"), &event)
                         .await
                         .unwrap();
                 }
@@ -244,7 +244,7 @@ async fn ten_thousand_connection_cycles_leave_no_trace() {
                 .await;
         }
     }
-    assert_eq!(dispatcher.stats(), beeflow_core::HubStats::default());
+    assert_eq!(dispatcher.stats(), beeflow_core::NodeStats::default());
 }
 
 #[tokio::test]
@@ -287,7 +287,7 @@ async fn every_recipient_type_crosses_nodes_on_one_broker() {
 
     // a push on node B reaches node A; seq continues per connection.
     let report = node_b
-        .push(
+        .emit(
             Recipient::user("ada"),
             &Said {
                 text: "pushed".into(),
@@ -316,32 +316,32 @@ async fn nodes_subscribe_only_to_what_their_connections_need() {
     let mut on_a = TestClient::connect_as(&node_a, "ada".to_owned());
     on_a.send("join", json!({"room": "r"})).await;
     assert_eq!(
-        published(node_a.push(Recipient::group("r"), &event).await.unwrap()),
+        published(node_a.emit(Recipient::group("r"), &event).await.unwrap()),
         0
     );
     assert_eq!(
-        published(node_a.push(Recipient::user("ada"), &event).await.unwrap()),
+        published(node_a.emit(Recipient::user("ada"), &event).await.unwrap()),
         0
     );
     // Once B has a member, it subscribes; once it has none, it unsubscribes.
     let mut on_b = TestClient::connect_as(&node_b, "ada".to_owned());
     on_b.send("join", json!({"room": "r"})).await;
     assert_eq!(
-        published(node_a.push(Recipient::group("r"), &event).await.unwrap()),
+        published(node_a.emit(Recipient::group("r"), &event).await.unwrap()),
         1
     );
     assert_eq!(
-        published(node_a.push(Recipient::user("ada"), &event).await.unwrap()),
+        published(node_a.emit(Recipient::user("ada"), &event).await.unwrap()),
         1
     );
     drop(on_b);
     assert_eq!(
-        published(node_a.push(Recipient::group("r"), &event).await.unwrap()),
+        published(node_a.emit(Recipient::group("r"), &event).await.unwrap()),
         0
     );
     assert_eq!(
-        published(node_a.push(Recipient::user("ada"), &event).await.unwrap()),
+        published(node_a.emit(Recipient::user("ada"), &event).await.unwrap()),
         0
     );
-    assert_eq!(node_b.stats(), beeflow_core::HubStats::default());
+    assert_eq!(node_b.stats(), beeflow_core::NodeStats::default());
 }

@@ -62,7 +62,7 @@ fn dispatcher(base: Option<&str>) -> Dispatcher {
         .unwrap();
     let builder = Dispatcher::builder().registry(registry);
     match base {
-        Some(base) => builder.problem_type_base_url(base),
+        Some(base) => builder.problem_type_base(base),
         None => builder,
     }
     .build()
@@ -327,7 +327,7 @@ async fn push_from_outside_a_request_has_no_req_id() {
     let dispatcher = dispatcher(None);
     let mut client = TestClient::connect(&dispatcher);
     let report = dispatcher
-        .push(
+        .emit(
             Recipient::connection(client.connection_id()),
             &Step { n: 9 },
         )
@@ -339,9 +339,9 @@ async fn push_from_outside_a_request_has_no_req_id() {
     assert_eq!(frame["seq"], 1);
     drop(client);
     let report = dispatcher
-        .push(Recipient::new("websocket", "gone.1"), &Step { n: 9 })
+        .emit(Recipient::new("websocket", "gone.1"), &Step { n: 9 })
         .await
         .unwrap();
     assert_eq!((report.delivered, report.not_connected), (0, 1));
-    assert_eq!(dispatcher.connection_count(), 0);
+    assert_eq!(dispatcher.stats().connections, 0);
 }

@@ -15,6 +15,7 @@ use crate::signature::{self, FnMacro};
 const ACTION: Macro = Macro {
     attr: "action",
     items: "handlers",
+    builder: "action",
 };
 
 /// Expands `#[action(args)] item`; see [`FnMacro::expand`].
@@ -132,14 +133,14 @@ fn def(
     let location = signature::location(&private, func);
     quote! {
         impl #private::Action for #ident {
-            const DEF: &'static #private::ActionDef = &#private::ActionDef {
-                name: #name,
-                handler: __beeflow_handler,
-                payload_type: #payload_type,
-                payload_schema: #payload_schema,
-                description: #description,
-                location: #location,
-            };
+            const DEF: &'static #private::ActionDef = &#private::action_def(
+                #name,
+                __beeflow_handler,
+                #payload_type,
+                #payload_schema,
+                #description,
+                #location,
+            );
         }
     }
 }

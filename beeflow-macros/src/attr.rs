@@ -16,6 +16,8 @@ pub(crate) struct Macro {
     pub(crate) attr: &'static str,
     /// What the annotated functions are called in messages: `handlers`, `resolvers`.
     pub(crate) items: &'static str,
+    /// The `RegistryBuilder` method that registers one explicitly: `action`, `resolver`.
+    pub(crate) builder: &'static str,
 }
 
 impl Macro {

@@ -14,6 +14,7 @@ use crate::errors::Errors;
 const EVENT: Macro = Macro {
     attr: "event",
     items: "events",
+    builder: "event",
 };
 
 /// Expands `#[derive(Event)]`. When only the attribute is wrong, the `Event` impl is still
@@ -68,16 +69,12 @@ pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
             }
 
             #private::inventory::submit! {
-                #private::EventDef {
-                    name: #name,
-                    type_name: ::core::concat!(::core::module_path!(), "::", #type_name),
-                    schema: __beeflow_schema::<#ident>,
-                    location: #private::Location::here(
-                        ::core::module_path!(),
-                        ::core::file!(),
-                        #line,
-                    ),
-                }
+                #private::event_def(
+                    #name,
+                    ::core::concat!(::core::module_path!(), "::", #type_name),
+                    __beeflow_schema::<#ident>,
+                    #private::Location::new(::core::module_path!(), ::core::file!(), #line),
+                )
             }
         }
     });

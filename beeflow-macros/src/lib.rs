@@ -78,7 +78,7 @@
 //! async fn team(id: String, State(_teams): State<Teams>) -> Vec<ConnectionId> {
 //!     vec![ConnectionId::new(id)]
 //! }
-//! # let _ = beeflow_core::Registry::builder().recipient::<team>();
+//! # let _ = beeflow_core::Registry::builder().resolver::<team>();
 //! ```
 //!
 //! # Common arguments
@@ -148,8 +148,8 @@ pub fn action(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     vec![ConnectionId::new(id)]
 /// }
 ///
-/// let registry = beeflow_core::Registry::builder().recipient::<room>().build().unwrap();
-/// assert!(registry.recipient("room").is_some());
+/// let registry = beeflow_core::Registry::builder().resolver::<room>().build().unwrap();
+/// assert!(registry.resolver("room").is_some());
 /// ```
 #[proc_macro_attribute]
 pub fn recipient(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -17,6 +17,7 @@ use crate::signature::{self, FnMacro};
 const RECIPIENT: Macro = Macro {
     attr: "recipient",
     items: "resolvers",
+    builder: "resolver",
 };
 
 /// Expands `#[recipient(args)] item`; see [`FnMacro::expand`].
@@ -30,7 +31,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     .expand(args, item)
 }
 
-/// The type handle, its `RecipientType` impl, the type-erased resolver and the
+/// The type handle, its `Resolver` impl, the type-erased resolver and the
 /// registration.
 fn generate(args: &Args, func: &ItemFn, name: &str, register: bool) -> TokenStream {
     let private = args.private();
@@ -90,7 +91,7 @@ fn generate(args: &Args, func: &ItemFn, name: &str, register: bool) -> TokenStre
     let registration = register.then(|| {
         quote! {
             #private::inventory::submit! {
-                *<#ident as #private::RecipientType>::DEF
+                *<#ident as #private::Resolver>::DEF
             }
         }
     });
@@ -105,23 +106,20 @@ fn generate(args: &Args, func: &ItemFn, name: &str, register: bool) -> TokenStre
     }
 }
 
-/// The `RecipientType` impl of the handle.
+/// The `Resolver` impl of the handle.
 fn def(args: &Args, func: &ItemFn, name: &str) -> TokenStream {
     let private = args.private();
     let ident = &func.sig.ident;
     let location = signature::location(&private, func);
     quote! {
-        impl #private::RecipientType for #ident {
-            const DEF: &'static #private::RecipientDef = &#private::RecipientDef {
-                name: #name,
-                resolve: __beeflow_resolve,
-                location: #location,
-            };
+        impl #private::Resolver for #ident {
+            const DEF: &'static #private::ResolverDef =
+                &#private::resolver_def(#name, __beeflow_resolve, #location);
         }
     }
 }
 
-/// After an error in the signature: the handle and a `RecipientType` impl that never runs.
+/// After an error in the signature: the handle and a `Resolver` impl that never runs.
 fn stub(args: &Args, func: &ItemFn, name: &str) -> TokenStream {
     let private = args.private();
     let handle = signature::handle(RECIPIENT, func, name);

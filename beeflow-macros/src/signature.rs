@@ -211,8 +211,9 @@ pub(crate) fn handle(mac: Macro, func: &ItemFn, name: &str) -> TokenStream {
     let ident = &func.sig.ident;
     let doc = format!(
         "The type handle of the `{attr}` `{name}` (the `#[{attr}]` fn `{ident}`): register it \
-         explicitly with `Registry::builder().{attr}::<{ident}>()`.",
+         explicitly with `Registry::builder().{builder}::<{ident}>()`.",
         attr = mac.attr,
+        builder = mac.builder,
     );
     quote! {
         #[allow(non_camel_case_types, dead_code)]
@@ -222,10 +223,10 @@ pub(crate) fn handle(mac: Macro, func: &ItemFn, name: &str) -> TokenStream {
     }
 }
 
-/// `Location::here(..)` with the line of the function's name.
+/// `Location::new(..)` with the line of the function's name.
 pub(crate) fn location(private: &TokenStream, func: &ItemFn) -> TokenStream {
     let line = quote_spanned!(func.sig.ident.span()=> ::core::line!());
-    quote!(#private::Location::here(::core::module_path!(), ::core::file!(), #line))
+    quote!(#private::Location::new(::core::module_path!(), ::core::file!(), #line))
 }
 
 /// The function's doc comment: its `///` lines joined with `\n`, each without the one space

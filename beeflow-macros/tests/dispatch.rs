@@ -139,14 +139,14 @@ async fn shout(payload: EchoPayload) -> Result<Emit, Problem> {
     )
 }
 
-fn dispatcher(registry: beeflow_core::RegistryBuilder) -> Dispatcher {
+fn dispatcher(registry: beeflow_core::registry::RegistryBuilder) -> Dispatcher {
     Dispatcher::builder()
         .registry(registry.build().unwrap())
         .build()
         .unwrap()
 }
 
-fn registry() -> beeflow_core::RegistryBuilder {
+fn registry() -> beeflow_core::registry::RegistryBuilder {
     Registry::builder()
         .action::<echo>()
         .action::<prefixed>()
@@ -301,7 +301,7 @@ async fn a_resolver_routes_a_custom_recipient() {
         .registry(
             Registry::builder()
                 .action::<shout>()
-                .recipient::<team>()
+                .resolver::<team>()
                 .build()
                 .unwrap(),
         )
@@ -329,7 +329,7 @@ async fn a_resolver_routes_a_custom_recipient() {
 
 #[tokio::test]
 async fn a_resolver_whose_extraction_fails_reports_a_problem() {
-    let dispatcher = dispatcher(Registry::builder().action::<shout>().recipient::<team>());
+    let dispatcher = dispatcher(Registry::builder().action::<shout>().resolver::<team>());
     let mut sender = TestClient::connect(&dispatcher);
     let frames = sender.send("shout", json!({ "text": "hello" })).await;
     assert_eq!(frames.len(), 1, "{frames:?}");

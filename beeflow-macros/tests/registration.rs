@@ -1,8 +1,9 @@
 //! Registrations the macros generate: global submissions, explicit registries, locations
 //! and descriptions.
 
-use beeflow_core::recipient::RecipientType;
-use beeflow_core::{Action, ConnectionId, Event, Registry, RegistryError, action, recipient};
+use beeflow_core::handler::{Action, Resolver};
+use beeflow_core::registry::RegistryError;
+use beeflow_core::{ConnectionId, Event, Registry, action, recipient};
 use serde::{Deserialize, Serialize};
 
 /// Echoes the text back.
@@ -61,13 +62,13 @@ fn global_registrations_reach_the_global_registry() {
     assert!(registry.event("macros_registration_global_event").is_some());
     assert!(
         registry
-            .recipient("macros_registration_global_recipient")
+            .resolver("macros_registration_global_recipient")
             .is_some()
     );
     // `register = false` items stay out.
     assert!(registry.action("echo").is_none());
     assert!(registry.event("local").is_none());
-    assert!(registry.recipient("team").is_none());
+    assert!(registry.resolver("team").is_none());
     let _ = (global_action, GlobalEvent {}, global_recipient, Local {});
 }
 
@@ -109,7 +110,7 @@ fn doc_comments_become_the_description() {
     assert_eq!(def.payload_type, "EchoPayload");
     assert_eq!(<unit as Action>::DEF.description, "");
     assert_eq!(<unit as Action>::DEF.payload_type, "object");
-    assert_eq!(<team as RecipientType>::DEF.name, "team");
+    assert_eq!(<team as Resolver>::DEF.name, "team");
 }
 
 #[test]

@@ -19,7 +19,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use beeflow_core::broker::{RedisBroker, Topic};
-use beeflow_core::{Dispatcher, Event, OutFrame, Recipient, Registry, Session};
+use beeflow_core::testing::TestClient;
+use beeflow_core::transport::Outgoing;
+use beeflow_core::{Dispatcher, Event, Recipient, Registry};
 
 #[derive(serde::Serialize, schemars::JsonSchema, Event)]
 #[event(name = "tick", register = false)]
@@ -66,12 +68,7 @@ fn registry() -> Registry {
 
 /// Pushes `events` ticks from `sender` to group `bench`, whose members are `members`, with
 /// at most `window` events per receiver in flight.
-async fn run(
-    sender: &Dispatcher,
-    members: Vec<(Session, beeflow_core::Outbound)>,
-    events: u64,
-    window: u64,
-) -> Measured {
+async fn run(sender: &Dispatcher, members: Vec<TestClient>, events: u64, window: u64) -> Measured {
     // Each receiver's count, so no receiver falls more than `window` behind (its queue
     // holds 1024 frames; a slower one would be disconnected, as a real slow client is).
     let received: Arc<Vec<AtomicU64>> =
@@ -80,12 +77,12 @@ async fn run(
     let tasks: Vec<_> = members
         .into_iter()
         .enumerate()
-        .map(|(index, (session, mut outbound))| {
+        .map(|(index, mut member)| {
             let received = received.clone();
             tokio::spawn(async move {
                 let mut latencies = Vec::with_capacity(events as usize);
                 while (latencies.len() as u64) < events {
-                    let Some(OutFrame::Text(text)) = outbound.recv().await else {
+                    let Some(Outgoing::Text(text)) = member.recv_frame().await else {
                         panic!("the connection ended");
                     };
                     let frame: serde_json::Value = serde_json::from_str(&text).expect("JSON");
@@ -94,7 +91,7 @@ async fn run(
                     latencies.push(now.saturating_sub(sent));
                     received[index].fetch_add(1, Ordering::Relaxed);
                 }
-                drop(session);
+                drop(member);
                 latencies
             })
         })
@@ -111,7 +108,7 @@ async fn run(
             sent_us: origin.elapsed().as_micros() as u64,
         };
         sender
-            .push(Recipient::group("bench"), &tick)
+            .emit(Recipient::group("bench"), &tick)
             .await
             .expect("deliverable");
     }
@@ -129,12 +126,12 @@ async fn run(
     }
 }
 
-fn members(node: &Dispatcher, count: usize) -> Vec<(Session, beeflow_core::Outbound)> {
+fn members(node: &Dispatcher, count: usize) -> Vec<TestClient> {
     (0..count)
         .map(|_| {
-            let (session, outbound) = node.open_session("/ws/");
-            node.join(session.connection_id(), "bench").expect("local");
-            (session, outbound)
+            let member = TestClient::connect(node);
+            node.join(member.connection_id(), "bench").expect("local");
+            member
         })
         .collect()
 }

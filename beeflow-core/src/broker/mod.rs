@@ -21,21 +21,11 @@ use std::sync::{Arc, Weak};
 pub use self::memory::MemoryBroker;
 #[cfg(feature = "redis")]
 pub use self::redis::RedisBroker;
-use crate::dispatch::Shared;
-use crate::hub::{DeliveryReport, EventFrame, Target};
+#[doc(no_inline)]
+pub use crate::envelope::EventFrame;
+pub use crate::hub::Topic;
+use crate::hub::{DeliveryReport, Hub, Target};
 use crate::recipient::ConnectionId;
-
-/// What a node needs deliveries for.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum Topic {
-    /// Deliveries to named connections of this node.
-    Node(Arc<str>),
-    /// Deliveries to every connection of a user.
-    User(Arc<str>),
-    /// Deliveries to every member of a group.
-    Group(Arc<str>),
-}
 
 /// A delivery crossing nodes: the event, serialized once, and whom it is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,15 +70,20 @@ pub trait Broker: Send + Sync + 'static {
 }
 
 /// One node's receiving end, given to its broker by [`Broker::attach`].
+///
+/// It holds the node's hub weakly: a broker outliving its node delivers nowhere.
 #[derive(Clone)]
 pub struct Inbox {
     node_id: Arc<str>,
-    shared: Weak<Shared>,
+    hub: Weak<Hub>,
 }
 
 impl Inbox {
-    pub(crate) fn new(node_id: Arc<str>, shared: Weak<Shared>) -> Self {
-        Self { node_id, shared }
+    pub(crate) fn new(hub: &Arc<Hub>) -> Self {
+        Self {
+            node_id: hub.node_id().clone(),
+            hub: Arc::downgrade(hub),
+        }
     }
 
     /// The node this inbox belongs to.
@@ -98,7 +93,7 @@ impl Inbox {
 
     /// Delivers to this node's own connections; counts nothing once the node is gone.
     pub fn deliver(&self, delivery: &RemoteDelivery) -> DeliveryReport {
-        let Some(shared) = self.shared.upgrade() else {
+        let Some(hub) = self.hub.upgrade() else {
             return DeliveryReport::default();
         };
         let target = match &delivery.topic {
@@ -106,22 +101,22 @@ impl Inbox {
             Topic::User(user) => Target::User(user),
             Topic::Group(group) => Target::Group(group),
         };
-        shared.hub.deliver(target, &delivery.frame)
+        hub.deliver(target, &delivery.frame)
     }
 
     /// Everything this node needs now: its node topic, and its users' and groups' topics
     /// (for a broker resubscribing after a reconnect).
     pub fn topics(&self) -> Vec<Topic> {
         let mut topics = vec![Topic::Node(self.node_id.clone())];
-        if let Some(shared) = self.shared.upgrade() {
-            topics.extend(shared.hub.topics());
+        if let Some(hub) = self.hub.upgrade() {
+            topics.extend(hub.topics());
         }
         topics
     }
 
     /// Whether the node still runs.
     pub fn is_alive(&self) -> bool {
-        self.shared.strong_count() > 0
+        self.hub.strong_count() > 0
     }
 }
 

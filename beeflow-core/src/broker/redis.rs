@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::{Broker, BrokerError, Inbox, PublishFuture, RemoteDelivery, Topic};
-use crate::hub::EventFrame;
+use crate::envelope::EventFrame;
 use crate::recipient::ConnectionId;
 
 /// The first wait before reconnecting; doubled after each failure up to [`MAX_BACKOFF`].
@@ -254,7 +254,7 @@ async fn run(inner: Arc<Inner>, inbox: Inbox, mut commands: mpsc::UnboundedRecei
     let mut backoff = MIN_BACKOFF;
     while inbox.is_alive() {
         let connections_before = inner.reconnects.load(Ordering::Relaxed);
-        match session(&inner, &inbox, &mut commands).await {
+        match connect_and_serve(&inner, &inbox, &mut commands).await {
             Ok(Stop) => break,
             Err(error) => {
                 write(&inner.publisher, None);
@@ -277,7 +277,7 @@ async fn run(inner: Arc<Inner>, inbox: Inbox, mut commands: mpsc::UnboundedRecei
 /// The node is gone: the task ends.
 struct Stop;
 
-async fn session(
+async fn connect_and_serve(
     inner: &Inner,
     inbox: &Inbox,
     commands: &mut mpsc::UnboundedReceiver<Command>,
@@ -412,7 +412,7 @@ mod tests {
         let frame = EventFrame::new(
             None,
             "e",
-            &crate::Recipient::user("u\"1"),
+            &crate::recipient::Recipient::user("u\"1"),
             r#"{"a":"b\\"}"#,
             true,
         );
@@ -439,7 +439,13 @@ mod tests {
     #[test]
     fn publishing_while_disconnected_is_reported_lost() {
         let broker = RedisBroker::new("redis://127.0.0.1:1/").unwrap();
-        let frame = EventFrame::new(None, "e", &crate::Recipient::user("u"), "{}", false);
+        let frame = EventFrame::new(
+            None,
+            "e",
+            &crate::recipient::Recipient::user("u"),
+            "{}",
+            false,
+        );
         let delivery = RemoteDelivery {
             topic: Topic::User("u".into()),
             connections: Vec::new(),

@@ -28,10 +28,12 @@ use std::borrow::Cow;
 
 use ::uuid::Uuid;
 
+mod event;
 mod scan;
 mod trim;
 mod uuid;
 
+pub use self::event::EventFrame;
 pub use self::trim::trim_action;
 pub use self::uuid::parse_uuid;
 
@@ -111,7 +113,7 @@ pub fn parse_action(text: &str) -> Result<ActionEnvelope<'_>, InvalidMessage> {
 /// holding a JSON object with a valid `req_id`, under the same rules as
 /// [`parse_action`].
 #[must_use]
-pub fn parse_binary(bytes: &[u8]) -> InvalidMessage {
+pub(crate) fn parse_binary(bytes: &[u8]) -> InvalidMessage {
     let req_id = std::str::from_utf8(bytes)
         .ok()
         .and_then(Members::scan)

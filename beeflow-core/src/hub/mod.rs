@@ -1,12 +1,13 @@
 //! The hub: this node's live connections, who they belong to, which groups they are in,
 //! and the one outbound path into each of them.
 //!
-//! Every frame a connection receives — replies, pushes, events from other nodes, problems —
+//! Every frame a connection receives (replies, pushes, events from other nodes, problems)
 //! enters its bounded queue here. The per-connection `seq` is assigned when a frame leaves
-//! the queue ([`Outbound::recv`](crate::Outbound::recv)), the single point all events pass,
-//! so it is gap-free by construction.
-
-mod frame;
+//! the queue (`OutboundQueue::recv`), the single point all events pass, so it is gap-free by
+//! construction.
+//!
+//! The hub also knows which [`Topic`]s this node needs deliveries for, and says so through
+//! an interest callback whenever that changes; the broker layer above it listens.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,10 +15,21 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use uuid::Uuid;
 
-pub use self::frame::EventFrame;
-use crate::broker::Topic;
-use crate::outbound::{Bounds, Mailbox, Outbound, Outgoing, Push};
+use crate::envelope::EventFrame;
+use crate::outbound::{Bounds, Mailbox, OutboundQueue, Push, Queued};
 use crate::recipient::ConnectionId;
+
+/// What a node needs deliveries for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Topic {
+    /// Deliveries to named connections of this node.
+    Node(Arc<str>),
+    /// Deliveries to every connection of a user.
+    User(Arc<str>),
+    /// Deliveries to every member of a group.
+    Group(Arc<str>),
+}
 
 /// What one delivery reached.
 ///
@@ -49,10 +61,11 @@ impl DeliveryReport {
     }
 }
 
-/// How many connections, users and groups this node tracks.
+/// How many connections, users and groups this node tracks
+/// ([`Dispatcher::stats`](crate::Dispatcher::stats)).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct HubStats {
+pub struct NodeStats {
     /// Live connections.
     pub connections: usize,
     /// Users with at least one live connection here.
@@ -128,7 +141,7 @@ impl Hub {
         bounds: Bounds,
         user: Option<Arc<str>>,
         interest: Interest<'_>,
-    ) -> (ConnectionId, Arc<Mailbox>, Outbound) {
+    ) -> (ConnectionId, Arc<Mailbox>, OutboundQueue) {
         let n = self.next_connection.fetch_add(1, Ordering::Relaxed);
         let id = ConnectionId::new(format!("{}.{n}", self.node_id));
         let mailbox = Arc::new(Mailbox::new(bounds));
@@ -149,7 +162,7 @@ impl Hub {
             },
         );
         drop(index);
-        let outbound = Outbound::new(mailbox.clone());
+        let outbound = OutboundQueue::new(mailbox.clone());
         (id, mailbox, outbound)
     }
 
@@ -211,7 +224,7 @@ impl Hub {
         let Some(at) = member.groups.iter().position(|g| &**g == group) else {
             return Ok(());
         };
-        let group = member.groups.swap_remove(at);
+        let group = member.groups.remove(at);
         if remove_member(&mut index.groups, &group, id) {
             interest(Topic::Group(group), false);
         }
@@ -224,7 +237,7 @@ impl Hub {
         let mut report = DeliveryReport::default();
         let mut push = |mailbox: Option<&Arc<Mailbox>>| {
             let pushed = match mailbox {
-                Some(mailbox) => mailbox.push(Outgoing::Event(frame.clone())),
+                Some(mailbox) => mailbox.push(Queued::Event(frame.clone())),
                 None => Push::Closed,
             };
             match pushed {
@@ -277,6 +290,16 @@ impl Hub {
         }
     }
 
+    /// The groups connection `id` is a member of, in the order it joined them.
+    pub(crate) fn groups_of(&self, id: &ConnectionId) -> Vec<Arc<str>> {
+        let index = self.read();
+        index
+            .connections
+            .get(id)
+            .map(|member| member.groups.clone())
+            .unwrap_or_default()
+    }
+
     /// The users and groups this node needs events for (to resubscribe after a broker
     /// reconnects).
     pub(crate) fn topics(&self) -> Vec<Topic> {
@@ -286,9 +309,9 @@ impl Hub {
         users.chain(groups).collect()
     }
 
-    pub(crate) fn stats(&self) -> HubStats {
+    pub(crate) fn stats(&self) -> NodeStats {
         let index = self.read();
-        HubStats {
+        NodeStats {
             connections: index.connections.len(),
             users: index.users.len(),
             groups: index.groups.len(),

@@ -1,5 +1,6 @@
 use super::*;
-use crate::outbound::{CloseReason, OutFrame, SlowConsumer};
+use crate::limits::SlowConsumer;
+use crate::outbound::{CloseReason, Outgoing};
 use crate::recipient::Recipient;
 
 fn bounds(frames: usize) -> Bounds {
@@ -32,9 +33,9 @@ fn frame(droppable: bool) -> Arc<EventFrame> {
     ))
 }
 
-fn seq(frame: Option<OutFrame>) -> Option<u64> {
+fn seq(frame: Option<Outgoing>) -> Option<u64> {
     match frame {
-        Some(OutFrame::Text(t)) => {
+        Some(Outgoing::Text(t)) => {
             serde_json::from_str::<serde_json::Value>(&t).unwrap()["seq"].as_u64()
         }
         other => panic!("unexpected {other:?}"),
@@ -52,11 +53,11 @@ fn seq_counts_events_only_and_overflow_closes() {
         1
     );
     assert!(matches!(
-        mailbox.push(Outgoing::Text("problem".into())),
+        mailbox.push(Queued::Text("problem".into())),
         Push::Queued
     ));
     assert_eq!(seq(outbound.try_recv()), Some(1));
-    assert_eq!(outbound.try_recv(), Some(OutFrame::Text("problem".into())));
+    assert_eq!(outbound.try_recv(), Some(Outgoing::Text("problem".into())));
     for _ in 0..2 {
         assert_eq!(
             hub.deliver(Target::Connections(ids), &frame(false))
@@ -70,7 +71,7 @@ fn seq_counts_events_only_and_overflow_closes() {
     );
     assert_eq!(
         outbound.try_recv(),
-        Some(OutFrame::Close(CloseReason::SLOW_CONSUMER))
+        Some(Outgoing::Close(CloseReason::SLOW_CONSUMER))
     );
     assert_eq!(outbound.try_recv(), None, "nothing follows the close");
 }
@@ -110,7 +111,7 @@ fn droppable_events_are_dropped_without_closing_when_the_policy_allows() {
     hub.deliver(Target::Connections(ids), &frame(false));
     assert_eq!(
         outbound.try_recv(),
-        Some(OutFrame::Close(CloseReason::SLOW_CONSUMER))
+        Some(Outgoing::Close(CloseReason::SLOW_CONSUMER))
     );
 }
 
@@ -137,7 +138,7 @@ fn the_byte_bound_applies_but_one_big_frame_passes_an_empty_queue() {
     );
     assert_eq!(
         outbound.try_recv(),
-        Some(OutFrame::Close(CloseReason::SLOW_CONSUMER))
+        Some(Outgoing::Close(CloseReason::SLOW_CONSUMER))
     );
 }
 
@@ -197,7 +198,7 @@ fn disconnect_cleans_every_index_and_reports_unneeded_topics() {
         unneeded,
         [(Topic::Group(group), false), (Topic::User(user), false)]
     );
-    assert_eq!(hub.stats(), HubStats::default());
+    assert_eq!(hub.stats(), NodeStats::default());
     assert!(hub.topics().is_empty());
 }
 

@@ -41,7 +41,7 @@ pub(crate) fn asyncapi(registry: &Registry, info: &AsyncApiInfo) -> Value {
     let mut generated = generate::generate(registry, &settings);
     let refs = sanitize_definitions(&mut generated.definitions, &prefix);
     let definitions = &generated.definitions;
-    let recipients: Vec<&str> = registry.recipients().map(|def| def.name).collect();
+    let recipients: Vec<&str> = registry.resolvers().map(|def| def.name).collect();
 
     let mut keys = BTreeSet::new();
     let mut messages = Map::new();
@@ -261,9 +261,9 @@ fn problem_message(info: &AsyncApiInfo) -> Value {
         json!({ "name": problem.code(), "payload": payload })
     };
     let examples = vec![
-        example(&Problem::invalid_message(), None),
+        example(&Problem::invalid_websocket_message(), None),
         example(
-            &Problem::unknown_action("MissingAction"),
+            &Problem::unknown_websocket_action("MissingAction"),
             Some(EXAMPLE_REQ_ID),
         ),
     ];

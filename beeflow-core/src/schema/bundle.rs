@@ -20,7 +20,7 @@ pub(crate) fn bundle(registry: &Registry) -> Value {
     for (def, schema) in generated.events {
         events.insert(def.name.into(), schema);
     }
-    let recipients: Vec<&str> = registry.recipients().map(|def| def.name).collect();
+    let recipients: Vec<&str> = registry.resolvers().map(|def| def.name).collect();
 
     let mut root = json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -142,7 +142,7 @@ mod tests {
         );
         assert_eq!(
             props["envelopes"]["properties"]["event"]["properties"]["recipient"]["examples"],
-            json!(registry.recipients().map(|d| d.name).collect::<Vec<_>>())
+            json!(registry.resolvers().map(|d| d.name).collect::<Vec<_>>())
         );
     }
 }

@@ -12,9 +12,6 @@ pub const ASYNCAPI_DOCUMENT: &str = "asyncapi.json";
 /// The file name the JSON Schema bundle is served under.
 pub const JSON_SCHEMA_DOCUMENT: &str = "schema.json";
 
-/// The media type both documents are served with.
-pub const MEDIA_TYPE: &str = "application/json";
-
 /// One rendered document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Document {
@@ -28,9 +25,9 @@ impl Document {
         self.name
     }
 
-    /// Its media type, [`MEDIA_TYPE`].
+    /// Its media type: `application/json`, for both documents.
     pub fn media_type(&self) -> &'static str {
-        MEDIA_TYPE
+        "application/json"
     }
 
     /// The JSON text, byte-identical for the same registry and information.
@@ -43,8 +40,8 @@ impl Document {
 /// up by the last segment of a request path.
 ///
 /// An adapter mounts one route (e.g. `/schema/{document}`) and answers with
-/// [`Documents::for_path`]: a [`Document`] as [`MEDIA_TYPE`], or the Problem as
-/// `application/problem+json`.
+/// [`Documents::for_path`]: a [`Document`] as its [media type](Document::media_type), or the
+/// Problem as `application/problem+json`.
 ///
 /// ```
 /// use beeflow_core::Registry;
@@ -86,7 +83,10 @@ impl Documents {
         match name {
             ASYNCAPI_DOCUMENT => Ok(&self.asyncapi),
             JSON_SCHEMA_DOCUMENT => Ok(&self.json_schema),
-            _ => Err(unknown_document(name)),
+            _ => Err(Problem::unknown_schema_document(
+                name,
+                &[ASYNCAPI_DOCUMENT, JSON_SCHEMA_DOCUMENT],
+            )),
         }
     }
 
@@ -99,21 +99,6 @@ impl Documents {
         let name = path.rsplit('/').next().unwrap_or_default();
         self.get(name)
     }
-}
-
-/// `unknown_schema_document` (404): no schema document has this name.
-fn unknown_document(name: &str) -> Problem {
-    let shown: String = name.chars().take(100).collect();
-    Problem::new(
-        404,
-        "unknown_schema_document",
-        "unknown-schema-document",
-        "Unknown schema document",
-    )
-    .with_detail(format!(
-        "No schema document is named '{shown}'; this server publishes \
-         '{ASYNCAPI_DOCUMENT}' and '{JSON_SCHEMA_DOCUMENT}'."
-    ))
 }
 
 #[cfg(test)]

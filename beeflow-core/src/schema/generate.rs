@@ -38,7 +38,7 @@ pub(crate) fn generate<'r>(registry: &'r Registry, settings: &SchemaSettings) ->
     let mut writer = settings.clone().for_serialize().into_generator();
     let mut events: Vec<(&EventDef, Value)> = registry
         .events()
-        .map(|def| (def, run(&mut writer, def.schema)))
+        .map(|def| (def, run(&mut writer, def.payload_schema)))
         .collect();
     let mut definitions = reader.take_definitions(true);
     let written = writer.take_definitions(true);

@@ -39,7 +39,7 @@ mod keys;
 
 use serde_json::Value;
 
-pub use documents::{ASYNCAPI_DOCUMENT, Document, Documents, JSON_SCHEMA_DOCUMENT, MEDIA_TYPE};
+pub use documents::{ASYNCAPI_DOCUMENT, Document, Documents, JSON_SCHEMA_DOCUMENT};
 pub use info::{AsyncApiInfo, Server};
 
 use crate::registry::Registry;

@@ -21,7 +21,7 @@ pub use example_demo_actions::{DEMO_TOKEN, actions};
 pub fn app(
     problem_type_base_url: Option<&str>,
     port: u16,
-) -> Result<impl Fn(&mut ServiceConfig) + Clone + Send + 'static, beeflow_core::RegistryError> {
+) -> Result<impl Fn(&mut ServiceConfig) + Clone + Send + 'static, beeflow_core::BuildError> {
     let dispatcher = example_demo_actions::dispatcher(problem_type_base_url)?;
     let info = example_demo_actions::asyncapi_info(port, "cargo run -p example-actix-quickstart");
     let schema = (dispatcher.clone(), info);

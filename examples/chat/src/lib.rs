@@ -11,8 +11,7 @@ use axum::response::Html;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use beeflow_axum::Endpoint;
-use beeflow_core::handshake::{HandshakePolicy, HandshakeRequest, unauthenticated};
-use beeflow_core::{Dispatcher, Recipient};
+use beeflow_core::{Dispatcher, HandshakePolicy, HandshakeRequest, Problem, Recipient};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -29,7 +28,7 @@ pub fn app(dispatcher: Dispatcher) -> Router {
         // A demo: the token is the nickname. A real application verifies a token here.
         match request.token() {
             Some(name) if (1..=32).contains(&name.chars().count()) => Ok(name.to_owned()),
-            _ => Err(unauthenticated()),
+            _ => Err(Problem::unauthenticated()),
         }
     });
     Router::new()
@@ -55,7 +54,7 @@ async fn announce(
     Json(request): Json<AnnounceRequest>,
 ) -> (StatusCode, Json<Value>) {
     let event = Announcement { text: request.text };
-    match dispatcher.push(Recipient::group(EVERYONE), &event).await {
+    match dispatcher.emit(Recipient::group(EVERYONE), &event).await {
         Ok(report) => (
             StatusCode::OK,
             Json(json!({
@@ -104,7 +103,7 @@ pub fn spawn_clock(dispatcher: Dispatcher, period: Duration) -> tokio::task::Joi
                 .map_or(0, |d| d.as_secs());
             // A push to an empty group reaches nobody, which is fine.
             let _ = dispatcher
-                .push(Recipient::group(EVERYONE), &Clock { unix_seconds })
+                .emit(Recipient::group(EVERYONE), &Clock { unix_seconds })
                 .await;
         }
     })

@@ -7,8 +7,7 @@
 
 pub mod actions;
 
-use beeflow_core::handshake::{HandshakePolicy, HandshakeRequest, unauthenticated};
-use beeflow_core::{Dispatcher, RegistryError};
+use beeflow_core::{BuildError, Dispatcher, HandshakePolicy, HandshakeRequest, Problem};
 
 /// The token the demo accepts in the `access-token` subprotocol.
 pub const DEMO_TOKEN: &str = "demo-token";
@@ -19,10 +18,10 @@ pub const DEMO_TOKEN: &str = "demo-token";
 /// # Errors
 ///
 /// A duplicate action, event or recipient name among the linked crates.
-pub fn dispatcher(problem_type_base_url: Option<&str>) -> Result<Dispatcher, RegistryError> {
+pub fn dispatcher(problem_type_base_url: Option<&str>) -> Result<Dispatcher, BuildError> {
     let mut dispatcher = Dispatcher::builder();
     if let Some(base) = problem_type_base_url {
-        dispatcher = dispatcher.problem_type_base_url(base);
+        dispatcher = dispatcher.problem_type_base(base);
     }
     dispatcher.build()
 }
@@ -36,7 +35,7 @@ pub fn policy() -> HandshakePolicy {
                 Some(DEMO_TOKEN) => Ok(actions::User {
                     name: "demo".to_owned(),
                 }),
-                _ => Err(unauthenticated()),
+                _ => Err(Problem::unauthenticated()),
             }
         })
         // A demo must be reachable from any client without setting up tokens first, so

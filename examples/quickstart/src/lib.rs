@@ -18,7 +18,7 @@ pub use example_demo_actions::{DEMO_TOKEN, actions};
 pub fn app(
     problem_type_base_url: Option<&str>,
     port: u16,
-) -> Result<Router, beeflow_core::RegistryError> {
+) -> Result<Router, beeflow_core::BuildError> {
     let dispatcher = example_demo_actions::dispatcher(problem_type_base_url)?;
     let info = example_demo_actions::asyncapi_info(port, "cargo run -p example-quickstart");
     let schemas = beeflow_axum::schema_route(&dispatcher, &info);

@@ -17,9 +17,9 @@ async fn upgrade(request: HttpRequest, body: web::Payload) -> actix_web::Result<
     let (response, session, stream) = actix_ws::handle(&request, body)?;
     let limits = Limits::default();
     let stream = stream
-        .max_frame_size(limits.max_frame_size)
+        .max_frame_size(limits.max_frame_size())
         .aggregate_continuations()
-        .max_continuation_size(limits.max_message_size);
+        .max_continuation_size(limits.max_message_size());
     actix_web::rt::spawn(serve(session, stream));
     Ok(response)
 }

@@ -16,10 +16,10 @@ pub(crate) fn app() -> Router {
         get(|upgrade: WebSocketUpgrade| async move {
             let limits = Limits::default();
             upgrade
-                .read_buffer_size(limits.read_buffer_size)
-                .write_buffer_size(limits.write_buffer_size)
-                .max_message_size(limits.max_message_size)
-                .max_frame_size(limits.max_frame_size)
+                .read_buffer_size(limits.read_buffer_size())
+                .write_buffer_size(limits.write_buffer_size())
+                .max_message_size(limits.max_message_size())
+                .max_frame_size(limits.max_frame_size())
                 .on_upgrade(serve)
         }),
     )

@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use beeflow_core::Dispatcher;
-use beeflow_core::handshake::HandshakePolicy;
+use beeflow_core::HandshakePolicy;
 
 use crate::support::{Server, TIMEOUT};
 

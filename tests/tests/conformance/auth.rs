@@ -1,7 +1,7 @@
 //! The upgrade handshake: tokens, subprotocols, origins and Problem Details responses.
 
-use beeflow_core::handshake::{HandshakePolicy, HandshakeRequest, unauthenticated};
 use beeflow_core::{Dispatcher, Registry};
+use beeflow_core::{HandshakePolicy, HandshakeRequest, Problem};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -11,14 +11,14 @@ use crate::support::{Server, TIMEOUT};
 fn strict_server(adapter: &dyn Adapter) -> Server {
     let dispatcher = Dispatcher::builder()
         .registry(Registry::builder().build().unwrap())
-        .problem_type_base_url("https://example.com/problems")
+        .problem_type_base("https://example.com/problems")
         .build()
         .unwrap();
     let policy = HandshakePolicy::deny_all()
         .authenticate(|request: HandshakeRequest| async move {
             match request.token() {
                 Some("s3cret") => Ok(1_u64),
-                _ => Err(unauthenticated()),
+                _ => Err(Problem::unauthenticated()),
             }
         })
         .allowed_origins(["https://app.example.com"]);

@@ -1,6 +1,6 @@
 //! Socket limits: oversized messages close with 1009, whole or in fragments.
 
-use beeflow_core::handshake::HandshakePolicy;
+use beeflow_core::HandshakePolicy;
 use beeflow_core::{Dispatcher, Limits, Registry};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;

@@ -172,7 +172,7 @@ async fn a_client_that_stops_reading_is_closed_and_others_keep_receiving() {
     let mut fast = connect(addr, "fast").await;
     join(&mut slow, EVERYONE).await;
     join(&mut fast, EVERYONE).await;
-    assert_eq!(dispatcher.connection_count(), 2);
+    assert_eq!(dispatcher.stats().connections, 2);
 
     // 64 KiB announcements, far more than the socket buffers and the queue hold.
     let text = "x".repeat(64 << 10);
@@ -189,7 +189,7 @@ async fn a_client_that_stops_reading_is_closed_and_others_keep_receiving() {
     for _ in 0..PUSHES {
         let event = Announcement { text: text.clone() };
         let report = dispatcher
-            .push(Recipient::group(EVERYONE), &event)
+            .emit(Recipient::group(EVERYONE), &event)
             .await
             .unwrap();
         dropped += report.dropped;
@@ -204,7 +204,7 @@ async fn a_client_that_stops_reading_is_closed_and_others_keep_receiving() {
 
     // The server gave up on the slow connection and forgot it...
     let deadline = tokio::time::Instant::now() + TIMEOUT;
-    while dispatcher.connection_count() != 1 {
+    while dispatcher.stats().connections != 1 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "slow client still connected"

@@ -64,7 +64,7 @@ async fn every_recipient_type_crosses_nodes() {
 
     // websocket: one connection on the other node.
     let report = node_a
-        .push(
+        .emit(
             Recipient::connection(bob_b.connection_id()),
             &announcement("direct"),
         )
@@ -95,7 +95,7 @@ async fn every_recipient_type_crosses_nodes() {
 
     // a push from outside a request on node B reaches node A; seq stays gap-free there.
     let report = node_b
-        .push(Recipient::user("ada"), &announcement("pushed"))
+        .emit(Recipient::user("ada"), &announcement("pushed"))
         .await
         .unwrap();
     assert_eq!((report.delivered, report.published), (1, 1));
@@ -124,7 +124,7 @@ async fn delivery_resumes_after_redis_restarts() {
     ready(&broker_a, std::slice::from_ref(&room)).await;
     ready(&broker_b, std::slice::from_ref(&room)).await;
     let report = node_a
-        .push(Recipient::group("r"), &announcement("before"))
+        .emit(Recipient::group("r"), &announcement("before"))
         .await
         .unwrap();
     assert_eq!((report.delivered, report.published), (1, 1));
@@ -135,7 +135,7 @@ async fn delivery_resumes_after_redis_restarts() {
     until("node A notices", || !broker_a.is_connected()).await;
     // Node A keeps serving its own connections; what it could not publish is reported.
     let report = node_a
-        .push(Recipient::group("r"), &announcement("during"))
+        .emit(Recipient::group("r"), &announcement("during"))
         .await
         .unwrap();
     assert_eq!((report.delivered, report.lost), (1, 1));
@@ -151,7 +151,7 @@ async fn delivery_resumes_after_redis_restarts() {
     ready(&broker_a, std::slice::from_ref(&room)).await;
     ready(&broker_b, &[room]).await;
     let report = node_a
-        .push(Recipient::group("r"), &announcement("after"))
+        .emit(Recipient::group("r"), &announcement("after"))
         .await
         .unwrap();
     assert_eq!((report.delivered, report.published, report.lost), (1, 1, 0));

@@ -60,7 +60,7 @@ async fn result_stream() -> Result<EventStream, MyError> {
 }
 
 #[action(name = "opaque", register = false)]
-async fn opaque() -> impl beeflow_core::IntoEvents {
+async fn opaque() -> impl beeflow_core::handler::IntoEvents {
     Tick { n: 1 }
 }
 

@@ -35,7 +35,7 @@ fn main() {
     assert_eq!(<r#type as Event>::NAME, "type");
     let registry = Registry::global().unwrap();
     let def = registry.event("chat_message").unwrap();
-    assert_eq!(def.type_name, concat!(module_path!(), "::ChatMessage"));
+    assert_eq!(def.payload_type, concat!(module_path!(), "::ChatMessage"));
     assert!(def.location.file.ends_with("names.rs"));
     assert_eq!(def.location.line, 13);
     assert!(registry.event("UserJoined").is_some());

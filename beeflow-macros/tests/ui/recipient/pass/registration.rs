@@ -15,8 +15,8 @@ async fn local(id: String) -> Vec<ConnectionId> {
 
 fn main() {
     let registry = Registry::global().unwrap();
-    let def = registry.recipient("room").unwrap();
+    let def = registry.resolver("room").unwrap();
     assert_eq!(def.location.line, 7);
-    assert!(registry.recipient("local").is_none());
-    let _ = Registry::builder().recipient::<local>();
+    assert!(registry.resolver("local").is_none());
+    let _ = Registry::builder().resolver::<local>();
 }

@@ -27,16 +27,16 @@ async fn nobody(_id: String) -> Vec<ConnectionId> {
 
 #[recipient(name = "problem", register = false)]
 async fn problem(_id: String) -> Result<Vec<ConnectionId>, Problem> {
-    Err(Problem::handler_failed())
+    Err(Problem::action_failed())
 }
 
 fn main() {
     let registry = beeflow_core::Registry::builder()
-        .recipient::<team>()
-        .recipient::<nobody>()
-        .recipient::<problem>()
+        .resolver::<team>()
+        .resolver::<nobody>()
+        .resolver::<problem>()
         .build()
         .unwrap();
-    assert_eq!(registry.recipient("team").unwrap().name, "team");
-    assert!(registry.recipient("nobody").is_some());
+    assert_eq!(registry.resolver("team").unwrap().name, "team");
+    assert!(registry.resolver("nobody").is_some());
 }

@@ -1,6 +1,6 @@
-//! The one delivery path: every event — a reply, a push, an event for another node — is
-//! routed here, serialized once, and queued for this node's connections or handed to the
-//! broker for other nodes.
+//! The one delivery path: every event (a reply, an emit from inside or outside a request,
+//! an event for another node) is routed here, serialized once, and queued for this node's
+//! connections or handed to the broker for other nodes.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -9,15 +9,16 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 use uuid::Uuid;
 
-use crate::broker::{RemoteDelivery, Topic};
+use super::Node;
+use crate::broker::RemoteDelivery;
 use crate::context::ResolveContext;
-use crate::dispatch::Shared;
+use crate::envelope::EventFrame;
 use crate::event::Emit;
-use crate::hub::{DeliveryReport, EventFrame, Hub, Target};
-use crate::problem::Problem;
+use crate::hub::{DeliveryReport, Hub, Target, Topic};
+use crate::problem::{Problem, panic_message};
 use crate::recipient::{ConnectionId, GROUP, Recipient, USER, WEBSOCKET};
 
-impl Shared {
+impl Node {
     /// Delivers `emit` (addressed to `requester` when it names no recipient).
     pub(crate) async fn deliver(
         self: &Arc<Self>,
@@ -28,7 +29,7 @@ impl Shared {
         let recipient = match (emit.recipient, requester) {
             (Some(recipient), _) => recipient,
             (None, Some(requester)) => Recipient::connection(requester),
-            (None, None) => return Err(reply_outside_request(emit.event)),
+            (None, None) => return Err(Problem::reply_outside_request(emit.event)),
         };
         let frame = Arc::new(EventFrame::new(
             req_id,
@@ -132,10 +133,10 @@ impl Shared {
     ) -> Result<Vec<ConnectionId>, Problem> {
         let def = self
             .registry
-            .recipient(recipient.kind())
-            .ok_or_else(|| Problem::unknown_recipient(recipient.kind()))?;
+            .resolver(recipient.kind())
+            .ok_or_else(|| Problem::unknown_recipient_type(recipient.kind()))?;
         let cx = ResolveContext {
-            shared: self.clone(),
+            runtime: self.clone(),
         };
         let resolving = std::panic::catch_unwind(AssertUnwindSafe(|| {
             (def.resolve)(cx, recipient.id().to_owned())
@@ -147,31 +148,10 @@ impl Shared {
         outcome.unwrap_or_else(|panic| {
             tracing::error!(
                 recipient = recipient.kind(),
-                panic = crate::session::panic_message(&*panic),
+                panic = panic_message(&*panic),
                 "recipient resolver panicked"
             );
-            Err(Problem::new(
-                500,
-                "recipient_resolution_failed",
-                "recipient-resolution-failed",
-                "Recipient resolution failed",
-            )
-            .with_detail(format!(
-                "The resolver of recipient type '{}' failed.",
-                recipient.kind()
-            )))
+            Err(Problem::recipient_resolution_failed(recipient.kind()))
         })
     }
-}
-
-fn reply_outside_request(event: &str) -> Problem {
-    Problem::new(
-        500,
-        "reply_outside_request",
-        "reply-outside-request",
-        "Event has no recipient",
-    )
-    .with_detail(format!(
-        "Event '{event}' was addressed to the requester, but it was pushed from outside a request."
-    ))
 }

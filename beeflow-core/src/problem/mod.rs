@@ -1,22 +1,19 @@
 //! RFC 9457 Problem Details: the one error shape beeflow sends.
 //!
 //! A [`Problem`] carries what is stable about an error (status, `code`, slug, title, detail).
-//! The parts that depend on where it is sent — the server `msg_id`, the request's `req_id`,
-//! the `type` URL built from the configured base, and the `instance` path — are added when
-//! the problem is rendered for one connection (see [`ProblemTypeBase`]).
+//! The parts that depend on where it is sent (the server `msg_id`, the request's `req_id`,
+//! the `type` URL built from the configured base, and the `instance` path) are added when
+//! the problem is rendered for one connection (see [`ProblemTypeBase`]). Every problem
+//! beeflow itself sends is built in [`catalogue`], and nowhere else.
 
+mod catalogue;
+
+use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
 
 use serde::Serialize;
 use uuid::Uuid;
-
-/// The media type of a Problem Details document sent over HTTP.
-pub const MEDIA_TYPE: &str = "application/problem+json";
-
-/// The exact detail text of `invalid_websocket_message` (PROTOCOL.md §3).
-pub const INVALID_MESSAGE_DETAIL: &str = "Message must contain valid UUID 'msg_id' and 'req_id', \
-     a non-empty 'action' string, and an object 'payload'.";
 
 /// An RFC 9457 Problem Details error, plus beeflow's stable `code`.
 ///
@@ -42,6 +39,9 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// The media type of a Problem Details document sent over HTTP.
+    pub const MEDIA_TYPE: &'static str = "application/problem+json";
+
     /// Creates a problem with a status, a stable machine-readable `code`, the slug its `type`
     /// URL ends with, and a short human-readable title. The detail defaults to the title.
     ///
@@ -101,98 +101,14 @@ impl Problem {
         &self.detail
     }
 
-    /// `invalid_websocket_message` (400): the frame is not a valid action envelope.
-    pub fn invalid_message() -> Self {
-        Self::new(
-            400,
-            "invalid_websocket_message",
-            "invalid-message",
-            "Invalid WebSocket message",
-        )
-        .with_detail(INVALID_MESSAGE_DETAIL)
-    }
-
-    /// `unknown_websocket_action` (400): no action is registered under `name` (trimmed).
-    pub fn unknown_action(name: &str) -> Self {
-        Self::new(
-            400,
-            "unknown_websocket_action",
-            "unknown-action",
-            "Unknown WebSocket action",
-        )
-        .with_detail(format!("No WebSocket action is registered under '{name}'."))
-    }
-
-    /// `invalid_action_payload` (422): the payload does not match the action's typed payload.
-    /// `path` is the failing location inside the payload (`.` for the payload itself).
-    pub fn invalid_payload(action: &str, path: &str, reason: &str) -> Self {
-        Self::new(
-            422,
-            "invalid_action_payload",
-            "invalid-payload",
-            "Invalid action payload",
-        )
-        .with_detail(format!(
-            "The payload of action '{action}' is invalid at '{path}': {reason}."
-        ))
-    }
-
-    /// `action_failed` (500): a handler failed without saying how; no internals are exposed.
-    pub fn handler_failed() -> Self {
-        Self::new(500, "action_failed", "action-failed", "Action failed")
-            .with_detail("The action handler failed.")
-    }
-
-    /// `action_panicked` (500): a handler panicked. The session survives it.
-    pub fn handler_panicked() -> Self {
-        Self::new(500, "action_panicked", "action-panicked", "Action panicked")
-            .with_detail("The action handler stopped unexpectedly.")
-    }
-
-    /// `unknown_recipient_type` (500): an event named a recipient type nobody registered.
-    pub fn unknown_recipient(recipient: &str) -> Self {
-        Self::new(
-            500,
-            "unknown_recipient_type",
-            "unknown-recipient",
-            "Unknown recipient type",
-        )
-        .with_detail(format!(
-            "No recipient type is registered under '{recipient}'."
-        ))
-    }
-
-    /// `missing_state` (500): a handler asked for application state or identity the server
-    /// was not configured with; the message names the type to help the developer.
-    pub fn missing_state(what: &str, type_name: &str) -> Self {
-        Self::new(
-            500,
-            "missing_state",
-            "missing-state",
-            "Server misconfigured",
-        )
-        .with_detail(format!(
-            "The action needs {what} of type `{type_name}`, which the server does not provide."
-        ))
-    }
-
-    /// `event_serialization_failed` (500): an event payload could not be serialized into a
-    /// JSON object.
-    pub fn event_serialization(event: &str) -> Self {
-        Self::new(
-            500,
-            "event_serialization_failed",
-            "event-serialization",
-            "Event serialization failed",
-        )
-        .with_detail(format!(
-            "The payload of event '{event}' could not be serialized as a JSON object."
-        ))
-    }
-
-    /// Renders this problem as the JSON object sent to a client (PROTOCOL.md §3), with a
-    /// fresh server `msg_id`.
-    pub fn to_json(&self, base: &ProblemTypeBase, req_id: Option<Uuid>, instance: &str) -> String {
+    /// Renders this problem as the JSON object sent to a client
+    /// (`docs/protocol.md` §3), with a fresh server `msg_id`.
+    pub(crate) fn to_json(
+        &self,
+        base: &ProblemTypeBase,
+        req_id: Option<Uuid>,
+        instance: &str,
+    ) -> String {
         self.render(base, Some(Uuid::new_v4()), req_id, instance)
     }
 
@@ -246,6 +162,15 @@ impl fmt::Display for Problem {
 
 impl std::error::Error for Problem {}
 
+/// The message of a caught panic, for the log line beside the Problem the client gets.
+pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("<non-string panic payload>")
+}
+
 /// Converts an error into the [`Problem`] a client receives.
 ///
 /// Implement it for a handler's error type; `#[action]` handlers may then return
@@ -264,7 +189,7 @@ impl std::error::Error for Problem {}
 ///     fn into_problem(self) -> Problem {
 ///         match self {
 ///             RoomError::Full => Problem::new(409, "room_full", "room-full", "Room is full"),
-///             RoomError::Database(_) => Problem::handler_failed(),
+///             RoomError::Database(_) => Problem::action_failed(),
 ///         }
 ///     }
 /// }
@@ -293,7 +218,7 @@ impl IntoProblem for std::convert::Infallible {
 /// The base URL problem `type`s are built from, or `about:blank` when none is configured.
 ///
 /// ```
-/// use beeflow_core::ProblemTypeBase;
+/// use beeflow_core::transport::ProblemTypeBase;
 ///
 /// let base = ProblemTypeBase::new(Some("https://example.com/problems/websocket/"));
 /// assert_eq!(
@@ -338,7 +263,7 @@ mod tests {
 
     #[test]
     fn invalid_message_has_exact_strings() {
-        let v = render(&Problem::invalid_message(), None, None);
+        let v = render(&Problem::invalid_websocket_message(), None, None);
         assert_eq!(v["title"], "Invalid WebSocket message");
         assert_eq!(v["status"], 400);
         assert_eq!(v["code"], "invalid_websocket_message");
@@ -354,7 +279,7 @@ mod tests {
     #[test]
     fn unknown_action_names_the_action() {
         let v = render(
-            &Problem::unknown_action("MissingAction"),
+            &Problem::unknown_websocket_action("MissingAction"),
             Some("https://example.com/problems/websocket"),
             None,
         );
@@ -372,8 +297,11 @@ mod tests {
     #[test]
     fn members_are_in_protocol_order() {
         let req_id = Uuid::parse_str("6F9619FF-8B86-D011-B42D-00C04FC964FF").unwrap();
-        let text =
-            Problem::invalid_message().to_json(&ProblemTypeBase::default(), Some(req_id), "/ws/");
+        let text = Problem::invalid_websocket_message().to_json(
+            &ProblemTypeBase::default(),
+            Some(req_id),
+            "/ws/",
+        );
         let keys: Vec<String> = serde_json::from_str::<serde_json::Map<String, Value>>(&text)
             .unwrap()
             .keys()
@@ -394,7 +322,7 @@ mod tests {
 
     #[test]
     fn fresh_msg_id_per_render() {
-        let p = Problem::invalid_message();
+        let p = Problem::invalid_websocket_message();
         let a = render(&p, None, None);
         let b = render(&p, None, None);
         assert_ne!(a["msg_id"], b["msg_id"]);

@@ -1,4 +1,5 @@
-//! An event serialized once for every recipient.
+//! The event envelope (server → client, `docs/protocol.md` §2), serialized once for every
+//! connection it reaches.
 
 use std::fmt::Write as _;
 
@@ -6,7 +7,10 @@ use uuid::Uuid;
 
 use crate::recipient::Recipient;
 
-/// An event serialized once; only `msg_id` and `seq` are added per connection.
+/// An event envelope serialized once; only `msg_id` and `seq` are added per connection.
+///
+/// Brokers carry it between nodes with [`EventFrame::to_parts`] and
+/// [`EventFrame::from_parts`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventFrame {
     /// `"req_id":"..",` (or nothing), then `"event":..` up to the closing brace.

@@ -1,15 +1,19 @@
-//! Authentication of the HTTP upgrade request, shared by every adapter (PROTOCOL.md §4).
+//! Authentication of the HTTP upgrade request, shared by every adapter (`docs/protocol.md`
+//! §4). The header checks every adapter runs first are in `upgrade.rs`.
 //!
 //! An adapter copies what it needs of the request into a [`HandshakeRequest`] and asks the
 //! [`HandshakePolicy`]; the policy checks the `Origin`, finds the token (the `access-token`
 //! subprotocol, or the query string only when the application opted in) and runs the
 //! application's authenticator. The default is to deny: anonymous access must be turned on.
 
+mod upgrade;
+
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+pub use self::upgrade::{check_upgrade, text_headers};
 use crate::identity::{ErasedIdentity, Principal};
 use crate::problem::Problem;
 
@@ -80,18 +84,45 @@ pub struct HandshakePolicy {
     query_token_param: Option<String>,
 }
 
-/// An admitted upgrade: the identity (none for a guest) and the subprotocol to select.
+/// An admitted connection: its identity (none for a guest) and the subprotocol to select.
+///
+/// [`HandshakePolicy::admit`] gives one to a transport; code that opens connections without
+/// a handshake (tests, in-process clients) builds one with [`Admission::guest`] or
+/// [`Admission::authenticated`].
 #[derive(Clone)]
 pub struct Admission {
     pub(crate) identity: Option<ErasedIdentity>,
-    /// `Some("access-token")` when the client offered it; never the token itself.
-    pub protocol: Option<&'static str>,
+    protocol: Option<&'static str>,
 }
 
 impl Admission {
+    /// A connection without an identity.
+    pub fn guest() -> Self {
+        Self {
+            identity: None,
+            protocol: None,
+        }
+    }
+
+    /// A connection authenticated as `identity` (the application's own type; handlers get
+    /// it back with [`Identity<T>`](crate::Identity), and
+    /// [`Recipient::user`](crate::Recipient::user) reaches it).
+    pub fn authenticated<I: Principal>(identity: I) -> Self {
+        Self {
+            identity: Some(ErasedIdentity::new(identity)),
+            protocol: None,
+        }
+    }
+
     /// The user id of the authenticated identity; `None` for a guest.
     pub fn user_id(&self) -> Option<&str> {
         self.identity.as_ref().map(|i| &*i.user_id)
+    }
+
+    /// The subprotocol the transport selects in its 101 response: `access-token` when the
+    /// client offered it, never the token itself.
+    pub fn protocol(&self) -> Option<&'static str> {
+        self.protocol
     }
 }
 
@@ -180,15 +211,7 @@ impl HandshakePolicy {
         if let (Some(allowed), Some(origin)) = (&self.allowed_origins, request.header("origin"))
             && !allowed.iter().any(|a| a == origin)
         {
-            return Err(Problem::new(
-                403,
-                "origin_not_allowed",
-                "origin-not-allowed",
-                "Origin not allowed",
-            )
-            .with_detail(format!(
-                "WebSocket connections from origin '{origin}' are not allowed."
-            )));
+            return Err(Problem::origin_not_allowed(origin));
         }
         let offered = offered_protocols(&request.headers);
         let protocol = offered
@@ -203,7 +226,7 @@ impl HandshakePolicy {
             (Some(authenticate), true) => authenticate(request).await?,
             (_, false) if self.allow_guests => None,
             (Some(authenticate), false) => authenticate(request).await?,
-            (None, _) => return Err(unauthenticated()),
+            (None, _) => return Err(Problem::unauthenticated()),
         };
         Ok(Admission { identity, protocol })
     }
@@ -218,74 +241,6 @@ impl fmt::Debug for HandshakePolicy {
             .field("query_token_param", &self.query_token_param)
             .finish()
     }
-}
-
-/// The headers of a request as the policy reads them: names with their text values
-/// (values that are not visible ASCII are left out). Adapters pass their framework's
-/// header map here, so both read a request the same way.
-pub fn text_headers<'a>(
-    headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
-) -> Vec<(String, String)> {
-    headers
-        .into_iter()
-        .filter_map(|(name, value)| {
-            let value = std::str::from_utf8(value).ok()?;
-            let visible = value.bytes().all(|b| b == b'\t' || (32..127).contains(&b));
-            visible.then(|| (name.to_owned(), value.to_owned()))
-        })
-        .collect()
-}
-
-/// Checks that a request's headers ask for a WebSocket upgrade (RFC 6455 §4.2.1), in the
-/// order and with the texts axum 0.8 uses, so every adapter refuses a plain request with the
-/// same Problem.
-///
-/// # Errors
-///
-/// `websocket_upgrade_required` (400) naming the first header that is missing or wrong.
-pub fn check_upgrade(headers: &[(String, String)]) -> Result<(), Problem> {
-    let first = |name: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    };
-    let refused = |detail: &'static str| Err(upgrade_refused(400, detail));
-    if !first("connection").is_some_and(|v| v.to_ascii_lowercase().contains("upgrade")) {
-        return refused("Connection header did not include 'upgrade'");
-    }
-    if !first("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
-        return refused("`Upgrade` header did not include 'websocket'");
-    }
-    if first("sec-websocket-key").is_none() {
-        return refused("`Sec-WebSocket-Key` header missing");
-    }
-    if first("sec-websocket-version") != Some("13") {
-        return refused("`Sec-WebSocket-Version` header did not include '13'");
-    }
-    Ok(())
-}
-
-/// `websocket_upgrade_required`: the request cannot be upgraded, for the reason in `detail`.
-pub fn upgrade_refused(status: u16, detail: impl Into<std::borrow::Cow<'static, str>>) -> Problem {
-    Problem::new(
-        status,
-        "websocket_upgrade_required",
-        "upgrade-required",
-        "WebSocket upgrade required",
-    )
-    .with_detail(detail)
-}
-
-/// The 401 Problem for an upgrade without a usable identity.
-pub fn unauthenticated() -> Problem {
-    Problem::new(
-        401,
-        "unauthenticated",
-        "unauthenticated",
-        "Authentication required",
-    )
-    .with_detail("Send a valid token as the second subprotocol after 'access-token'.")
 }
 
 fn offered_protocols(headers: &[(String, String)]) -> Vec<String> {
@@ -327,7 +282,7 @@ mod tests {
         HandshakePolicy::deny_all().authenticate(|req: HandshakeRequest| async move {
             match req.token() {
                 Some("good") => Ok(7_u32),
-                _ => Err(unauthenticated()),
+                _ => Err(Problem::unauthenticated()),
             }
         })
     }
@@ -346,7 +301,7 @@ mod tests {
     fn token_from_subprotocol_selects_only_the_marker() {
         let h = headers(&[("Sec-WebSocket-Protocol", "access-token, good")]);
         let admitted = block(policy().admit("/ws/", None, h)).unwrap();
-        assert_eq!(admitted.protocol, Some("access-token"));
+        assert_eq!(admitted.protocol(), Some("access-token"));
         assert_eq!(admitted.user_id(), Some("7"));
         let id = admitted.identity.unwrap();
         assert_eq!(id.value.downcast_ref::<u32>(), Some(&7));
@@ -385,35 +340,6 @@ mod tests {
             ("Sec-WebSocket-Protocol", "access-token, good"),
         ]);
         assert!(block(p.admit("/ws/", None, h)).is_ok());
-    }
-
-    #[test]
-    fn only_text_header_values_are_read() {
-        let raw: [(&str, &[u8]); 3] = [("a", b"x\ty"), ("b", b"\xff"), ("c", b"bell\x07")];
-        assert_eq!(text_headers(raw), [("a".to_owned(), "x\ty".to_owned())]);
-    }
-
-    #[test]
-    fn upgrade_headers_are_checked_in_order() {
-        let valid = [
-            ("Connection", "keep-alive, Upgrade"),
-            ("Upgrade", "WebSocket"),
-            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
-            ("Sec-WebSocket-Version", "13"),
-        ];
-        assert!(check_upgrade(&headers(&valid)).is_ok());
-        for (missing, detail) in [
-            (0, "Connection header did not include 'upgrade'"),
-            (1, "`Upgrade` header did not include 'websocket'"),
-            (2, "`Sec-WebSocket-Key` header missing"),
-            (3, "`Sec-WebSocket-Version` header did not include '13'"),
-        ] {
-            let mut partial = valid.to_vec();
-            partial.remove(missing);
-            let problem = check_upgrade(&headers(&partial)).unwrap_err();
-            assert_eq!((problem.status(), problem.detail()), (400, detail));
-            assert_eq!(problem.code(), "websocket_upgrade_required");
-        }
     }
 
     #[test]

@@ -1,0 +1,226 @@
+//! Every Problem beeflow itself can send, each built here from one row of [`CATALOGUE`]:
+//! its `code`, status, slug and title. `docs/errors.md` lists exactly these rows, and a test
+//! keeps the two equal. Constructors are named after the `code` a client sees, so a code in
+//! a client's log greps straight to the line that built it.
+//!
+//! Application problems are built with [`Problem::new`] and are not listed here.
+
+use super::Problem;
+
+/// What stays the same for every occurrence of one of beeflow's problems.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Kind {
+    pub(crate) code: &'static str,
+    pub(crate) status: u16,
+    pub(crate) slug: &'static str,
+    pub(crate) title: &'static str,
+}
+
+macro_rules! catalogue {
+    ($($name:ident = $status:literal, $code:literal, $slug:literal, $title:literal;)*) => {
+        $(const $name: Kind = Kind { code: $code, status: $status, slug: $slug, title: $title };)*
+
+        /// Every problem beeflow sends, in the order `docs/errors.md` lists them.
+        #[cfg(test)]
+        const CATALOGUE: &[Kind] = &[$($name),*];
+    };
+}
+
+// The slugs `invalid-message` and `unknown-action`, and every string of those two rows, are
+// fixed by the wire protocol (`docs/protocol.md` §3); the other slugs are the code with
+// hyphens.
+catalogue! {
+    INVALID_WEBSOCKET_MESSAGE = 400, "invalid_websocket_message", "invalid-message", "Invalid WebSocket message";
+    UNKNOWN_WEBSOCKET_ACTION = 400, "unknown_websocket_action", "unknown-action", "Unknown WebSocket action";
+    INVALID_ACTION_PAYLOAD = 422, "invalid_action_payload", "invalid-action-payload", "Invalid action payload";
+    UNAUTHENTICATED = 401, "unauthenticated", "unauthenticated", "Authentication required";
+    MISSING_STATE = 500, "missing_state", "missing-state", "Server misconfigured";
+    ACTION_PANICKED = 500, "action_panicked", "action-panicked", "Action panicked";
+    ACTION_FAILED = 500, "action_failed", "action-failed", "Action failed";
+    EVENT_SERIALIZATION_FAILED = 500, "event_serialization_failed", "event-serialization-failed", "Event serialization failed";
+    UNKNOWN_RECIPIENT_TYPE = 500, "unknown_recipient_type", "unknown-recipient-type", "Unknown recipient type";
+    RECIPIENT_RESOLUTION_FAILED = 500, "recipient_resolution_failed", "recipient-resolution-failed", "Recipient resolution failed";
+    REPLY_OUTSIDE_REQUEST = 500, "reply_outside_request", "reply-outside-request", "Event has no recipient";
+    CONNECTION_NOT_FOUND = 404, "connection_not_found", "connection-not-found", "Connection not found";
+    ORIGIN_NOT_ALLOWED = 403, "origin_not_allowed", "origin-not-allowed", "Origin not allowed";
+    WEBSOCKET_UPGRADE_REQUIRED = 400, "websocket_upgrade_required", "websocket-upgrade-required", "WebSocket upgrade required";
+    UNKNOWN_SCHEMA_DOCUMENT = 404, "unknown_schema_document", "unknown-schema-document", "Unknown schema document";
+}
+
+/// The exact detail text of `invalid_websocket_message` (`docs/protocol.md` §3).
+pub(crate) const INVALID_MESSAGE_DETAIL: &str = "Message must contain valid UUID 'msg_id' and 'req_id', \
+     a non-empty 'action' string, and an object 'payload'.";
+
+impl Problem {
+    fn of(kind: Kind) -> Self {
+        Self::new(kind.status, kind.code, kind.slug, kind.title)
+    }
+
+    /// `invalid_websocket_message` (400): the frame is not a valid action envelope.
+    pub fn invalid_websocket_message() -> Self {
+        Self::of(INVALID_WEBSOCKET_MESSAGE).with_detail(INVALID_MESSAGE_DETAIL)
+    }
+
+    /// `unknown_websocket_action` (400): no action is registered under `name` (trimmed).
+    pub fn unknown_websocket_action(name: &str) -> Self {
+        Self::of(UNKNOWN_WEBSOCKET_ACTION)
+            .with_detail(format!("No WebSocket action is registered under '{name}'."))
+    }
+
+    /// `invalid_action_payload` (422): the payload does not match the action's typed payload.
+    /// `path` is the failing location inside the payload (`.` for the payload itself).
+    pub fn invalid_action_payload(action: &str, path: &str, reason: &str) -> Self {
+        Self::of(INVALID_ACTION_PAYLOAD).with_detail(format!(
+            "The payload of action '{action}' is invalid at '{path}': {reason}."
+        ))
+    }
+
+    /// `unauthenticated` (401): no identity could be established for the upgrade request.
+    /// Handlers that need one get the same problem with a detail about the action.
+    pub fn unauthenticated() -> Self {
+        Self::of(UNAUTHENTICATED)
+            .with_detail("Send a valid token as the second subprotocol after 'access-token'.")
+    }
+
+    /// `missing_state` (500): a handler or resolver takes `State<T>` and the dispatcher was
+    /// built without a value of that type; the detail names the type for the developer.
+    pub fn missing_state(type_name: &str) -> Self {
+        Self::of(MISSING_STATE).with_detail(format!(
+            "Application state of type `{type_name}` is needed here, but the server does not \
+             provide it."
+        ))
+    }
+
+    /// `action_panicked` (500): a handler panicked. The connection survives it.
+    pub fn action_panicked() -> Self {
+        Self::of(ACTION_PANICKED).with_detail("The action handler stopped unexpectedly.")
+    }
+
+    /// `action_failed` (500): a handler failed without saying how; no internals are
+    /// exposed. beeflow never sends it on its own: it is for application errors that should
+    /// stay opaque to clients.
+    pub fn action_failed() -> Self {
+        Self::of(ACTION_FAILED).with_detail("The action handler failed.")
+    }
+
+    /// `event_serialization_failed` (500): an event payload could not be serialized into a
+    /// JSON object.
+    pub fn event_serialization_failed(event: &str) -> Self {
+        Self::of(EVENT_SERIALIZATION_FAILED).with_detail(format!(
+            "The payload of event '{event}' could not be serialized as a JSON object."
+        ))
+    }
+
+    /// `unknown_recipient_type` (500): an event named a recipient type nobody registered.
+    pub fn unknown_recipient_type(kind: &str) -> Self {
+        Self::of(UNKNOWN_RECIPIENT_TYPE)
+            .with_detail(format!("No recipient type is registered under '{kind}'."))
+    }
+
+    /// `recipient_resolution_failed` (500): the resolver of a recipient type panicked.
+    pub fn recipient_resolution_failed(kind: &str) -> Self {
+        Self::of(RECIPIENT_RESOLUTION_FAILED)
+            .with_detail(format!("The resolver of recipient type '{kind}' failed."))
+    }
+
+    /// `reply_outside_request` (500): an event addressed to "the requester" was delivered
+    /// outside any request.
+    pub fn reply_outside_request(event: &str) -> Self {
+        Self::of(REPLY_OUTSIDE_REQUEST).with_detail(format!(
+            "Event '{event}' was addressed to the requester, but it was sent from outside a \
+             request."
+        ))
+    }
+
+    /// `connection_not_found` (404): this node holds no connection with this id.
+    pub fn connection_not_found(id: &str) -> Self {
+        Self::of(CONNECTION_NOT_FOUND).with_detail(format!("This node holds no connection '{id}'."))
+    }
+
+    /// `origin_not_allowed` (403): the upgrade request's `Origin` is not allowed.
+    pub fn origin_not_allowed(origin: &str) -> Self {
+        Self::of(ORIGIN_NOT_ALLOWED).with_detail(format!(
+            "WebSocket connections from origin '{origin}' are not allowed."
+        ))
+    }
+
+    /// `websocket_upgrade_required` (400 unless the transport says otherwise, e.g. 426): a
+    /// request to the endpoint that cannot be upgraded, for the reason in `detail`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `status` is not in 400..=599, like [`Problem::new`].
+    pub fn websocket_upgrade_required(
+        status: u16,
+        detail: impl Into<std::borrow::Cow<'static, str>>,
+    ) -> Self {
+        let kind = WEBSOCKET_UPGRADE_REQUIRED;
+        Self::new(status, kind.code, kind.slug, kind.title).with_detail(detail)
+    }
+
+    /// `unknown_schema_document` (404): no schema document has this name (shown cut to 100
+    /// characters). `published` lists the names that exist.
+    pub fn unknown_schema_document(name: &str, published: &[&str]) -> Self {
+        let shown: String = name.chars().take(100).collect();
+        let published = published
+            .iter()
+            .map(|name| format!("'{name}'"))
+            .collect::<Vec<_>>()
+            .join(" and ");
+        Self::of(UNKNOWN_SCHEMA_DOCUMENT).with_detail(format!(
+            "No schema document is named '{shown}'; this server publishes {published}."
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rows of the catalogue table in `docs/errors.md`: code, status, slug, title.
+    fn documented() -> Vec<Kind> {
+        let guide = include_str!("../../../docs/errors.md");
+        let table = guide
+            .split("## Every problem beeflow sends")
+            .nth(1)
+            .expect("docs/errors.md has the catalogue section");
+        table
+            .lines()
+            .skip_while(|line| !line.starts_with("| code"))
+            .skip(2)
+            .take_while(|line| line.starts_with('|'))
+            .map(|line| {
+                let cells: Vec<&'static str> = line.split('|').map(str::trim).collect();
+                Kind {
+                    code: cells[1].trim_matches('`'),
+                    status: cells[2].parse().expect("a status"),
+                    slug: cells[3].trim_matches('`'),
+                    title: cells[4],
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn docs_errors_md_lists_exactly_the_catalogue() {
+        assert_eq!(documented(), CATALOGUE);
+    }
+
+    #[test]
+    fn codes_are_unique_and_slugs_follow_them() {
+        for (i, kind) in CATALOGUE.iter().enumerate() {
+            assert!(
+                CATALOGUE[..i].iter().all(|other| other.code != kind.code),
+                "{} twice",
+                kind.code
+            );
+            // The two protocol-fixed slugs are the only exceptions.
+            if !matches!(
+                kind.code,
+                "invalid_websocket_message" | "unknown_websocket_action"
+            ) {
+                assert_eq!(kind.slug, kind.code.replace('_', "-"));
+            }
+        }
+    }
+}
