@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Installs what the tests need when it is missing, so it works
 # on a fresh machine; safe to run again.
+#
+# `cargo test --workspace` alone needs nothing but Rust; it leaves out the suites that need
+# other programs. This script installs those programs and runs everything, those suites
+# included (the `beeflow-tests/external-tools` feature, part of `--all-features`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The multi-node tests (tests/tests/redis) start their own redis-server on a free loopback
+# The multi-node tests (tests/tests/redis_nodes) start their own redis-server on a free loopback
 # port; Debian's package provides it.
 if ! command -v redis-server >/dev/null; then
   apt-get update -qq
@@ -18,7 +22,7 @@ if ! python3 -c "import websockets.sync.client" 2>/dev/null; then
     "websockets==15.0.1"
 fi
 
-# The schema tests (tests/tests/schema) run Node.js tools: @asyncapi/parser, Ajv,
+# The schema tests (tests/tests/schema_tools) run Node.js tools: @asyncapi/parser, Ajv,
 # json-schema-to-typescript and tsc, pinned in tests/schema-tools/package-lock.json. They are
 # installed when node_modules is missing or older than the lockfile; install scripts are not
 # run (none of the tools needs one).
@@ -32,4 +36,4 @@ if [ ! -f "$schema_tools/node_modules/.package-lock.json" ] ||
   npm ci --prefix "$schema_tools" --ignore-scripts --no-audit --no-fund
 fi
 
-cargo test --workspace --all-features
+cargo test --workspace --all-features --features beeflow-tests/external-tools

@@ -29,7 +29,7 @@ use crate::recipient::Recipient;
     message = "`{Self}` is not a beeflow event",
     note = "add `#[derive(beeflow_core::Event)]` to `{Self}` (it also needs `Serialize` and `JsonSchema`)"
 )]
-pub trait Event: Serialize + schemars::JsonSchema + Send + 'static {
+pub trait Event: EventPayload {
     /// The event name sent in the `event` member.
     const NAME: &'static str;
 
@@ -38,6 +38,18 @@ pub trait Event: Serialize + schemars::JsonSchema + Send + 'static {
     /// `#[event(droppable)]`. For events a newer one supersedes, like a cursor position.
     const DROPPABLE: bool = false;
 }
+
+/// What an event type must be: `Event`'s supertrait, so that a missing derive is reported
+/// with a beeflow message instead of rustc's view of serde.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an event",
+    label = "not an event payload",
+    note = "an event derives `serde::Serialize` and `schemars::JsonSchema` (schemars 1) beside `Event`, and is `Send + 'static`"
+)]
+#[doc(hidden)]
+pub trait EventPayload: Serialize + schemars::JsonSchema + Send + 'static {}
+
+impl<T: Serialize + schemars::JsonSchema + Send + 'static> EventPayload for T {}
 
 /// How an event type is registered: everything the registry and the schema export need.
 ///

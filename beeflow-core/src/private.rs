@@ -6,7 +6,7 @@ pub use schemars;
 
 pub use crate::action::{Action, ActionDef, Events, HandlerFuture, IntoEvents};
 pub use crate::context::{ActionContext, FromContext, ResolveContext};
-pub use crate::event::{Event, EventDef};
+pub use crate::event::{Event, EventDef, EventPayload};
 pub use crate::location::Location;
 pub use crate::problem::Problem;
 pub use crate::recipient::ConnectionId;
@@ -76,8 +76,35 @@ pub fn schema_for<T: schemars::JsonSchema>(
     generator.subschema_for::<T>()
 }
 
+/// What an action's payload type must be; a failed check names the payload, not serde.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an action payload",
+    label = "not an action payload",
+    note = "an action payload derives `serde::Deserialize` and `schemars::JsonSchema` (schemars 1), and is `Send + 'static`"
+)]
+pub trait ActionPayload: DeserializeOwned + schemars::JsonSchema + Send + 'static {}
+
+impl<T: DeserializeOwned + schemars::JsonSchema + Send + 'static> ActionPayload for T {}
+
 /// Checks, at the user's span, that a payload type can be decoded and described.
-pub const fn assert_payload<T: DeserializeOwned + schemars::JsonSchema + Send + 'static>() {}
+pub const fn assert_payload<T: ActionPayload>() {}
+
+/// The type of a resolver's first parameter: the recipient id, as sent in `recipient_id`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a recipient id",
+    label = "the recipient id is a `String`",
+    note = "a `#[recipient]` resolver takes the id as sent: write `id: String` and parse it in the body"
+)]
+pub trait FromRecipientId: Sized {
+    /// Takes the id.
+    fn from_recipient_id(id: String) -> Self;
+}
+
+impl FromRecipientId for String {
+    fn from_recipient_id(id: String) -> Self {
+        id
+    }
+}
 
 /// Converts a handler's return value.
 ///

@@ -46,9 +46,11 @@ fn generate(args: &Args, func: &ItemFn, name: &str, register: bool) -> TokenStre
     let mut bindings = TokenStream::new();
     for (i, (ty, var)) in params.iter().zip(&vars).enumerate() {
         bindings.extend(if i == 0 {
-            // The id takes the type's span, so a type other than `String` is reported there.
-            let id = syn::Ident::new(&id.to_string(), ty.span());
-            quote_spanned! {ty.span()=> let #var: #ty = #id; }
+            // Bound through a trait at the type's span, so a type other than `String` is
+            // reported there, with a message that says what to write instead.
+            quote_spanned! {ty.span()=>
+                let #var = <#ty as #private::FromRecipientId>::from_recipient_id(#id);
+            }
         } else {
             quote_spanned! {ty.span()=>
                 let #var = <#ty as #private::FromContext<#private::ResolveContext>>::from_context(&#cx)?;

@@ -12,8 +12,6 @@
 //! receiver in flight; latency with one (each push waits for every receiver), so queueing
 //! behind the window does not count as latency.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -22,6 +20,7 @@ use beeflow_core::broker::{RedisBroker, Topic};
 use beeflow_core::testing::TestClient;
 use beeflow_core::transport::Outgoing;
 use beeflow_core::{Dispatcher, Event, Recipient, Registry};
+use beeflow_tests::redis::RedisServer;
 
 #[derive(serde::Serialize, schemars::JsonSchema, Event)]
 #[event(name = "tick", register = false)]
@@ -136,44 +135,6 @@ fn members(node: &Dispatcher, count: usize) -> Vec<TestClient> {
         .collect()
 }
 
-struct Redis(Child, u16);
-
-impl Redis {
-    fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("port")
-            .port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server (install it with scripts/test.sh)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self(child, port)
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 async fn wait_for(broker: &RedisBroker, topic: &Topic) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !(broker.is_connected() && broker.is_subscribed(topic)) {
@@ -193,8 +154,8 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let redis = Redis::start();
-        let url = format!("redis://127.0.0.1:{}/", redis.1);
+        let redis = RedisServer::start();
+        let url = redis.url();
         println!(
             "cross-node: {} events to a group of {} receivers, best of {} interleaved runs",
             options.events, options.receivers, options.runs

@@ -1,4 +1,4 @@
-//! End-to-end conformance: PROTOCOL.md over real sockets, a real WebSocket client on
+//! End-to-end conformance: `docs/protocol.md` over real sockets, a real WebSocket client on
 //! 127.0.0.1 against real servers, once per adapter.
 //!
 //! Each test is written once, as `async fn(&dyn Adapter)` in `protocol`, `auth` or

@@ -1,4 +1,4 @@
-//! PROTOCOL.md over a real socket: envelopes, events, problems, control frames.
+//! `docs/protocol.md` over a real socket: envelopes, events, problems, control frames.
 
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;

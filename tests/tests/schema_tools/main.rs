@@ -5,7 +5,6 @@
 
 mod asyncapi;
 mod frames;
-mod http;
 mod json;
 mod new_action;
 mod support;

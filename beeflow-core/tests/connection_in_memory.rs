@@ -1,4 +1,4 @@
-//! The session's wire behaviour (PROTOCOL.md), driven through the in-memory test client.
+//! A connection's wire behaviour (`docs/protocol.md`), driven through the in-memory test client.
 
 use beeflow_core::testing::TestClient;
 use beeflow_core::{

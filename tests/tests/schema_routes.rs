@@ -1,30 +1,7 @@
 //! The opt-in schema routes of both adapters, over real sockets.
 
 use beeflow_core::schema::{AsyncApiInfo, Server, render};
-use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// `GET path` with HTTP/1.1; returns the status line, the headers (lower-cased names) and
-/// the body.
-async fn get(address: std::net::SocketAddr, path: &str) -> (String, Vec<(String, String)>, String) {
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    let mut lines = head.lines();
-    let status = lines.next().unwrap().to_owned();
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_owned()))
-        .collect();
-    (status, headers, body.to_owned())
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
-    &headers.iter().find(|(n, _)| n == name).unwrap().1
-}
+use beeflow_tests::http;
 
 fn dispatcher_and_info() -> (beeflow_core::Dispatcher, AsyncApiInfo) {
     let dispatcher =
@@ -82,20 +59,26 @@ async fn check_documents(
     dispatcher: &beeflow_core::Dispatcher,
     info: &AsyncApiInfo,
 ) {
-    let (status, headers, body) = get(address, "/schema/asyncapi.json").await;
-    assert_eq!(status, "HTTP/1.1 200 OK");
-    assert_eq!(header(&headers, "content-type"), "application/json");
-    assert_eq!(body, render(&dispatcher.registry().asyncapi(info)));
+    let response = http::get(address, "/schema/asyncapi.json").await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    assert_eq!(response.body, render(&dispatcher.registry().asyncapi(info)));
 
-    let (status, headers, body) = get(address, "/schema/schema.json?v=1").await;
-    assert_eq!(status, "HTTP/1.1 200 OK");
-    assert_eq!(header(&headers, "content-type"), "application/json");
-    assert_eq!(body, render(&dispatcher.registry().json_schema_bundle()));
+    let response = http::get(address, "/schema/schema.json?v=1").await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    assert_eq!(
+        response.body,
+        render(&dispatcher.registry().json_schema_bundle())
+    );
 
-    let (status, headers, body) = get(address, "/schema/openapi.json").await;
-    assert_eq!(status, "HTTP/1.1 404 Not Found");
-    assert_eq!(header(&headers, "content-type"), "application/problem+json");
-    let problem: Value = serde_json::from_str(&body).unwrap();
+    let response = http::get(address, "/schema/openapi.json").await;
+    assert_eq!(response.status, 404);
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/problem+json")
+    );
+    let problem = response.json();
     assert_eq!(problem["code"], "unknown_schema_document");
     assert_eq!(problem["status"], 404);
     assert_eq!(

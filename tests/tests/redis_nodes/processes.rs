@@ -6,7 +6,6 @@ use std::process::{Child, Command, Stdio};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -14,7 +13,8 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use uuid::Uuid;
 
-use crate::support::{RedisServer, TIMEOUT, until};
+use beeflow_tests::redis::RedisServer;
+use beeflow_tests::{TIMEOUT, http, until};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -136,17 +136,8 @@ async fn two_node_processes_chat_across_redis() {
         redis.subscribers("beeflow:group:everyone") == 1
     })
     .await;
-    let body = r#"{"text":"from node two"}"#;
-    let mut http = TcpStream::connect(two.addr).await.unwrap();
-    let request = format!(
-        "POST /announce HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    http.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    http.read_to_string(&mut response).await.unwrap();
-    assert!(response.contains(r#""published":1"#), "{response}");
+    let response = http::post_json(two.addr, "/announce", r#"{"text":"from node two"}"#).await;
+    assert_eq!(response.json()["published"], 1, "{response:?}");
     let announcement = recv_event(&mut ada, "announcement").await;
     assert_eq!(announcement["payload"]["text"], "from node two");
     assert!(announcement.get("req_id").is_none());

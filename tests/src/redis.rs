@@ -5,17 +5,22 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub(crate) const TIMEOUT: Duration = Duration::from_secs(10);
+use crate::TIMEOUT;
 
 /// A `redis-server` child process; killed (by its PID) when dropped.
-pub(crate) struct RedisServer {
+#[derive(Debug)]
+pub struct RedisServer {
     port: u16,
     child: Option<Child>,
 }
 
 impl RedisServer {
     /// Starts a server with no persistence on a free port and waits until it answers.
-    pub(crate) fn start() -> Self {
+    ///
+    /// # Panics
+    ///
+    /// When `redis-server` is not installed or does not answer within [`TIMEOUT`].
+    pub fn start() -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -25,12 +30,13 @@ impl RedisServer {
         server
     }
 
-    pub(crate) fn url(&self) -> String {
+    /// The URL to connect to it.
+    pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
     /// Kills the server (its data is gone; nothing was persisted).
-    pub(crate) fn kill(&mut self) {
+    pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -38,7 +44,11 @@ impl RedisServer {
     }
 
     /// Starts the server again on the same port.
-    pub(crate) fn restart(&mut self) {
+    ///
+    /// # Panics
+    ///
+    /// Like [`RedisServer::start`].
+    pub fn restart(&mut self) {
         self.kill();
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
@@ -56,7 +66,7 @@ impl RedisServer {
     }
 
     /// Sends one inline command and returns the first line of the reply.
-    pub(crate) fn command(&self, command: &str) -> Option<String> {
+    pub fn command(&self, command: &str) -> Option<String> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         stream.set_read_timeout(Some(TIMEOUT)).ok()?;
         stream.write_all(format!("{command}\r\n").as_bytes()).ok()?;
@@ -72,7 +82,11 @@ impl RedisServer {
     }
 
     /// How many clients subscribe to `channel`.
-    pub(crate) fn subscribers(&self, channel: &str) -> usize {
+    ///
+    /// # Panics
+    ///
+    /// When the server does not answer.
+    pub fn subscribers(&self, channel: &str) -> usize {
         // PUBSUB NUMSUB answers an array: `*2`, `$len`, the channel name, then `:count`.
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("redis");
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();
@@ -94,17 +108,5 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
-    }
-}
-
-/// Waits (bounded) until `condition` holds.
-pub(crate) async fn until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    while !condition() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

@@ -3,7 +3,6 @@
 //! killed and restarted mid-test.
 
 mod processes;
-mod support;
 
 use beeflow_core::broker::{RedisBroker, Topic};
 use beeflow_core::testing::TestClient;
@@ -11,7 +10,8 @@ use beeflow_core::{Dispatcher, Recipient};
 use example_chat::actions::Announcement;
 use serde_json::{Value, json};
 
-use support::{RedisServer, until};
+use beeflow_tests::redis::RedisServer;
+use beeflow_tests::{TIMEOUT, until};
 
 fn node(redis: &RedisServer) -> (Dispatcher, RedisBroker) {
     let broker = RedisBroker::new(&redis.url()).unwrap();
@@ -35,7 +35,7 @@ fn announcement(text: &str) -> Announcement {
 
 /// Waits for the next frame pushed to `client`.
 async fn next(client: &mut TestClient) -> Value {
-    tokio::time::timeout(support::TIMEOUT, client.recv())
+    tokio::time::timeout(TIMEOUT, client.recv())
         .await
         .expect("a frame arrived")
 }

@@ -5,18 +5,16 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use beeflow_core::{Dispatcher, Limits, Recipient};
+use beeflow_tests::{TIMEOUT, http, until};
 use example_chat::actions::{Announcement, EVERYONE};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use uuid::Uuid;
-
-const TIMEOUT: Duration = Duration::from_secs(10);
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -127,21 +125,9 @@ async fn a_push_from_an_http_handler_reaches_everyone() {
     join(&mut a, EVERYONE).await;
     join(&mut b, EVERYONE).await;
 
-    let body = r#"{"text":"maintenance at noon"}"#;
-    let mut http = TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "POST /announce HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    http.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    tokio::time::timeout(TIMEOUT, http.read_to_string(&mut response))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    assert!(response.contains(r#""delivered":2"#), "{response}");
+    let response = http::post_json(addr, "/announce", r#"{"text":"maintenance at noon"}"#).await;
+    assert_eq!(response.status, 200, "{response:?}");
+    assert_eq!(response.json()["delivered"], 2, "{response:?}");
     for socket in [&mut a, &mut b] {
         let announcement = recv(socket).await;
         assert_eq!(announcement["event"], "announcement");
@@ -203,14 +189,10 @@ async fn a_client_that_stops_reading_is_closed_and_others_keep_receiving() {
     assert!(dropped > 0, "the slow client's queue overflowed");
 
     // The server gave up on the slow connection and forgot it...
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    while dispatcher.stats().connections != 1 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "slow client still connected"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until("the slow client is disconnected", || {
+        dispatcher.stats().connections == 1
+    })
+    .await;
     // ...and when the client reads again it finds the end of the connection, not a hang.
     let ended = tokio::time::timeout(TIMEOUT, async {
         loop {
