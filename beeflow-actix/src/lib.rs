@@ -117,7 +117,7 @@ impl Endpoint {
             Some(protocol) => &[protocol],
             None => &[],
         };
-        let (response, session, stream) =
+        let (response, socket, stream) =
             match actix_ws::handle_with_protocols(request, body, protocols) {
                 Ok(upgraded) => upgraded,
                 Err(error) => {
@@ -130,7 +130,7 @@ impl Endpoint {
         let path = path.to_owned();
         // The payload stream is not `Send`: run the connection on this worker's thread.
         actix_web::rt::spawn(async move {
-            socket::run(dispatcher, path, admission, session, stream).await;
+            socket::run(dispatcher, path, admission, socket, stream).await;
         });
         response
     }

@@ -132,7 +132,7 @@ struct Queue {
     bytes: usize,
     /// The client fell too far behind: nothing more is queued, the writer closes.
     overflowed: bool,
-    /// The session is gone: the writer drains what is queued, then ends.
+    /// The connection is gone: the writer drains what is queued, then ends.
     closed: bool,
     /// The writer found the queue empty and waits to be woken (see [`OutboundQueue::recv`]).
     writer_waits: bool,
@@ -233,7 +233,7 @@ impl Mailbox {
 /// The receiving end of one connection's outbound queue: the transport's writer drains it.
 ///
 /// Events get their per-connection `seq` here, as they leave the queue, so `seq` is
-/// gap-free whichever path (reply, push, other node) queued them.
+/// gap-free whichever path (a reply, an emit from anywhere, another node) queued them.
 pub(crate) struct OutboundQueue {
     mailbox: Arc<Mailbox>,
     seq: u64,

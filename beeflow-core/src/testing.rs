@@ -104,7 +104,7 @@ impl TestClient {
         self.connection.requests.handle(Inbound::Text(text)).await;
     }
 
-    /// Waits for the next frame, e.g. an event pushed from elsewhere.
+    /// Waits for the next frame, e.g. an event emitted from elsewhere.
     ///
     /// # Panics
     ///

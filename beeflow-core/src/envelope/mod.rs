@@ -1,4 +1,4 @@
-//! The action envelope: the client → server message (PROTOCOL.md §1).
+//! The action envelope: the client → server message (`docs/protocol.md` §1).
 //!
 //! ```json
 //! {"msg_id": "<uuid>", "req_id": "<uuid>", "action": "health", "payload": {}}

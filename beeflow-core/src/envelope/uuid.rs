@@ -1,4 +1,4 @@
-//! UUID strings as the Python library accepts them (PROTOCOL.md §5).
+//! UUID strings as the Python library accepts them (`docs/protocol.md` §5).
 //!
 //! pydantic v2 parses `UUID` fields with the Rust `uuid` crate, so
 //! [`Uuid::try_parse`] is almost exactly the rule we need: hyphenated, simple

@@ -1,7 +1,7 @@
 //! The hub: this node's live connections, who they belong to, which groups they are in,
 //! and the one outbound path into each of them.
 //!
-//! Every frame a connection receives (replies, pushes, events from other nodes, problems)
+//! Every frame a connection receives (replies, emits from outside a request, events from other nodes, problems)
 //! enters its bounded queue here. The per-connection `seq` is assigned when a frame leaves
 //! the queue (`OutboundQueue::recv`), the single point all events pass, so it is gap-free by
 //! construction.

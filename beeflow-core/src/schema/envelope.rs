@@ -1,4 +1,4 @@
-//! The schemas of the three envelopes (PROTOCOL.md §1–3): member names, which are required,
+//! The schemas of the three envelopes (`docs/protocol.md` §1–§3): member names, which are required,
 //! and the exact string forms.
 //!
 //! They use only keywords that mean the same in JSON Schema draft 07 (AsyncAPI's schema
@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-/// Every UUID spelling the server accepts from clients (PROTOCOL.md §5): hyphenated, 32 hex
+/// Every UUID spelling the server accepts from clients (`docs/protocol.md` §5): hyphenated, 32 hex
 /// digits, hyphenated in braces, or `urn:uuid:` (lower case) + hyphenated; hex of either
 /// case, any version.
 pub(crate) const CLIENT_UUID_PATTERN: &str = "^(?:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[0-9A-Fa-f]{32}|\\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\\}|urn:uuid:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$";
