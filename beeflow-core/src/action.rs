@@ -39,7 +39,10 @@ pub struct ActionDef {
 }
 
 impl ActionDef {
-    pub(crate) const fn new(
+    /// Builds the registration; the macros' generated code calls it. Not public API: use
+    /// the macros, or the registry builder.
+    #[doc(hidden)]
+    pub const fn new(
         name: &'static str,
         handler: Handler,
         payload_type: &'static str,

@@ -68,7 +68,10 @@ pub struct EventDef {
 }
 
 impl EventDef {
-    pub(crate) const fn new(
+    /// Builds the registration; the macros' generated code calls it. Not public API: use
+    /// the macros, or the registry builder.
+    #[doc(hidden)]
+    pub const fn new(
         name: &'static str,
         payload_type: &'static str,
         payload_schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,

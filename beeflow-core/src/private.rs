@@ -14,44 +14,6 @@ pub use crate::resolver::{IntoConnections, ResolveFuture, Resolver, ResolverDef}
 
 use serde::de::DeserializeOwned;
 
-/// The registration of an action, for `#[action]`.
-pub const fn action_def(
-    name: &'static str,
-    handler: crate::action::Handler,
-    payload_type: &'static str,
-    payload_schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
-    description: &'static str,
-    location: Location,
-) -> ActionDef {
-    ActionDef::new(
-        name,
-        handler,
-        payload_type,
-        payload_schema,
-        description,
-        location,
-    )
-}
-
-/// The registration of an event type, for `#[derive(Event)]`.
-pub const fn event_def(
-    name: &'static str,
-    payload_type: &'static str,
-    payload_schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
-    location: Location,
-) -> EventDef {
-    EventDef::new(name, payload_type, payload_schema, location)
-}
-
-/// The registration of a recipient type's resolver, for `#[recipient]`.
-pub const fn resolver_def(
-    name: &'static str,
-    resolve: crate::resolver::Resolve,
-    location: Location,
-) -> ResolverDef {
-    ResolverDef::new(name, resolve, location)
-}
-
 /// Decodes an action's raw payload JSON into its typed payload. The envelope parser already
 /// bounded the nesting depth, so serde_json's own recursion limit (128, below the protocol's
 /// 500) is lifted and `serde_stacker` grows the stack for deep payloads instead.

@@ -30,7 +30,10 @@ pub struct ResolverDef {
 }
 
 impl ResolverDef {
-    pub(crate) const fn new(name: &'static str, resolve: Resolve, location: Location) -> Self {
+    /// Builds the registration; the macros' generated code calls it. Not public API: use
+    /// the macros, or the registry builder.
+    #[doc(hidden)]
+    pub const fn new(name: &'static str, resolve: Resolve, location: Location) -> Self {
         Self {
             name,
             resolve,

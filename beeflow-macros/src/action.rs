@@ -133,7 +133,7 @@ fn def(
     let location = signature::location(&private, func);
     quote! {
         impl #private::Action for #ident {
-            const DEF: &'static #private::ActionDef = &#private::action_def(
+            const DEF: &'static #private::ActionDef = &#private::ActionDef::new(
                 #name,
                 __beeflow_handler,
                 #payload_type,

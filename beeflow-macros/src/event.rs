@@ -69,7 +69,7 @@ pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
             }
 
             #private::inventory::submit! {
-                #private::event_def(
+                #private::EventDef::new(
                     #name,
                     ::core::concat!(::core::module_path!(), "::", #type_name),
                     __beeflow_schema::<#ident>,

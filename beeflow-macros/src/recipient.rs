@@ -116,7 +116,7 @@ fn def(args: &Args, func: &ItemFn, name: &str) -> TokenStream {
     quote! {
         impl #private::Resolver for #ident {
             const DEF: &'static #private::ResolverDef =
-                &#private::resolver_def(#name, __beeflow_resolve, #location);
+                &#private::ResolverDef::new(#name, __beeflow_resolve, #location);
         }
     }
 }

@@ -267,16 +267,18 @@ fn query_param(query: &str, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// Header pairs from string literals, for the tests of both files.
+#[cfg(test)]
+fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-            .collect()
-    }
 
     fn policy() -> HandshakePolicy {
         HandshakePolicy::deny_all().authenticate(|req: HandshakeRequest| async move {

@@ -55,13 +55,7 @@ pub fn check_upgrade(headers: &[(String, String)]) -> Result<(), Problem> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::handshake::headers;
 
     #[test]
     fn only_text_header_values_are_read() {
