@@ -40,10 +40,12 @@ mod socket;
 
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, Version};
 use actix_web::{HttpRequest, HttpResponse, Resource, Route, web};
 use beeflow_core::schema::{AsyncApiInfo, Documents};
-use beeflow_core::transport::{ProblemTypeBase, check_upgrade, text_headers};
+use beeflow_core::transport::{
+    self, ProblemTypeBase, check_upgrade, switching_protocols, text_headers,
+};
 use beeflow_core::{Dispatcher, HandshakePolicy, Problem};
 
 /// A beeflow WebSocket endpoint: a dispatcher plus the policy that admits connections.
@@ -101,38 +103,30 @@ impl Endpoint {
                 .iter()
                 .map(|(n, v)| (n.as_str(), v.as_bytes())),
         );
-        if let Err(problem) = check_upgrade(&headers) {
+        if let Err(problem) = check_upgrade(http_version(request.version()), &headers) {
             return self.problem_response(&problem, path);
         }
         let admission = match self
             .policy
-            .admit(path, request.uri().query(), headers)
+            .admit(path, request.uri().query(), headers.clone())
             .await
         {
             Ok(admission) => admission,
             Err(problem) => return self.problem_response(&problem, path),
         };
-        // Only the marker is ever selected: the token stays out of the response.
-        let protocols: &[&str] = match admission.protocol() {
-            Some(protocol) => &[protocol],
-            None => &[],
-        };
-        let (response, socket, stream) =
-            match actix_ws::handle_with_protocols(request, body, protocols) {
-                Ok(upgraded) => upgraded,
-                Err(error) => {
-                    let status = error.as_response_error().status_code().as_u16();
-                    let problem = Problem::websocket_upgrade_required(status, error.to_string());
-                    return self.problem_response(&problem, path);
-                }
-            };
-        let dispatcher = self.dispatcher.clone();
-        let path = path.to_owned();
+        let (socket, body) = socket::Socket::new(body.into_inner());
+        let mut response = HttpResponse::SwitchingProtocols();
+        // Marks the response as an upgrade, so actix hands the connection over once sent.
+        response.upgrade("websocket");
+        for header in switching_protocols(&headers, &admission) {
+            response.insert_header(header);
+        }
+        let connection = self.dispatcher.open(path, &admission);
         // The payload stream is not `Send`: run the connection on this worker's thread.
         actix_web::rt::spawn(async move {
-            socket::run(dispatcher, path, admission, socket, stream).await;
+            transport::serve(connection, socket).await;
         });
-        response
+        response.streaming(body)
     }
 
     fn problem_response(&self, problem: &Problem, path: &str) -> HttpResponse {
@@ -178,4 +172,14 @@ fn problem_response(problem: &Problem, base: &ProblemTypeBase, path: &str) -> Ht
     HttpResponse::build(status)
         .content_type(Problem::MEDIA_TYPE)
         .body(problem.to_http_json(base, path))
+}
+
+fn http_version(version: Version) -> (u8, u8) {
+    match version {
+        Version::HTTP_09 => (0, 9),
+        Version::HTTP_10 => (1, 0),
+        Version::HTTP_11 => (1, 1),
+        Version::HTTP_2 => (2, 0),
+        _ => (3, 0),
+    }
 }

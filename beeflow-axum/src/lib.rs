@@ -2,9 +2,9 @@
 //!
 //! The adapter only authenticates the upgrade request (through a
 //! [`HandshakePolicy`]), applies the socket
-//! [`Limits`](beeflow_core::Limits), and moves frames between the socket and a
-//! [`Connection`](beeflow_core::transport::Connection); every wire rule lives in
-//! `beeflow-core`. A rejected upgrade is an `application/problem+json` response, never a
+//! [`Limits`](beeflow_core::Limits), and hands the upgraded connection's bytes to
+//! [`beeflow_core::transport::serve`], which speaks the WebSocket protocol; every wire rule
+//! lives in `beeflow-core`. A rejected upgrade is an `application/problem+json` response, never a
 //! dropped socket.
 //!
 //! ```no_run
@@ -33,20 +33,18 @@
 use std::future::ready;
 use std::sync::Arc;
 
-use axum::extract::OriginalUri;
-use axum::extract::ws::{
-    CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade,
-    rejection::WebSocketUpgradeRejection,
-};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::body::Body;
+use axum::extract::{OriginalUri, Request};
+use axum::http::{HeaderValue, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use beeflow_core::schema::{AsyncApiInfo, Documents};
 use beeflow_core::transport::{
-    self, Admission, CloseReason, Incoming, Outgoing, ProblemTypeBase, check_upgrade, text_headers,
+    self, ProblemTypeBase, check_upgrade, switching_protocols, text_headers,
 };
 use beeflow_core::{Dispatcher, HandshakePolicy, Problem};
-use futures_util::{SinkExt, StreamExt};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
 
 /// A beeflow WebSocket endpoint: a dispatcher plus the policy that admits connections.
 #[derive(Debug, Clone)]
@@ -75,55 +73,54 @@ impl Endpoint {
     /// The `GET` route to mount with [`axum::Router::route`], for a router of any state.
     pub fn into_route<S: Clone + Send + Sync + 'static>(self) -> MethodRouter<S> {
         let endpoint = Arc::new(self);
-        get(
-            move |upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-                  OriginalUri(uri): OriginalUri,
-                  headers: HeaderMap| {
-                let endpoint = endpoint.clone();
-                async move { endpoint.upgrade(upgrade, &uri, &headers).await }
-            },
-        )
+        get(move |request: Request| {
+            let endpoint = endpoint.clone();
+            async move { endpoint.upgrade(request).await }
+        })
     }
 
-    async fn upgrade(
-        &self,
-        upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-        uri: &axum::http::Uri,
-        headers: &HeaderMap,
-    ) -> Response {
+    async fn upgrade(&self, mut request: Request) -> Response {
+        // Behind `Router::nest`, the path the client asked for is the original one.
+        let uri = match request.extensions().get::<OriginalUri>() {
+            Some(OriginalUri(uri)) => uri.clone(),
+            None => request.uri().clone(),
+        };
         let path = uri.path();
-        let header_pairs = text_headers(headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())));
-        if let Err(problem) = check_upgrade(&header_pairs) {
+        let headers = text_headers(
+            request
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_bytes())),
+        );
+        if let Err(problem) = check_upgrade(http_version(request.version()), &headers) {
             return self.problem_response(&problem, path);
         }
-        let upgrade = match upgrade {
-            Ok(upgrade) => upgrade,
-            // What the headers cannot show (e.g. a connection that cannot be upgraded).
-            Err(rejection) => {
-                let problem = Problem::websocket_upgrade_required(
-                    rejection.status().as_u16(),
-                    rejection.body_text(),
-                );
-                return self.problem_response(&problem, path);
-            }
+        let Some(on_upgrade) = request.extensions_mut().remove::<OnUpgrade>() else {
+            let problem = Problem::websocket_upgrade_required(
+                426,
+                "This connection cannot be upgraded to a WebSocket.",
+            );
+            return self.problem_response(&problem, path);
         };
-        let admission = match self.policy.admit(path, uri.query(), header_pairs).await {
+        let admission = match self.policy.admit(path, uri.query(), headers.clone()).await {
             Ok(admission) => admission,
             Err(problem) => return self.problem_response(&problem, path),
         };
-        let limits = self.dispatcher.limits();
-        let mut upgrade = upgrade
-            .read_buffer_size(limits.read_buffer_size())
-            .write_buffer_size(limits.write_buffer_size())
-            .max_message_size(limits.max_message_size())
-            .max_frame_size(limits.max_frame_size());
-        if let Some(protocol) = admission.protocol() {
-            // Only the marker is ever selected: the token stays out of the response.
-            upgrade = upgrade.protocols([protocol]);
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        for (name, value) in switching_protocols(&headers, &admission) {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
         }
-        let dispatcher = self.dispatcher.clone();
-        let path = path.to_owned();
-        upgrade.on_upgrade(move |socket| run(dispatcher, path, admission, socket))
+        let connection = self.dispatcher.open(path, &admission);
+        tokio::spawn(async move {
+            // The client went away before the upgrade completed: the connection just closes.
+            if let Ok(upgraded) = on_upgrade.await {
+                transport::serve(connection, TokioIo::new(upgraded)).await;
+            }
+        });
+        response
     }
 
     fn problem_response(&self, problem: &Problem, path: &str) -> Response {
@@ -176,52 +173,12 @@ pub fn schema_route<S: Clone + Send + Sync + 'static>(
     })
 }
 
-async fn run(dispatcher: Dispatcher, path: String, admission: Admission, socket: WebSocket) {
-    let connection = dispatcher.open(&path, &admission);
-    let (sink, stream) = socket.split();
-    let incoming = stream.filter_map(|message| ready(incoming(message)));
-    let sink = sink.with(|frame: Outgoing| ready(Ok::<_, axum::Error>(outgoing(frame))));
-    transport::serve(connection, incoming, Box::pin(sink)).await;
-}
-
-/// Text as the core reads it (axum's `Utf8Bytes` derefs to `str` but is not `AsRef<str>`).
-struct Text(Utf8Bytes);
-
-impl AsRef<str> for Text {
-    fn as_ref(&self) -> &str {
-        self.0.as_str()
-    }
-}
-
-fn incoming(message: Result<Message, axum::Error>) -> Option<Incoming<Text, axum::body::Bytes>> {
-    match message {
-        Ok(Message::Text(text)) => Some(Incoming::Text(Text(text))),
-        Ok(Message::Binary(bytes)) => Some(Incoming::Binary(bytes)),
-        // tungstenite answers pings itself.
-        Ok(Message::Ping(_) | Message::Pong(_)) => None,
-        Ok(Message::Close(_)) => Some(Incoming::Close),
-        Err(error) => Some(violation(error)),
-    }
-}
-
-fn violation(error: axum::Error) -> Incoming<Text, axum::body::Bytes> {
-    let inner = error.into_inner();
-    match inner.downcast_ref::<tungstenite::Error>() {
-        Some(tungstenite::Error::Capacity(_)) => Incoming::Violation(CloseReason::TOO_BIG),
-        Some(tungstenite::Error::Utf8(_)) => Incoming::Violation(CloseReason::INVALID_UTF8),
-        _ => Incoming::Close,
-    }
-}
-
-fn outgoing(frame: Outgoing) -> Message {
-    match frame {
-        Outgoing::Text(text) => Message::Text(text.into()),
-        Outgoing::Pong(data) => Message::Pong(data.into()),
-        Outgoing::Close(reason) => Message::Close(Some(CloseFrame {
-            code: reason.code,
-            reason: reason.reason.into(),
-        })),
-        // `Outgoing` is non-exhaustive; a frame kind this adapter predates closes cleanly.
-        _ => Message::Close(None),
+fn http_version(version: Version) -> (u8, u8) {
+    match version {
+        Version::HTTP_09 => (0, 9),
+        Version::HTTP_10 => (1, 0),
+        Version::HTTP_11 => (1, 1),
+        Version::HTTP_2 => (2, 0),
+        _ => (3, 0),
     }
 }

@@ -12,6 +12,7 @@ use crate::action::{ActionDef, EventsInner};
 use crate::context::{ActionContext, ConnectionInfo};
 use crate::envelope;
 use crate::event::Emit;
+use crate::limits::Limits;
 use crate::node::Node;
 use crate::outbound::{Mailbox, OutboundQueue, Queued};
 use crate::problem::{Problem, panic_message};
@@ -24,8 +25,6 @@ pub(crate) enum Inbound<'a> {
     Text(&'a str),
     /// A binary frame (never a valid action: it gets `invalid_websocket_message`).
     Binary(&'a [u8]),
-    /// A ping; the connection queues the pong.
-    Ping(&'a [u8]),
 }
 
 /// The server side of one connection, independent of any web framework or socket type.
@@ -92,11 +91,12 @@ impl Requests {
                 let invalid = envelope::parse_binary(bytes);
                 self.send_problem(&Problem::invalid_websocket_message(), invalid.req_id);
             }
-            Inbound::Ping(data) => {
-                // A full queue already means the connection is being closed.
-                let _ = self.mailbox.push(Queued::Pong(data.to_vec()));
-            }
         }
+    }
+
+    /// The node's limits.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.node.limits
     }
 
     async fn handle_text(&mut self, text: &str) {
@@ -135,6 +135,7 @@ impl Requests {
             EventsInner::One(emit) => self.deliver(emit, req_id).await,
             EventsInner::Many(emits) => {
                 for emit in emits {
+                    self.paced(&emit).await;
                     self.deliver(emit, req_id).await?;
                 }
                 Ok(())
@@ -145,10 +146,30 @@ impl Requests {
                     .await
                     .map_err(|panic| panicked(def, &*panic))?;
                 match next {
-                    Some(emit) => self.deliver(emit?, req_id).await?,
+                    Some(emit) => {
+                        let emit = emit?;
+                        self.paced(&emit).await;
+                        self.deliver(emit, req_id).await?;
+                    }
                     None => return Ok(()),
                 }
             },
+        }
+    }
+
+    /// Before a handler's next event to its own requester, waits until the requester's
+    /// queue has room: a handler streaming to a client that reads is paced by that client,
+    /// never disconnected for it.
+    async fn paced(&self, emit: &Emit) {
+        let to_requester = match emit.recipient() {
+            None => true,
+            Some(recipient) => {
+                recipient.kind() == crate::recipient::WEBSOCKET
+                    && recipient.id() == self.info.id.as_str()
+            }
+        };
+        if to_requester {
+            self.mailbox.room().await;
         }
     }
 

@@ -1,8 +1,11 @@
-//! Limits with documented defaults: nothing a client sends or fails to read grows memory
-//! without bound.
+//! Limits with documented defaults: nothing a client sends, fails to send or fails to read
+//! holds memory or a task without bound.
 
-/// Per-connection limits. Set them with the `with_*` methods; the dispatcher checks them
-/// once, when it is built ([`DispatcherBuilder::build`](crate::DispatcherBuilder::build)).
+use std::time::Duration;
+
+/// Per-connection limits, in size and in time. Set them with the `with_*` methods; the
+/// dispatcher checks them once, when it is built
+/// ([`DispatcherBuilder::build`](crate::DispatcherBuilder::build)).
 ///
 /// ```
 /// use beeflow_core::{Limits, SlowConsumer};
@@ -22,6 +25,11 @@ pub struct Limits {
     max_frame_size: usize,
     read_buffer_size: usize,
     write_buffer_size: usize,
+    handshake_timeout: Duration,
+    message_timeout: Duration,
+    write_timeout: Duration,
+    keepalive_interval: Duration,
+    keepalive_timeout: Duration,
 }
 
 /// What a connection's queue does when its client reads too slowly to keep it within the
@@ -47,6 +55,11 @@ impl Default for Limits {
             max_frame_size: 2 << 20,
             read_buffer_size: 4 << 10,
             write_buffer_size: 4 << 10,
+            handshake_timeout: Duration::from_secs(10),
+            message_timeout: Duration::from_secs(15),
+            write_timeout: Duration::from_secs(10),
+            keepalive_interval: Duration::from_secs(25),
+            keepalive_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -143,6 +156,74 @@ impl Limits {
         self
     }
 
+    /// How long a client has, from its TCP connection, to send the whole upgrade request and
+    /// be admitted; a slower one gets 408 (or its connection is dropped while the request
+    /// head is still incomplete). Default: 10 s.
+    pub fn handshake_timeout(&self) -> Duration {
+        self.handshake_timeout
+    }
+
+    /// Sets [`Limits::handshake_timeout`]; more than zero.
+    #[must_use]
+    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// How long a message may take to arrive once its first byte has: a frame or a
+    /// fragmented message still incomplete after this closes the connection with 1008, so
+    /// a client cannot pin a large buffer by sending slowly. Default: 15 s.
+    pub fn message_timeout(&self) -> Duration {
+        self.message_timeout
+    }
+
+    /// Sets [`Limits::message_timeout`]; more than zero.
+    #[must_use]
+    pub fn with_message_timeout(mut self, timeout: Duration) -> Self {
+        self.message_timeout = timeout;
+        self
+    }
+
+    /// How long a write to the socket may make no progress before the connection is
+    /// dropped (the client stopped reading, or its network is gone). Default: 10 s.
+    pub fn write_timeout(&self) -> Duration {
+        self.write_timeout
+    }
+
+    /// Sets [`Limits::write_timeout`]; more than zero.
+    #[must_use]
+    pub fn with_write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
+        self
+    }
+
+    /// After this long without a frame from the client, the server sends a ping. Default:
+    /// 25 s.
+    pub fn keepalive_interval(&self) -> Duration {
+        self.keepalive_interval
+    }
+
+    /// Sets [`Limits::keepalive_interval`]; more than zero.
+    #[must_use]
+    pub fn with_keepalive_interval(mut self, interval: Duration) -> Self {
+        self.keepalive_interval = interval;
+        self
+    }
+
+    /// How long the client has, after a keepalive ping, to send any frame (the pong, which
+    /// browsers send by themselves, or anything else) before the connection is closed with
+    /// 1011. Default: 10 s.
+    pub fn keepalive_timeout(&self) -> Duration {
+        self.keepalive_timeout
+    }
+
+    /// Sets [`Limits::keepalive_timeout`]; more than zero.
+    #[must_use]
+    pub fn with_keepalive_timeout(mut self, timeout: Duration) -> Self {
+        self.keepalive_timeout = timeout;
+        self
+    }
+
     /// Checks every limit; the first one out of range is returned by name.
     pub(crate) fn validate(&self) -> Result<(), InvalidLimit> {
         let sizes = [
@@ -153,10 +234,23 @@ impl Limits {
             ("read_buffer_size", self.read_buffer_size),
             ("write_buffer_size", self.write_buffer_size),
         ];
-        match sizes.into_iter().find(|&(_, value)| value == 0) {
-            Some((limit, _)) => Err(InvalidLimit {
+        if let Some((limit, _)) = sizes.into_iter().find(|&(_, value)| value == 0) {
+            return Err(InvalidLimit {
                 limit,
                 reason: "must be at least 1",
+            });
+        }
+        let times = [
+            ("handshake_timeout", self.handshake_timeout),
+            ("message_timeout", self.message_timeout),
+            ("write_timeout", self.write_timeout),
+            ("keepalive_interval", self.keepalive_interval),
+            ("keepalive_timeout", self.keepalive_timeout),
+        ];
+        match times.into_iter().find(|&(_, value)| value.is_zero()) {
+            Some((limit, _)) => Err(InvalidLimit {
+                limit,
+                reason: "must be more than zero",
             }),
             None => Ok(()),
         }

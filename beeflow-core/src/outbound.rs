@@ -1,6 +1,12 @@
 //! One connection's bounded outbound queue: the hub and the connection push into its
 //! [`Mailbox`], the transport's writer drains it through its [`OutboundQueue`].
 //!
+//! The queue also paces the connection's own reading: before the next request is read, and
+//! before a handler's next event to its own requester, the connection waits for room
+//! ([`Mailbox::room`]), so a client that pipelines requests is slowed down by TCP instead of
+//! overflowing its queue. Only deliveries from elsewhere (other connections, other nodes)
+//! can overflow it.
+//!
 //! A `Mutex<VecDeque>` plus a `Notify` rather than a channel: an idle connection's empty
 //! queue allocates nothing (a bounded channel allocates its first block up front, ~1 KiB
 //! per connection), and the queue can be bounded by more than a count.
@@ -18,7 +24,8 @@ use crate::limits::{Limits, SlowConsumer};
 pub(crate) enum Queued {
     Event(Arc<EventFrame>),
     Text(String),
-    Pong(Vec<u8>),
+    /// A keepalive ping.
+    Ping,
 }
 
 /// Why the server closes a connection.
@@ -49,6 +56,27 @@ impl CloseReason {
         code: 1007,
         reason: "invalid UTF-8 in text frame",
     };
+
+    /// 1002: the client broke the WebSocket framing rules (an unmasked frame, a bad opcode,
+    /// a continuation without a start, ...).
+    pub const PROTOCOL_ERROR: Self = Self {
+        code: 1002,
+        reason: "WebSocket protocol error",
+    };
+
+    /// 1011: the client sent nothing, not even the pong to a keepalive ping, within the
+    /// keepalive timeout.
+    pub const KEEPALIVE_TIMEOUT: Self = Self {
+        code: 1011,
+        reason: "keepalive timeout: no frame from the client",
+    };
+
+    /// 1008: a message that had started arriving was not complete within the message
+    /// timeout.
+    pub const MESSAGE_TIMEOUT: Self = Self {
+        code: 1008,
+        reason: "message not completed in time",
+    };
 }
 
 /// A frame to write to the socket.
@@ -57,8 +85,8 @@ impl CloseReason {
 pub enum Outgoing {
     /// A text frame (an event or a problem).
     Text(String),
-    /// A pong answering a ping.
-    Pong(Vec<u8>),
+    /// A keepalive ping (empty payload).
+    Ping,
     /// Close the connection with this code and reason, then stop.
     Close(CloseReason),
 }
@@ -69,7 +97,7 @@ impl Queued {
         match self {
             Queued::Event(event) => event.len(),
             Queued::Text(text) => text.len(),
-            Queued::Pong(data) => data.len(),
+            Queued::Ping => 0,
         }
     }
 
@@ -136,12 +164,17 @@ struct Queue {
     closed: bool,
     /// The writer found the queue empty and waits to be woken (see [`OutboundQueue::recv`]).
     writer_waits: bool,
+    /// The connection found the queue full and waits for room (see [`Mailbox::room`]).
+    reader_waits: bool,
 }
 
-/// The sending side, shared by the hub (deliveries) and the connection (problems, pongs).
+/// The sending side, shared by the hub (deliveries) and the connection (replies, problems,
+/// keepalive pings).
 pub(crate) struct Mailbox {
     queue: Mutex<Queue>,
     ready: Notify,
+    /// Wakes a connection waiting for room in its queue.
+    room: Notify,
     /// Wakes a writer stuck on a socket that stopped accepting data.
     overflow: Notify,
     bounds: Bounds,
@@ -158,6 +191,7 @@ impl Mailbox {
         Self {
             queue: Mutex::default(),
             ready: Notify::new(),
+            room: Notify::new(),
             overflow: Notify::new(),
             bounds,
         }
@@ -203,6 +237,53 @@ impl Mailbox {
         Push::Full
     }
 
+    /// Queues a frame only if it fits, never giving up on the connection: for what the
+    /// server adds on its own (keepalive pings), which can simply wait for the next turn.
+    pub(crate) fn offer(&self, frame: Queued) -> bool {
+        let mut queue = self.lock();
+        let fits = !queue.closed
+            && !queue.overflowed
+            && queue.frames.len() < self.bounds.frames
+            && queue.bytes + frame.weight() <= self.bounds.bytes;
+        if fits {
+            queue.bytes += frame.weight();
+            queue.frames.push_back(frame);
+            let wake = std::mem::take(&mut queue.writer_waits);
+            drop(queue);
+            if wake {
+                self.ready.notify_one();
+            }
+        }
+        fits
+    }
+
+    /// Whether one more frame of average size fits now (or the queue no longer takes any,
+    /// so waiting for room would be pointless).
+    fn has_room(queue: &Queue, bounds: &Bounds) -> bool {
+        queue.closed
+            || queue.overflowed
+            || (queue.frames.len() < bounds.frames && queue.bytes < bounds.bytes)
+    }
+
+    /// Resolves once the queue has room for another frame. The connection waits here before
+    /// it reads the next request and before a handler's next event to its own requester,
+    /// so a client that asks faster than it reads is slowed down instead of disconnected.
+    pub(crate) async fn room(&self) {
+        loop {
+            let notified = self.room.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut queue = self.lock();
+                if Self::has_room(&queue, &self.bounds) {
+                    return;
+                }
+                queue.reader_waits = true;
+            }
+            notified.await;
+        }
+    }
+
     /// Resolves once the queue has overflowed.
     pub(crate) async fn overflowed(&self) {
         loop {
@@ -221,6 +302,7 @@ impl Mailbox {
     pub(crate) fn close(&self) {
         self.lock().closed = true;
         self.ready.notify_one();
+        self.room.notify_waiters();
     }
 
     fn lock(&self) -> MutexGuard<'_, Queue> {
@@ -270,10 +352,9 @@ impl OutboundQueue {
         }
     }
 
-    /// A handle that tells when this connection's queue overflows, for a writer that may
-    /// be blocked on a socket the client stopped reading.
-    pub(crate) fn overflow_signal(&self) -> Arc<Mailbox> {
-        self.mailbox.clone()
+    /// The sending side of this queue.
+    pub(crate) fn mailbox(&self) -> &Arc<Mailbox> {
+        &self.mailbox
     }
 
     /// The next frame to write if one is queued now.
@@ -301,7 +382,15 @@ impl OutboundQueue {
         if popped.is_none() && !closed {
             queue.writer_waits = true;
         }
+        // Only a connection that found the queue full waits for room; most pops wake nobody.
+        let wake_reader = queue.reader_waits && Mailbox::has_room(&queue, &self.mailbox.bounds);
+        if wake_reader {
+            queue.reader_waits = false;
+        }
         drop(queue);
+        if wake_reader {
+            self.mailbox.room.notify_waiters();
+        }
         match popped {
             Some(frame) => Next::Frame(self.render(frame)),
             None if closed => Next::End,
@@ -316,7 +405,7 @@ impl OutboundQueue {
                 Outgoing::Text(event.render(self.seq))
             }
             Queued::Text(text) => Outgoing::Text(text),
-            Queued::Pong(data) => Outgoing::Pong(data),
+            Queued::Ping => Outgoing::Ping,
         }
     }
 }
@@ -368,8 +457,8 @@ mod tests {
         let mut outbound = OutboundQueue::new(mailbox.clone());
         assert!(futures_util::FutureExt::now_or_never(outbound.recv()).is_none());
         assert_eq!(outbound.try_recv(), None);
-        assert!(matches!(mailbox.push(Queued::Pong(vec![1])), Push::Queued));
-        assert_eq!(block(outbound.recv()), Some(Outgoing::Pong(vec![1])));
+        assert!(mailbox.offer(Queued::Ping));
+        assert_eq!(block(outbound.recv()), Some(Outgoing::Ping));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

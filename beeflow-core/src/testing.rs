@@ -138,7 +138,7 @@ fn to_json(frame: Outgoing) -> Value {
         Outgoing::Text(text) => {
             serde_json::from_str(&text).expect("the server sends JSON text frames")
         }
-        Outgoing::Pong(data) => json!({ "pong": data }),
+        Outgoing::Ping => json!({ "ping": true }),
         Outgoing::Close(close) => json!({ "close": close.code, "reason": close.reason }),
     }
 }

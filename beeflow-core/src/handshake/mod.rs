@@ -13,7 +13,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-pub use self::upgrade::{check_upgrade, text_headers};
+pub use self::upgrade::{check_upgrade, switching_protocols, text_headers};
 use crate::identity::{ErasedIdentity, Principal};
 use crate::problem::Problem;
 
@@ -123,6 +123,12 @@ impl Admission {
     /// client offered it, never the token itself.
     pub fn protocol(&self) -> Option<&'static str> {
         self.protocol
+    }
+
+    #[cfg(test)]
+    pub(crate) fn with_protocol(mut self, protocol: Option<&'static str>) -> Self {
+        self.protocol = protocol;
+        self
     }
 }
 

@@ -1,0 +1,260 @@
+//! The connection loop: the WebSocket protocol on a socket's bytes, requests into the
+//! [`Connection`], its queued frames onto the socket, until either side ends.
+//!
+//! Four futures run side by side in one task:
+//! - the reader takes one message at a time and hands it to the connection, waiting first
+//!   for room in the connection's queue (so a client that asks faster than it reads is
+//!   slowed down by TCP rather than disconnected);
+//! - the writer drains the queue onto the socket, flushing once per batch;
+//! - the watchdog sends keepalive pings and enforces the time limits (keepalive, a message
+//!   in flight, a write that makes no progress);
+//! - the overflow watch gives up on a connection whose queue overflowed while its writer is
+//!   stuck on a socket the client stopped reading.
+
+use std::sync::Arc;
+
+use futures_util::future::{Either, select};
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error, Message};
+
+use super::watched::{Clock, Progress, Watched};
+use crate::connection::{Connection, Inbound};
+use crate::limits::Limits;
+use crate::outbound::{CloseReason, Outgoing, Queued};
+
+/// Why the connection loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Ended {
+    /// The client closed the connection or the stream ended.
+    ClientClosed,
+    /// The server closed it with this reason: written to the socket, except for a slow
+    /// consumer whose socket stopped taking data (then the connection is just dropped).
+    ServerClosed(CloseReason),
+    /// Writing to the socket failed.
+    WriteFailed,
+    /// Writing to the socket made no progress for [`Limits::write_timeout`]: the client
+    /// stopped reading, or its network is gone. The connection is dropped.
+    WriteStalled,
+}
+
+/// Runs one WebSocket connection on `io`, the upgraded connection's bytes, until the client
+/// leaves, the server closes it, or writing fails.
+///
+/// Messages are handled one at a time in arrival order while queued frames are written
+/// concurrently, so a handler streaming many events never waits for its own queue to drain.
+pub async fn serve<S>(connection: Connection, io: S) -> Ended
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let Connection {
+        mut requests,
+        queue: mut outbound,
+    } = connection;
+    let limits = *requests.limits();
+    let mailbox = outbound.mailbox().clone();
+    let clock = Clock::start();
+    let progress = Arc::new(Progress::default());
+    let io = Watched::new(io, progress.clone(), clock);
+    let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config(&limits))).await;
+    let (mut sink, mut stream) = socket.split();
+
+    let stop = {
+        let reader = async {
+            loop {
+                // Room for the reply before the request is read: TCP holds the rest back.
+                mailbox.room().await;
+                progress.resume_reading(&clock);
+                let next = stream.next().await;
+                progress.pause_reading();
+                // Boxed so the handler state exists only while a frame is handled, not inside
+                // every idle connection's task.
+                match next {
+                    Some(Ok(Message::Text(text))) => {
+                        progress.data_done(&clock);
+                        Box::pin(requests.handle(Inbound::Text(text.as_str()))).await;
+                    }
+                    Some(Ok(Message::Binary(bytes))) => {
+                        progress.data_done(&clock);
+                        Box::pin(requests.handle(Inbound::Binary(&bytes))).await;
+                    }
+                    // The codec answers pings itself.
+                    Some(Ok(Message::Ping(payload) | Message::Pong(payload))) => {
+                        progress.control_done(&clock, payload.len());
+                    }
+                    Some(Ok(Message::Frame(_))) => {}
+                    Some(Ok(Message::Close(_))) | None => return Stop::ClientClosed,
+                    Some(Err(error)) => return violation(&error),
+                }
+            }
+        };
+        let writer = async {
+            while let Some(first) = outbound.recv().await {
+                // Write everything queued now, then flush once: pipelined replies and
+                // fan-outs leave in as few socket writes as the codec allows.
+                let mut next = Some(first);
+                while let Some(frame) = next.take() {
+                    if let Outgoing::Close(reason) = frame {
+                        return Stop::Close(reason);
+                    }
+                    if sink.feed(message(frame)).await.is_err() {
+                        return Stop::Ended(Ended::WriteFailed);
+                    }
+                    next = outbound.try_recv();
+                }
+                if sink.flush().await.is_err() {
+                    return Stop::Ended(Ended::WriteFailed);
+                }
+            }
+            Stop::Ended(Ended::ClientClosed)
+        };
+        let watchdog = watchdog(&progress, &clock, &limits, &mailbox);
+        // A writer blocked on a socket the client stopped reading would never see the
+        // queue overflow; this gives up on the connection instead. A writer that is not
+        // blocked is polled first and sends the 1008 close frame itself.
+        let overflowed = async {
+            mailbox.overflowed().await;
+            Stop::Ended(Ended::ServerClosed(CloseReason::SLOW_CONSUMER))
+        };
+        let (reader, writer, watchdog, overflowed) = (
+            std::pin::pin!(reader),
+            std::pin::pin!(writer),
+            std::pin::pin!(watchdog),
+            std::pin::pin!(overflowed),
+        );
+        match select(select(reader, writer), select(watchdog, overflowed)).await {
+            Either::Left((Either::Left((stop, _)) | Either::Right((stop, _)), _))
+            | Either::Right((Either::Left((stop, _)) | Either::Right((stop, _)), _)) => stop,
+        }
+    };
+    let ended = match stop {
+        Stop::ClientClosed => {
+            // Completes the closing handshake: the codec answers the client's close frame.
+            let _ = bounded(&limits, sink.close()).await;
+            Ended::ClientClosed
+        }
+        Stop::Close(reason) => {
+            let frame = message(Outgoing::Close(reason));
+            match bounded(&limits, sink.send(frame)).await {
+                Some(Ok(())) => Ended::ServerClosed(reason),
+                Some(Err(_)) => Ended::WriteFailed,
+                None => Ended::WriteStalled,
+            }
+        }
+        Stop::Ended(ended) => ended,
+    };
+    // The connection leaves the hub once the loop is over.
+    drop(requests);
+    ended
+}
+
+/// How one of the loop's futures ended it.
+enum Stop {
+    /// The client closed (or its stream ended): answer its close.
+    ClientClosed,
+    /// Close with this reason, then end.
+    Close(CloseReason),
+    /// End now, without a close frame.
+    Ended(Ended),
+}
+
+/// Sends keepalive pings and enforces the time limits; returns only to end the connection.
+async fn watchdog(
+    progress: &Progress,
+    clock: &Clock,
+    limits: &Limits,
+    mailbox: &crate::outbound::Mailbox,
+) -> Stop {
+    let ms =
+        |duration: std::time::Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX / 2);
+    let (interval, keepalive_timeout) = (
+        ms(limits.keepalive_interval()),
+        ms(limits.keepalive_timeout()),
+    );
+    let (message_timeout, write_timeout) =
+        (ms(limits.message_timeout()), ms(limits.write_timeout()));
+    let mut ping_sent: Option<u64> = None;
+    loop {
+        let now = clock.now();
+        let mut next = now + interval;
+        let reading = progress.reading();
+        let last_inbound = progress.last_inbound();
+        match ping_sent {
+            Some(sent) if last_inbound > sent || !reading => ping_sent = None,
+            Some(sent) if now >= sent + keepalive_timeout => {
+                return Stop::Close(CloseReason::KEEPALIVE_TIMEOUT);
+            }
+            Some(sent) => next = next.min(sent + keepalive_timeout),
+            None => {}
+        }
+        if ping_sent.is_none() && reading {
+            let due = last_inbound + interval;
+            if now >= due {
+                // A full queue means the writer is busy anyway: the ping waits a turn.
+                if mailbox.offer(Queued::Ping) {
+                    ping_sent = Some(now);
+                    next = next.min(now + keepalive_timeout);
+                }
+            } else {
+                next = next.min(due);
+            }
+        }
+        if reading && let Some(since) = progress.pending_since() {
+            if now >= since + message_timeout {
+                return Stop::Close(CloseReason::MESSAGE_TIMEOUT);
+            }
+            next = next.min(since + message_timeout);
+        }
+        if let Some(since) = progress.blocked_since() {
+            if now >= since + write_timeout {
+                return Stop::Ended(Ended::WriteStalled);
+            }
+            next = next.min(since + write_timeout);
+        }
+        let sleep = tokio::time::sleep_until(clock.instant(next));
+        select(std::pin::pin!(sleep), std::pin::pin!(progress.changed())).await;
+    }
+}
+
+/// The codec's settings, from the limits.
+fn config(limits: &Limits) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(limits.read_buffer_size())
+        .write_buffer_size(limits.write_buffer_size())
+        // A single frame is a whole message at most.
+        .max_frame_size(Some(limits.max_frame_size().min(limits.max_message_size())))
+        .max_message_size(Some(limits.max_message_size()))
+}
+
+/// How a read error ends the connection.
+fn violation(error: &Error) -> Stop {
+    match error {
+        Error::Capacity(_) => Stop::Close(CloseReason::TOO_BIG),
+        Error::Utf8(_) => Stop::Close(CloseReason::INVALID_UTF8),
+        Error::Protocol(_) => Stop::Close(CloseReason::PROTOCOL_ERROR),
+        // The socket failed or closed: nothing can be sent any more.
+        _ => Stop::ClientClosed,
+    }
+}
+
+fn message(frame: Outgoing) -> Message {
+    match frame {
+        Outgoing::Text(text) => Message::Text(text.into()),
+        Outgoing::Ping => Message::Ping(Default::default()),
+        Outgoing::Close(reason) => Message::Close(Some(CloseFrame {
+            code: CloseCode::from(reason.code),
+            reason: reason.reason.into(),
+        })),
+    }
+}
+
+/// `future`, bounded by the write timeout: `None` when it took longer.
+async fn bounded<F: std::future::Future>(limits: &Limits, future: F) -> Option<F::Output> {
+    tokio::time::timeout(limits.write_timeout(), future)
+        .await
+        .ok()
+}
