@@ -5,6 +5,7 @@
 //! instead of hanging it.
 
 pub mod http;
+pub mod raw;
 pub mod redis;
 
 use std::time::Duration;

@@ -184,7 +184,7 @@ async fn watchdog(
         let reading = progress.reading();
         let last_inbound = progress.last_inbound();
         match ping_sent {
-            Some(sent) if last_inbound > sent || !reading => ping_sent = None,
+            Some(sent) if last_inbound >= sent || !reading => ping_sent = None,
             Some(sent) if now >= sent + keepalive_timeout => {
                 return Stop::Close(CloseReason::KEEPALIVE_TIMEOUT);
             }

@@ -9,6 +9,7 @@
 
 mod adapters;
 mod auth;
+mod guardrails;
 mod limits;
 mod protocol;
 mod support;
@@ -59,6 +60,15 @@ suite! {
         a_plain_http_request_gets_a_problem_not_an_upgrade,
         other_methods_are_not_allowed,
         quickstart_identity_reaches_handlers,
+    ],
+    guardrails: [
+        a_silent_client_is_pinged_then_closed_with_1011,
+        a_client_that_answers_pings_stays_connected,
+        an_unfinished_frame_is_closed_with_1008,
+        pongs_between_fragments_do_not_extend_a_message,
+        a_client_that_pipelines_more_than_its_queue_holds_gets_every_reply,
+        a_stream_to_a_reading_client_is_paced_not_closed,
+        a_client_that_stops_reading_is_dropped_after_the_write_timeout,
     ],
     limits: [
         a_message_over_the_limit_closes_with_1009,
