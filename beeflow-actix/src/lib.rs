@@ -43,9 +43,7 @@ use std::sync::Arc;
 use actix_web::http::{StatusCode, Version};
 use actix_web::{HttpRequest, HttpResponse, Resource, Route, web};
 use beeflow_core::schema::{AsyncApiInfo, Documents};
-use beeflow_core::transport::{
-    self, ProblemTypeBase, check_upgrade, switching_protocols, text_headers,
-};
+use beeflow_core::transport::{self, ProblemTypeBase, UpgradeRequest};
 use beeflow_core::{Dispatcher, HandshakePolicy, Problem};
 
 /// A beeflow WebSocket endpoint: a dispatcher plus the policy that admits connections.
@@ -97,31 +95,30 @@ impl Endpoint {
 
     async fn upgrade(&self, request: &HttpRequest, body: web::Payload) -> HttpResponse {
         let path = request.path();
-        let headers = text_headers(
+        let mut upgrade = UpgradeRequest::new(
+            http_version(request.version()),
+            path,
+            request.uri().query(),
             request
                 .headers()
                 .iter()
                 .map(|(n, v)| (n.as_str(), v.as_bytes())),
         );
-        if let Err(problem) = check_upgrade(http_version(request.version()), &headers) {
-            return self.problem_response(&problem, path);
+        if let Some(peer) = request.peer_addr() {
+            upgrade = upgrade.with_peer(peer.ip());
         }
-        let admission = match self
-            .policy
-            .admit(path, request.uri().query(), headers.clone())
-            .await
-        {
-            Ok(admission) => admission,
+        let accepted = match transport::accept(&self.dispatcher, &self.policy, upgrade).await {
+            Ok(accepted) => accepted,
             Err(problem) => return self.problem_response(&problem, path),
         };
         let (socket, body) = socket::Socket::new(body.into_inner());
         let mut response = HttpResponse::SwitchingProtocols();
         // Marks the response as an upgrade, so actix hands the connection over once sent.
         response.upgrade("websocket");
-        for header in switching_protocols(&headers, &admission) {
-            response.insert_header(header);
+        for header in accepted.response_headers() {
+            response.insert_header(header.clone());
         }
-        let connection = self.dispatcher.open(path, &admission);
+        let connection = accepted.into_connection();
         // The payload stream is not `Send`: run the connection on this worker's thread.
         actix_web::rt::spawn(async move {
             transport::serve(connection, socket).await;
@@ -169,9 +166,12 @@ pub fn schema_resource(dispatcher: &Dispatcher, info: &AsyncApiInfo, path: &str)
 
 fn problem_response(problem: &Problem, base: &ProblemTypeBase, path: &str) -> HttpResponse {
     let status = StatusCode::from_u16(problem.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    HttpResponse::build(status)
-        .content_type(Problem::MEDIA_TYPE)
-        .body(problem.to_http_json(base, path))
+    let mut response = HttpResponse::build(status);
+    response.content_type(Problem::MEDIA_TYPE);
+    if let Some(seconds) = problem.retry_after_seconds() {
+        response.insert_header((actix_web::http::header::RETRY_AFTER, seconds));
+    }
+    response.body(problem.to_http_json(base, path))
 }
 
 fn http_version(version: Version) -> (u8, u8) {

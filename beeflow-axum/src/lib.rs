@@ -30,18 +30,21 @@
 //! [`schema_route`] serves the dispatcher's AsyncAPI document and JSON Schema bundle over
 //! HTTP, when the application mounts it.
 
+mod serve;
+
+pub use serve::serve;
+
 use std::future::ready;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{OriginalUri, Request};
+use axum::extract::{ConnectInfo, OriginalUri, Request};
 use axum::http::{HeaderValue, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use beeflow_core::schema::{AsyncApiInfo, Documents};
-use beeflow_core::transport::{
-    self, ProblemTypeBase, check_upgrade, switching_protocols, text_headers,
-};
+use beeflow_core::transport::{self, ProblemTypeBase, UpgradeRequest};
 use beeflow_core::{Dispatcher, HandshakePolicy, Problem};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
@@ -86,15 +89,23 @@ impl Endpoint {
             None => request.uri().clone(),
         };
         let path = uri.path();
-        let headers = text_headers(
+        let mut upgrade = UpgradeRequest::new(
+            http_version(request.version()),
+            path,
+            uri.query(),
             request
                 .headers()
                 .iter()
                 .map(|(n, v)| (n.as_str(), v.as_bytes())),
         );
-        if let Err(problem) = check_upgrade(http_version(request.version()), &headers) {
-            return self.problem_response(&problem, path);
+        // Known when the router is served with `into_make_service_with_connect_info`.
+        if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+            upgrade = upgrade.with_peer(peer.ip());
         }
+        let accepted = match transport::accept(&self.dispatcher, &self.policy, upgrade).await {
+            Ok(accepted) => accepted,
+            Err(problem) => return self.problem_response(&problem, path),
+        };
         let Some(on_upgrade) = request.extensions_mut().remove::<OnUpgrade>() else {
             let problem = Problem::websocket_upgrade_required(
                 426,
@@ -102,18 +113,14 @@ impl Endpoint {
             );
             return self.problem_response(&problem, path);
         };
-        let admission = match self.policy.admit(path, uri.query(), headers.clone()).await {
-            Ok(admission) => admission,
-            Err(problem) => return self.problem_response(&problem, path),
-        };
         let mut response = Response::new(Body::empty());
         *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-        for (name, value) in switching_protocols(&headers, &admission) {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                response.headers_mut().insert(name, value);
+        for (name, value) in accepted.response_headers() {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                response.headers_mut().insert(*name, value);
             }
         }
-        let connection = self.dispatcher.open(path, &admission);
+        let connection = accepted.into_connection();
         tokio::spawn(async move {
             // The client went away before the upgrade completed: the connection just closes.
             if let Ok(upgraded) = on_upgrade.await {
@@ -131,7 +138,14 @@ impl Endpoint {
 fn problem_response(problem: &Problem, base: &ProblemTypeBase, path: &str) -> Response {
     let status = StatusCode::from_u16(problem.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let body = problem.to_http_json(base, path);
-    (status, [(header::CONTENT_TYPE, Problem::MEDIA_TYPE)], body).into_response()
+    let mut response =
+        (status, [(header::CONTENT_TYPE, Problem::MEDIA_TYPE)], body).into_response();
+    if let Some(seconds) = problem.retry_after_seconds() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
 
 /// An opt-in `GET` route serving the schema documents of `dispatcher`'s registry, rendered

@@ -14,8 +14,9 @@ use crate::envelope;
 use crate::event::Emit;
 use crate::limits::Limits;
 use crate::node::Node;
-use crate::outbound::{Mailbox, OutboundQueue, Queued};
+use crate::outbound::{CloseReason, Mailbox, OutboundQueue, Queued};
 use crate::problem::{Problem, panic_message};
+use crate::rate::{ConnectionRates, Limited};
 use crate::recipient::ConnectionId;
 
 /// One frame received from a client, borrowed from the transport's buffer.
@@ -47,11 +48,13 @@ impl Connection {
         mailbox: Arc<Mailbox>,
         queue: OutboundQueue,
     ) -> Self {
+        let rates = ConnectionRates::new(node.rates.config());
         Self {
             requests: Requests {
                 node,
                 info,
                 mailbox,
+                rates,
             },
             queue,
         }
@@ -78,6 +81,7 @@ pub(crate) struct Requests {
     node: Arc<Node>,
     info: Arc<ConnectionInfo>,
     mailbox: Arc<Mailbox>,
+    rates: ConnectionRates,
 }
 
 impl Requests {
@@ -89,9 +93,26 @@ impl Requests {
             Inbound::Text(text) => self.handle_text(text).await,
             Inbound::Binary(bytes) => {
                 let invalid = envelope::parse_binary(bytes);
-                self.send_problem(&Problem::invalid_websocket_message(), invalid.req_id);
+                if self.within_rate("", invalid.req_id) {
+                    self.send_problem(&Problem::invalid_websocket_message(), invalid.req_id);
+                }
             }
         }
+    }
+
+    /// Takes one `action` from this connection's bucket and from its user's.
+    fn take_rate(&mut self, action: &str) -> Result<(), Limited> {
+        let config = self.node.rates.config();
+        self.rates.action(config, action)?;
+        match &self.info.identity {
+            Some(identity) => self.node.rates.user_action(&identity.user_id),
+            None => Ok(()),
+        }
+    }
+
+    /// The node this connection belongs to.
+    pub(crate) fn node(&self) -> Arc<Node> {
+        self.node.clone()
     }
 
     /// The node's limits.
@@ -100,7 +121,17 @@ impl Requests {
     }
 
     async fn handle_text(&mut self, text: &str) {
-        let envelope = match envelope::parse_action(text) {
+        let parsed = envelope::parse_action(text);
+        // Every frame counts against the rate limits, valid or not; a valid one against its
+        // action's own bucket when it has one.
+        let (action, req_id) = match &parsed {
+            Ok(envelope) => (&*envelope.action, Some(envelope.req_id)),
+            Err(invalid) => ("", invalid.req_id),
+        };
+        if !self.within_rate(action, req_id) {
+            return;
+        }
+        let envelope = match parsed {
             Ok(envelope) => envelope,
             Err(invalid) => {
                 return self.send_problem(&Problem::invalid_websocket_message(), invalid.req_id);
@@ -114,6 +145,21 @@ impl Requests {
         if let Err(problem) = self.run(def, req_id, envelope.payload).await {
             self.send_problem(&problem, Some(req_id));
         }
+    }
+
+    /// Takes one frame from the rate limits; when over them, answers `rate_limited` (and
+    /// after too many refusals in a row, closes the connection) and returns false.
+    fn within_rate(&mut self, action: &str, req_id: Option<Uuid>) -> bool {
+        let refused = self.take_rate(action).err();
+        let close = self.rates.note(self.node.rates.config(), refused.is_some());
+        if let Some(Limited(wait)) = refused {
+            self.send_problem(&Problem::rate_limited(wait), req_id);
+            if close {
+                self.mailbox.finish(CloseReason::RATE_LIMITED);
+            }
+            return false;
+        }
+        true
     }
 
     /// Runs one action; the first problem (from decoding, the handler, or a delivery) ends
@@ -169,7 +215,8 @@ impl Requests {
             }
         };
         if to_requester {
-            self.mailbox.room().await;
+            // A queue that takes no more frames refuses the event on its own.
+            let _ = self.mailbox.room().await;
         }
     }
 

@@ -14,8 +14,9 @@ use crate::event::{Emit, Event};
 use crate::handshake::Admission;
 use crate::hub::{DeliveryReport, NodeStats};
 use crate::limits::Limits;
-use crate::node::{Node, StateMap};
+use crate::node::{Node, Phase, StateMap};
 use crate::problem::{Problem, ProblemTypeBase};
+use crate::rate::RateLimits;
 use crate::recipient::{ConnectionId, Recipient};
 use crate::registry::{Registry, RegistryError};
 
@@ -39,17 +40,61 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
+    /// The deadline the adapters' serve helpers and the examples give
+    /// [`Dispatcher::shutdown`]: 30 s.
+    pub const DEFAULT_SHUTDOWN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
     /// Starts configuring a dispatcher.
     pub fn builder() -> DispatcherBuilder {
         DispatcherBuilder::default()
     }
 
     /// Opens a connection on `path` (the WebSocket request path, used as the `instance` of
-    /// problems) for a client the transport admitted; run it with
-    /// [`transport::serve`](crate::transport::serve).
-    pub fn open(&self, path: &str, admission: &Admission) -> Connection {
-        let (info, mailbox, queue) = self.node.connect(path, admission.identity.clone());
-        Connection::new(self.node.clone(), info, mailbox, queue)
+    /// problems) for a client admitted without an HTTP handshake (an in-process client, a
+    /// test); transports use [`transport::accept`](crate::transport::accept), which opens
+    /// it too. Run it with [`transport::serve`](crate::transport::serve).
+    ///
+    /// # Errors
+    ///
+    /// `shutting_down` (503) once [`Dispatcher::shutdown`] began, `server_full` (503) or
+    /// `too_many_connections` (429) when a connection limit is reached.
+    pub fn open(&self, path: &str, admission: &Admission) -> Result<Connection, Problem> {
+        let (info, mailbox, queue) = self.node.connect(path, admission.identity.clone())?;
+        Ok(Connection::new(self.node.clone(), info, mailbox, queue))
+    }
+
+    /// Shuts this node down gracefully, within `deadline`: admits no more connections
+    /// (`shutting_down`, 503), lets each connection finish the request it is running, sends
+    /// everything it was already owed, and closes it with 1001. Connections still open at
+    /// the deadline are dropped. Resolves when no connection is left.
+    ///
+    /// Stop the HTTP server after this, so clients that reconnect find another node.
+    pub async fn shutdown(&self, deadline: std::time::Duration) -> ShutdownReport {
+        let open = self.node.hub.stats().connections;
+        self.node.enter(Phase::Draining);
+        let drained = tokio::time::timeout(deadline, self.node.emptied()).await;
+        let dropped = match drained {
+            Ok(()) => 0,
+            Err(_) => {
+                let dropped = self.node.hub.stats().connections;
+                self.node.enter(Phase::Aborting);
+                self.node.emptied().await;
+                dropped
+            }
+        };
+        ShutdownReport {
+            closed: open.saturating_sub(dropped),
+            dropped,
+        }
+    }
+
+    /// Whether [`Dispatcher::shutdown`] began.
+    pub fn is_shutting_down(&self) -> bool {
+        self.node.phase() != Phase::Running
+    }
+
+    pub(crate) fn node(&self) -> &Arc<Node> {
+        &self.node
     }
 
     /// Sends `event` to `recipient` from outside any request (an HTTP handler, a timer): the
@@ -133,6 +178,7 @@ pub struct DispatcherBuilder {
     registry: Option<Registry>,
     problem_base: ProblemTypeBase,
     limits: Limits,
+    rate_limits: RateLimits,
     states: StateMap,
     broker: Option<Arc<dyn Broker>>,
 }
@@ -167,6 +213,14 @@ impl DispatcherBuilder {
         self
     }
 
+    /// Sets the rate limits (default: [`RateLimits::default`]); [`RateLimits::off`] for load
+    /// tests.
+    #[must_use]
+    pub fn rate_limits(mut self, rate_limits: RateLimits) -> Self {
+        self.rate_limits = rate_limits;
+        self
+    }
+
     /// Connects this node to others through `broker` (default: a [`MemoryBroker`] of its
     /// own, i.e. a single node).
     #[must_use]
@@ -188,6 +242,12 @@ impl DispatcherBuilder {
                 limit: invalid.limit,
                 reason: invalid.reason,
             })?;
+        if let Some(limit) = self.rate_limits.invalid() {
+            return Err(BuildError::InvalidLimit {
+                limit,
+                reason: "a rate must be more than zero per second, in bursts of at least 1",
+            });
+        }
         let registry = match self.registry {
             Some(registry) => registry,
             None => Registry::global()?,
@@ -197,6 +257,7 @@ impl DispatcherBuilder {
             registry,
             self.problem_base,
             self.limits,
+            self.rate_limits,
             broker,
             self.states,
         );
@@ -211,6 +272,16 @@ impl fmt::Debug for DispatcherBuilder {
             .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
+}
+
+/// What [`Dispatcher::shutdown`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Connections closed with 1001 after their running request.
+    pub closed: usize,
+    /// Connections still open at the deadline, dropped.
+    pub dropped: usize,
 }
 
 /// A dispatcher could not be built.

@@ -83,6 +83,7 @@ mod location;
 mod node;
 mod outbound;
 mod problem;
+mod rate;
 mod recipient;
 pub mod registry;
 mod resolver;
@@ -112,13 +113,14 @@ pub mod handler {
 
 pub use action::EventStream;
 pub use context::{ActionContext, ResolveContext, State};
-pub use dispatch::{BuildError, Dispatcher, DispatcherBuilder};
+pub use dispatch::{BuildError, Dispatcher, DispatcherBuilder, ShutdownReport};
 pub use event::{Emit, Event};
 pub use handshake::{HandshakePolicy, HandshakeRequest};
 pub use hub::{DeliveryReport, NodeStats};
 pub use identity::{Identity, Principal};
 pub use limits::{Limits, SlowConsumer};
 pub use problem::{IntoProblem, Problem};
+pub use rate::{Rate, RateLimits};
 pub use recipient::{ConnectionId, Recipient};
 pub use registry::Registry;
 

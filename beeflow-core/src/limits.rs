@@ -30,6 +30,8 @@ pub struct Limits {
     write_timeout: Duration,
     keepalive_interval: Duration,
     keepalive_timeout: Duration,
+    max_connections: Option<usize>,
+    max_connections_per_user: Option<usize>,
 }
 
 /// What a connection's queue does when its client reads too slowly to keep it within the
@@ -60,6 +62,8 @@ impl Default for Limits {
             write_timeout: Duration::from_secs(10),
             keepalive_interval: Duration::from_secs(25),
             keepalive_timeout: Duration::from_secs(10),
+            max_connections: None,
+            max_connections_per_user: Some(64),
         }
     }
 }
@@ -224,9 +228,41 @@ impl Limits {
         self
     }
 
+    /// How many connections this node takes (`None`: no limit); an upgrade beyond it is
+    /// refused with a `server_full` Problem (503). Default: no limit.
+    pub fn max_connections(&self) -> Option<usize> {
+        self.max_connections
+    }
+
+    /// Sets [`Limits::max_connections`]; at least 1 when set.
+    #[must_use]
+    pub fn with_max_connections(mut self, connections: impl Into<Option<usize>>) -> Self {
+        self.max_connections = connections.into();
+        self
+    }
+
+    /// How many connections one user may hold on this node (`None`: no limit); an upgrade
+    /// beyond it is refused with a `too_many_connections` Problem (429). Guests are not
+    /// counted. Default: 64.
+    pub fn max_connections_per_user(&self) -> Option<usize> {
+        self.max_connections_per_user
+    }
+
+    /// Sets [`Limits::max_connections_per_user`]; at least 1 when set.
+    #[must_use]
+    pub fn with_max_connections_per_user(mut self, connections: impl Into<Option<usize>>) -> Self {
+        self.max_connections_per_user = connections.into();
+        self
+    }
+
     /// Checks every limit; the first one out of range is returned by name.
     pub(crate) fn validate(&self) -> Result<(), InvalidLimit> {
         let sizes = [
+            ("max_connections", self.max_connections.unwrap_or(1)),
+            (
+                "max_connections_per_user",
+                self.max_connections_per_user.unwrap_or(1),
+            ),
             ("outbound_queue", self.outbound_queue),
             ("outbound_queue_bytes", self.outbound_queue_bytes),
             ("max_message_size", self.max_message_size),

@@ -26,6 +26,8 @@ pub(crate) enum Queued {
     Text(String),
     /// A keepalive ping.
     Ping,
+    /// The last frame: close with this reason.
+    Close(CloseReason),
 }
 
 /// Why the server closes a connection.
@@ -71,6 +73,19 @@ impl CloseReason {
         reason: "keepalive timeout: no frame from the client",
     };
 
+    /// 1001: the server is shutting down.
+    pub const GOING_AWAY: Self = Self {
+        code: 1001,
+        reason: "server shutting down",
+    };
+
+    /// 1008: the client went on sending actions after too many were refused for its rate
+    /// limit.
+    pub const RATE_LIMITED: Self = Self {
+        code: 1008,
+        reason: "too many requests",
+    };
+
     /// 1008: a message that had started arriving was not complete within the message
     /// timeout.
     pub const MESSAGE_TIMEOUT: Self = Self {
@@ -97,7 +112,7 @@ impl Queued {
         match self {
             Queued::Event(event) => event.len(),
             Queued::Text(text) => text.len(),
-            Queued::Ping => 0,
+            Queued::Ping | Queued::Close(_) => 0,
         }
     }
 
@@ -162,6 +177,9 @@ struct Queue {
     overflowed: bool,
     /// The connection is gone: the writer drains what is queued, then ends.
     closed: bool,
+    /// The server is closing the connection: the close frame is queued last, nothing is
+    /// queued after it.
+    finishing: bool,
     /// The writer found the queue empty and waits to be woken (see [`OutboundQueue::recv`]).
     writer_waits: bool,
     /// The connection found the queue full and waits for room (see [`Mailbox::room`]).
@@ -202,7 +220,7 @@ impl Mailbox {
     pub(crate) fn push(&self, frame: Queued) -> Push {
         let weight = frame.weight();
         let mut queue = self.lock();
-        if queue.closed {
+        if queue.closed || queue.finishing {
             return Push::Closed;
         }
         if queue.overflowed {
@@ -242,6 +260,7 @@ impl Mailbox {
     pub(crate) fn offer(&self, frame: Queued) -> bool {
         let mut queue = self.lock();
         let fits = !queue.closed
+            && !queue.finishing
             && !queue.overflowed
             && queue.frames.len() < self.bounds.frames
             && queue.bytes + frame.weight() <= self.bounds.bytes;
@@ -257,26 +276,48 @@ impl Mailbox {
         fits
     }
 
+    /// Queues the close frame after everything already queued, and refuses anything else
+    /// from then on: the writer sends what the client was already owed, then closes.
+    pub(crate) fn finish(&self, reason: CloseReason) {
+        let mut queue = self.lock();
+        if queue.closed || queue.finishing || queue.overflowed {
+            return;
+        }
+        queue.finishing = true;
+        queue.frames.push_back(Queued::Close(reason));
+        let wake = std::mem::take(&mut queue.writer_waits);
+        drop(queue);
+        if wake {
+            self.ready.notify_one();
+        }
+        self.room.notify_waiters();
+    }
+
     /// Whether one more frame of average size fits now (or the queue no longer takes any,
     /// so waiting for room would be pointless).
     fn has_room(queue: &Queue, bounds: &Bounds) -> bool {
         queue.closed
+            || queue.finishing
             || queue.overflowed
             || (queue.frames.len() < bounds.frames && queue.bytes < bounds.bytes)
     }
 
-    /// Resolves once the queue has room for another frame. The connection waits here before
-    /// it reads the next request and before a handler's next event to its own requester,
-    /// so a client that asks faster than it reads is slowed down instead of disconnected.
-    pub(crate) async fn room(&self) {
+    /// Resolves once the queue has room for another frame: true, or false when the queue
+    /// takes no more frames (the connection is closing). The connection waits here before it
+    /// reads the next request and before a handler's next event to its own requester, so a
+    /// client that asks faster than it reads is slowed down instead of disconnected.
+    pub(crate) async fn room(&self) -> bool {
         loop {
             let notified = self.room.notified();
             let mut notified = std::pin::pin!(notified);
             notified.as_mut().enable();
             {
                 let mut queue = self.lock();
+                if queue.closed || queue.finishing || queue.overflowed {
+                    return false;
+                }
                 if Self::has_room(&queue, &self.bounds) {
-                    return;
+                    return true;
                 }
                 queue.reader_waits = true;
             }
@@ -406,6 +447,10 @@ impl OutboundQueue {
             }
             Queued::Text(text) => Outgoing::Text(text),
             Queued::Ping => Outgoing::Ping,
+            Queued::Close(reason) => {
+                self.done = true;
+                Outgoing::Close(reason)
+            }
         }
     }
 }

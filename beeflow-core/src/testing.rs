@@ -41,19 +41,31 @@ pub struct TestClient {
 
 impl TestClient {
     /// Connects without an identity (a guest).
+    ///
+    /// # Panics
+    ///
+    /// When the dispatcher refuses the connection (it is shutting down, or full).
     pub fn connect(dispatcher: &Dispatcher) -> Self {
         Self::admitted(dispatcher, &Admission::guest())
     }
 
     /// Connects authenticated as `identity`.
+    ///
+    /// # Panics
+    ///
+    /// When the dispatcher refuses the connection (it is shutting down, or full).
     pub fn connect_as<I: Principal>(dispatcher: &Dispatcher, identity: I) -> Self {
         Self::admitted(dispatcher, &Admission::authenticated(identity))
     }
 
+    /// # Panics
+    ///
+    /// When the dispatcher refuses the connection (it is shutting down, or full).
     fn admitted(dispatcher: &Dispatcher, admission: &Admission) -> Self {
-        Self {
-            connection: dispatcher.open(TEST_PATH, admission),
-        }
+        let connection = dispatcher
+            .open(TEST_PATH, admission)
+            .unwrap_or_else(|problem| panic!("the dispatcher refused the connection: {problem}"));
+        Self { connection }
     }
 
     /// This connection's id.

@@ -15,6 +15,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "limits",
             "location",
             "problem",
+            "rate",
             "recipient",
         ],
     ),

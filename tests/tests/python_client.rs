@@ -27,7 +27,8 @@ async fn run_python_client(addr: std::net::SocketAddr) {
 async fn a_python_client_works_unchanged_against_axum() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = example_quickstart::app(None, addr.port()).unwrap();
+    let dispatcher = example_demo_actions::dispatcher(None).unwrap();
+    let app = example_quickstart::app(&dispatcher, addr.port());
     tokio::spawn(async move { axum::serve(listener, app).await });
     run_python_client(addr).await;
 }
@@ -39,7 +40,8 @@ fn a_python_client_works_unchanged_against_actix() {
     let (handles, handle) = std::sync::mpsc::channel();
     let server = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            let app = example_actix_quickstart::app(None, addr.port()).unwrap();
+            let dispatcher = example_demo_actions::dispatcher(None).unwrap();
+            let app = example_actix_quickstart::app(&dispatcher, addr.port());
             let server =
                 actix_web::HttpServer::new(move || actix_web::App::new().configure(app.clone()))
                     .workers(1)

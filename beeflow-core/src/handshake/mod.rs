@@ -13,7 +13,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-pub use self::upgrade::{check_upgrade, switching_protocols, text_headers};
+pub(crate) use self::upgrade::{check_upgrade, switching_protocols, text_headers};
 use crate::identity::{ErasedIdentity, Principal};
 use crate::problem::Problem;
 
@@ -80,8 +80,20 @@ type AuthFn = dyn Fn(HandshakeRequest) -> AuthFuture + Send + Sync;
 pub struct HandshakePolicy {
     authenticator: Option<Arc<AuthFn>>,
     allow_guests: bool,
-    allowed_origins: Option<Vec<String>>,
+    origins: Origins,
     query_token_param: Option<String>,
+}
+
+/// Which `Origin`s a policy lets in, when a request carries one.
+#[derive(Debug, Clone, Default)]
+enum Origins {
+    /// The page must come from the server's own host (`Origin` against `Host`).
+    #[default]
+    SameOrigin,
+    /// Exactly these origins.
+    Only(Vec<String>),
+    /// Any origin.
+    Any,
 }
 
 /// An admitted connection: its identity (none for a guest) and the subprotocol to select.
@@ -176,13 +188,23 @@ impl HandshakePolicy {
     }
 
     /// Rejects (403) upgrades whose `Origin` header is not one of `origins` (exact match,
-    /// e.g. `https://app.example.com`). Requests without `Origin` (not from a browser) pass.
+    /// e.g. `https://app.example.com`), instead of the default same-origin check. Requests
+    /// without `Origin` (not from a browser) pass.
     #[must_use]
     pub fn allowed_origins<I: IntoIterator<Item = S>, S: Into<String>>(
         mut self,
         origins: I,
     ) -> Self {
-        self.allowed_origins = Some(origins.into_iter().map(Into::into).collect());
+        self.origins = Origins::Only(origins.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Lets pages of any origin connect, instead of the default same-origin check. Only for
+    /// endpoints that authenticate every connection with a token a page of another origin
+    /// cannot have: browsers send cookies to any origin's WebSocket.
+    #[must_use]
+    pub fn any_origin(mut self) -> Self {
+        self.origins = Origins::Any;
         self
     }
 
@@ -214,8 +236,8 @@ impl HandshakePolicy {
             headers,
             token: None,
         };
-        if let (Some(allowed), Some(origin)) = (&self.allowed_origins, request.header("origin"))
-            && !allowed.iter().any(|a| a == origin)
+        if let Some(origin) = request.header("origin")
+            && !self.origin_allowed(origin, request.header("host"))
         {
             return Err(Problem::origin_not_allowed(origin));
         }
@@ -238,12 +260,41 @@ impl HandshakePolicy {
     }
 }
 
+impl HandshakePolicy {
+    /// Whether a request from a page of `origin` may connect. A value that could not be
+    /// read arrives empty and matches nothing: the check fails closed.
+    fn origin_allowed(&self, origin: &str, host: Option<&str>) -> bool {
+        match &self.origins {
+            Origins::Any => true,
+            Origins::Only(allowed) => allowed.iter().any(|a| a == origin),
+            Origins::SameOrigin => {
+                let authority = origin
+                    .strip_prefix("https://")
+                    .or_else(|| origin.strip_prefix("http://"));
+                match (authority, host) {
+                    (Some(authority), Some(host)) => without_default_port(authority)
+                        .eq_ignore_ascii_case(without_default_port(host)),
+                    _ => false,
+                }
+            }
+        }
+    }
+}
+
+/// `host:80` and `host:443` name the same server as `host` does in a browser's `Origin`.
+fn without_default_port(authority: &str) -> &str {
+    authority
+        .strip_suffix(":80")
+        .or_else(|| authority.strip_suffix(":443"))
+        .unwrap_or(authority)
+}
+
 impl fmt::Debug for HandshakePolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HandshakePolicy")
             .field("authenticator", &self.authenticator.is_some())
             .field("allow_guests", &self.allow_guests)
-            .field("allowed_origins", &self.allowed_origins)
+            .field("origins", &self.origins)
             .field("query_token_param", &self.query_token_param)
             .finish()
     }
@@ -333,6 +384,43 @@ mod tests {
             block(guests.admit("/ws/", None, h)).unwrap_err().status(),
             401
         );
+    }
+
+    #[test]
+    fn by_default_a_page_must_come_from_the_servers_own_host() {
+        let with = |origin: &str, host: &str| {
+            headers(&[
+                ("Origin", origin),
+                ("Host", host),
+                ("Sec-WebSocket-Protocol", "access-token, good"),
+            ])
+        };
+        let same = [
+            ("http://127.0.0.1:3000", "127.0.0.1:3000"),
+            ("https://chat.example.com", "chat.example.com"),
+            ("https://Chat.Example.com:443", "chat.example.com"),
+        ];
+        for (origin, host) in same {
+            assert!(
+                block(policy().admit("/ws/", None, with(origin, host))).is_ok(),
+                "{origin}"
+            );
+        }
+        let other = [
+            ("https://evil.example", "chat.example.com"),
+            ("null", "chat.example.com"),
+            // An `Origin` that could not be read arrives empty: it matches nothing.
+            ("", "chat.example.com"),
+            ("http://127.0.0.1:3001", "127.0.0.1:3000"),
+        ];
+        for (origin, host) in other {
+            let refused = block(policy().admit("/ws/", None, with(origin, host))).unwrap_err();
+            assert_eq!(refused.status(), 403, "{origin}");
+        }
+        assert!(block(policy().any_origin().admit("/ws/", None, with("null", "x"))).is_ok());
+        // No `Origin`: not a browser, nothing to check.
+        let h = headers(&[("Sec-WebSocket-Protocol", "access-token, good")]);
+        assert!(block(policy().admit("/ws/", None, h)).is_ok());
     }
 
     #[test]

@@ -6,18 +6,23 @@ use base64::Engine as _;
 use super::Admission;
 use crate::problem::Problem;
 
-/// The headers of a request as the policy reads them: names with their text values
-/// (values that are not visible ASCII are left out). Adapters pass their framework's
-/// header map here, so both read a request the same way.
-pub fn text_headers<'a>(
+/// The headers of a request as the policy reads them: names with their text values. A
+/// value that is not visible ASCII is read as empty, never left out: a check of that header
+/// then fails closed (an `Origin` with a stray byte is not "no `Origin`").
+pub(crate) fn text_headers<'a>(
     headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
 ) -> Vec<(String, String)> {
     headers
         .into_iter()
-        .filter_map(|(name, value)| {
-            let value = std::str::from_utf8(value).ok()?;
-            let visible = value.bytes().all(|b| b == b'\t' || (32..127).contains(&b));
-            visible.then(|| (name.to_owned(), value.to_owned()))
+        .map(|(name, value)| {
+            let visible = value.iter().all(|&b| b == b'\t' || (32..127).contains(&b));
+            let value = if visible {
+                // Visible ASCII is valid UTF-8.
+                String::from_utf8_lossy(value).into_owned()
+            } else {
+                String::new()
+            };
+            (name.to_owned(), value)
         })
         .collect()
 }
@@ -34,7 +39,10 @@ pub fn text_headers<'a>(
 ///
 /// `websocket_upgrade_required`: 400 naming the first header that is missing or wrong, or
 /// 426 for a request that is not HTTP/1.1.
-pub fn check_upgrade(http_version: (u8, u8), headers: &[(String, String)]) -> Result<(), Problem> {
+pub(crate) fn check_upgrade(
+    http_version: (u8, u8),
+    headers: &[(String, String)],
+) -> Result<(), Problem> {
     let first = |name: &str| first_header(headers, name);
     let refused = |detail: &'static str| Err(Problem::websocket_upgrade_required(400, detail));
     if !first("connection").is_some_and(|v| v.to_ascii_lowercase().contains("upgrade")) {
@@ -67,7 +75,7 @@ pub fn check_upgrade(http_version: (u8, u8), headers: &[(String, String)]) -> Re
 /// admitted: `Upgrade`, `Connection`, `Sec-WebSocket-Accept` (derived from the request's
 /// key) and, when the client offered it, the one subprotocol the admission selects (never
 /// the token).
-pub fn switching_protocols(
+pub(crate) fn switching_protocols(
     headers: &[(String, String)],
     admission: &Admission,
 ) -> Vec<(&'static str, String)> {
@@ -101,7 +109,14 @@ mod tests {
     #[test]
     fn only_text_header_values_are_read() {
         let raw: [(&str, &[u8]); 3] = [("a", b"x\ty"), ("b", b"\xff"), ("c", b"bell\x07")];
-        assert_eq!(text_headers(raw), [("a".to_owned(), "x\ty".to_owned())]);
+        assert_eq!(
+            text_headers(raw),
+            [
+                ("a".to_owned(), "x\ty".to_owned()),
+                ("b".to_owned(), String::new()),
+                ("c".to_owned(), String::new()),
+            ]
+        );
     }
 
     #[test]

@@ -104,6 +104,22 @@ struct Index {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct NotLocal;
 
+/// How many connections a node takes (`None`: no limit).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Capacity {
+    pub(crate) per_node: Option<usize>,
+    pub(crate) per_user: Option<usize>,
+}
+
+/// Why a connection was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Full {
+    /// The node holds as many connections as it takes.
+    Node,
+    /// The user has as many connections here as one user may.
+    User,
+}
+
 /// This node's live connections and their indexes.
 pub(crate) struct Hub {
     node_id: Arc<str>,
@@ -136,16 +152,31 @@ impl Hub {
     ///
     /// Every `interest` call happens under the index lock, so the broker hears of needs in
     /// the order they changed: a user who leaves and comes back is never left unsubscribed.
+    ///
+    /// Refused, changing nothing, when this node already holds `capacity.per_node`
+    /// connections, or `capacity.per_user` of this user's.
     pub(crate) fn connect(
         &self,
         bounds: Bounds,
         user: Option<Arc<str>>,
+        capacity: Capacity,
         interest: Interest<'_>,
-    ) -> (ConnectionId, Arc<Mailbox>, OutboundQueue) {
+    ) -> Result<(ConnectionId, Arc<Mailbox>, OutboundQueue), Full> {
+        let mut index = self.write();
+        if capacity
+            .per_node
+            .is_some_and(|limit| index.connections.len() >= limit)
+        {
+            return Err(Full::Node);
+        }
+        if let (Some(limit), Some(user)) = (capacity.per_user, &user)
+            && index.users.get(user).is_some_and(|m| m.len() >= limit)
+        {
+            return Err(Full::User);
+        }
         let n = self.next_connection.fetch_add(1, Ordering::Relaxed);
         let id = ConnectionId::new(format!("{}.{n}", self.node_id));
         let mailbox = Arc::new(Mailbox::new(bounds));
-        let mut index = self.write();
         if let Some(user) = &user {
             let members = index.users.entry(user.clone()).or_default();
             if members.is_empty() {
@@ -163,7 +194,7 @@ impl Hub {
         );
         drop(index);
         let outbound = OutboundQueue::new(mailbox.clone());
-        (id, mailbox, outbound)
+        Ok((id, mailbox, outbound))
     }
 
     /// Forgets a connection and closes its queue. Tells `interest` which topics this node

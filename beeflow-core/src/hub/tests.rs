@@ -45,7 +45,9 @@ fn seq(frame: Option<Outgoing>) -> Option<u64> {
 #[test]
 fn seq_counts_events_only_and_overflow_closes() {
     let hub = Hub::new();
-    let (id, mailbox, mut outbound) = hub.connect(bounds(2), None, &ignore);
+    let (id, mailbox, mut outbound) = hub
+        .connect(bounds(2), None, Capacity::default(), &ignore)
+        .unwrap();
     let ids = std::slice::from_ref(&id);
     assert_eq!(
         hub.deliver(Target::Connections(ids), &frame(false))
@@ -83,7 +85,9 @@ fn droppable_events_are_dropped_without_closing_when_the_policy_allows() {
         policy: SlowConsumer::DropDroppable,
         ..bounds(1)
     };
-    let (id, _mailbox, mut outbound) = hub.connect(policy, None, &ignore);
+    let (id, _mailbox, mut outbound) = hub
+        .connect(policy, None, Capacity::default(), &ignore)
+        .unwrap();
     let ids = std::slice::from_ref(&id);
     assert_eq!(
         hub.deliver(Target::Connections(ids), &frame(true))
@@ -122,7 +126,9 @@ fn the_byte_bound_applies_but_one_big_frame_passes_an_empty_queue() {
         bytes: 100,
         ..bounds(1000)
     };
-    let (id, _mailbox, mut outbound) = hub.connect(small, None, &ignore);
+    let (id, _mailbox, mut outbound) = hub
+        .connect(small, None, Capacity::default(), &ignore)
+        .unwrap();
     let ids = std::slice::from_ref(&id);
     let big = Arc::new(EventFrame::new(
         None,
@@ -148,11 +154,17 @@ fn users_and_groups_reach_every_local_member_once() {
     let heard = Heard::default();
     let tell = |topic, needed| heard.0.borrow_mut().push((topic, needed));
     let ada: Arc<str> = "ada".into();
-    let (a1, _, mut o1) = hub.connect(bounds(8), Some(ada.clone()), &tell);
+    let (a1, _, mut o1) = hub
+        .connect(bounds(8), Some(ada.clone()), Capacity::default(), &tell)
+        .unwrap();
     assert_eq!(heard.take(), [(Topic::User(ada.clone()), true)]);
-    let (_a2, _, mut o2) = hub.connect(bounds(8), Some(ada), &tell);
+    let (_a2, _, mut o2) = hub
+        .connect(bounds(8), Some(ada), Capacity::default(), &tell)
+        .unwrap();
     assert!(heard.take().is_empty(), "the topic is already needed");
-    let (b, _, mut ob) = hub.connect(bounds(8), Some("bob".into()), &tell);
+    let (b, _, mut ob) = hub
+        .connect(bounds(8), Some("bob".into()), Capacity::default(), &tell)
+        .unwrap();
     heard.take();
     let report = hub.deliver(Target::User("ada"), &frame(false));
     assert_eq!(report.delivered, 2);
@@ -188,7 +200,9 @@ fn disconnect_cleans_every_index_and_reports_unneeded_topics() {
     let tell = |topic, needed| heard.0.borrow_mut().push((topic, needed));
     let user: Arc<str> = "ada".into();
     let group: Arc<str> = "room".into();
-    let (id, _, _o) = hub.connect(bounds(8), Some(user.clone()), &tell);
+    let (id, _, _o) = hub
+        .connect(bounds(8), Some(user.clone()), Capacity::default(), &tell)
+        .unwrap();
     hub.join(&id, &group, &tell).unwrap();
     heard.take();
     hub.disconnect(&id, &tell);
@@ -205,7 +219,9 @@ fn disconnect_cleans_every_index_and_reports_unneeded_topics() {
 #[test]
 fn unknown_and_disconnected_connections_are_reported() {
     let hub = Hub::new();
-    let (id, _mailbox, _outbound) = hub.connect(bounds(4), None, &ignore);
+    let (id, _mailbox, _outbound) = hub
+        .connect(bounds(4), None, Capacity::default(), &ignore)
+        .unwrap();
     hub.disconnect(&id, &ignore);
     let ids = [id, ConnectionId::new("elsewhere.1")];
     let report = hub.deliver(Target::Connections(&ids), &frame(false));
@@ -216,6 +232,30 @@ fn unknown_and_disconnected_connections_are_reported() {
 #[test]
 fn connection_ids_name_their_node() {
     let hub = Hub::new();
-    let (id, _, _o) = hub.connect(bounds(1), None, &ignore);
+    let (id, _, _o) = hub
+        .connect(bounds(1), None, Capacity::default(), &ignore)
+        .unwrap();
     assert_eq!(Hub::node_of(&id), Some(&**hub.node_id()));
+}
+
+#[test]
+fn connections_beyond_capacity_are_refused_without_a_trace() {
+    let hub = Hub::new();
+    let capacity = Capacity {
+        per_node: Some(3),
+        per_user: Some(2),
+    };
+    let ada: Arc<str> = "ada".into();
+    let connect = |user: Option<&Arc<str>>| {
+        hub.connect(bounds(4), user.cloned(), capacity, &ignore)
+            .map(|(id, _, _)| id)
+    };
+    let first = connect(Some(&ada)).unwrap();
+    connect(Some(&ada)).unwrap();
+    assert_eq!(connect(Some(&ada)).unwrap_err(), Full::User);
+    connect(None).unwrap();
+    assert_eq!(connect(None).unwrap_err(), Full::Node);
+    assert_eq!(hub.stats().connections, 3);
+    hub.disconnect(&first, &ignore);
+    connect(Some(&ada)).unwrap();
 }

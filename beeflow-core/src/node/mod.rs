@@ -10,18 +10,21 @@ mod delivery;
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use futures_util::future::BoxFuture;
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::broker::{Broker, Inbox};
 use crate::context::{ConnectionInfo, Runtime};
 use crate::event::Emit;
-use crate::hub::{DeliveryReport, Hub, NotLocal, Topic};
+use crate::hub::{Capacity, DeliveryReport, Full, Hub, NotLocal, Topic};
 use crate::identity::ErasedIdentity;
 use crate::limits::Limits;
 use crate::outbound::{Mailbox, OutboundQueue};
 use crate::problem::{Problem, ProblemTypeBase};
+use crate::rate::{NodeRates, RateLimits};
 use crate::recipient::ConnectionId;
 use crate::registry::Registry;
 
@@ -34,8 +37,32 @@ pub(crate) struct Node {
     pub(crate) problem_base: ProblemTypeBase,
     pub(crate) limits: Limits,
     pub(crate) hub: Arc<Hub>,
+    pub(crate) rates: NodeRates,
     broker: Arc<dyn Broker>,
     states: StateMap,
+    /// Where a shutdown is: see [`Phase`].
+    phase: AtomicU8,
+    /// Wakes connections when the phase changes, and the shutdown when a connection leaves.
+    changed: Notify,
+    left: Notify,
+    /// Connections that left so far; every [`FORGET_EVERY`]th one prunes the rate buckets.
+    departures: AtomicU64,
+}
+
+/// How many departures between two prunings of the rate limiters' idle buckets: often
+/// enough to bound their memory, rarely enough that the pass costs nothing per connection.
+const FORGET_EVERY: u64 = 1024;
+
+/// Where a node is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub(crate) enum Phase {
+    /// Admitting and serving.
+    Running = 0,
+    /// Admitting nobody; each connection closes with 1001 once its running request is done.
+    Draining = 1,
+    /// Past the shutdown's deadline: the connections still open are dropped.
+    Aborting = 2,
 }
 
 impl Node {
@@ -44,6 +71,7 @@ impl Node {
         registry: Registry,
         problem_base: ProblemTypeBase,
         limits: Limits,
+        rate_limits: RateLimits,
         broker: Arc<dyn Broker>,
         states: StateMap,
     ) -> Arc<Self> {
@@ -54,29 +82,85 @@ impl Node {
             problem_base,
             limits,
             hub,
+            rates: NodeRates::new(rate_limits),
             broker,
             states,
+            phase: AtomicU8::new(Phase::Running as u8),
+            changed: Notify::new(),
+            left: Notify::new(),
+            departures: AtomicU64::new(0),
         })
     }
 
-    /// Registers a new connection with the hub.
+    /// Registers a new connection with the hub, unless the node is shutting down or full.
     pub(crate) fn connect(
         &self,
         path: &str,
         identity: Option<ErasedIdentity>,
-    ) -> (Arc<ConnectionInfo>, Arc<Mailbox>, OutboundQueue) {
+    ) -> Result<(Arc<ConnectionInfo>, Arc<Mailbox>, OutboundQueue), Problem> {
+        if self.phase() != Phase::Running {
+            return Err(Problem::shutting_down());
+        }
         let user = identity.as_ref().map(|i| i.user_id.clone());
-        let (id, mailbox, queue) =
+        let capacity = Capacity {
+            per_node: self.limits.max_connections(),
+            per_user: self.limits.max_connections_per_user(),
+        };
+        let connected =
             self.hub
-                .connect((&self.limits).into(), user, &|topic, needed| {
+                .connect((&self.limits).into(), user, capacity, &|topic, needed| {
                     self.interest(topic, needed);
                 });
+        let (id, mailbox, queue) = connected.map_err(|full| match full {
+            Full::Node => Problem::server_full(),
+            Full::User => Problem::too_many_connections(capacity.per_user.unwrap_or_default()),
+        })?;
         let info = Arc::new(ConnectionInfo {
             id,
             identity,
             path: path.into(),
         });
-        (info, mailbox, queue)
+        Ok((info, mailbox, queue))
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Acquire) {
+            0 => Phase::Running,
+            1 => Phase::Draining,
+            _ => Phase::Aborting,
+        }
+    }
+
+    /// Moves the node to `phase` (never back) and tells every connection.
+    pub(crate) fn enter(&self, phase: Phase) {
+        self.phase.fetch_max(phase as u8, Ordering::AcqRel);
+        self.changed.notify_waiters();
+    }
+
+    /// Resolves once the node is at least in `phase`.
+    pub(crate) async fn reached(&self, phase: Phase) {
+        loop {
+            let changed = self.changed.notified();
+            let mut changed = std::pin::pin!(changed);
+            changed.as_mut().enable();
+            if self.phase() >= phase {
+                return;
+            }
+            changed.await;
+        }
+    }
+
+    /// Resolves once this node holds no connection.
+    pub(crate) async fn emptied(&self) {
+        loop {
+            let left = self.left.notified();
+            let mut left = std::pin::pin!(left);
+            left.as_mut().enable();
+            if self.hub.stats().connections == 0 {
+                return;
+            }
+            left.await;
+        }
     }
 
     pub(crate) fn join(&self, id: &ConnectionId, group: &str) -> Result<(), Problem> {
@@ -96,6 +180,10 @@ impl Node {
     pub(crate) fn disconnect(&self, id: &ConnectionId) {
         self.hub
             .disconnect(id, &|topic, needed| self.interest(topic, needed));
+        self.left.notify_waiters();
+        if self.departures.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == FORGET_EVERY - 1 {
+            self.rates.forget_idle();
+        }
     }
 
     /// Tells the broker what this node started or stopped needing.

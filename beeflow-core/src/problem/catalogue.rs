@@ -45,6 +45,23 @@ catalogue! {
     ORIGIN_NOT_ALLOWED = 403, "origin_not_allowed", "origin-not-allowed", "Origin not allowed";
     WEBSOCKET_UPGRADE_REQUIRED = 400, "websocket_upgrade_required", "websocket-upgrade-required", "WebSocket upgrade required";
     UNKNOWN_SCHEMA_DOCUMENT = 404, "unknown_schema_document", "unknown-schema-document", "Unknown schema document";
+    RATE_LIMITED = 429, "rate_limited", "rate-limited", "Too many requests";
+    TOO_MANY_CONNECTIONS = 429, "too_many_connections", "too-many-connections", "Too many connections";
+    SERVER_FULL = 503, "server_full", "server-full", "Server full";
+    SHUTTING_DOWN = 503, "shutting_down", "shutting-down", "Server shutting down";
+    HANDSHAKE_TIMED_OUT = 408, "handshake_timed_out", "handshake-timed-out", "Handshake timed out";
+}
+
+/// How much of a client's own text a Problem repeats back: at most this many characters,
+/// then `…`, so an oversized name never makes an oversized reply.
+const ECHO_LIMIT: usize = 100;
+
+/// `text` as a problem shows it: cut to [`ECHO_LIMIT`] characters.
+fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(ECHO_LIMIT) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((at, _)) => std::borrow::Cow::Owned(format!("{}…", &text[..at])),
+    }
 }
 
 /// The exact detail text of `invalid_websocket_message` (`docs/protocol.md` §3).
@@ -61,17 +78,24 @@ impl Problem {
         Self::of(INVALID_WEBSOCKET_MESSAGE).with_detail(INVALID_MESSAGE_DETAIL)
     }
 
-    /// `unknown_websocket_action` (400): no action is registered under `name` (trimmed).
+    /// `unknown_websocket_action` (400): no action is registered under `name` (trimmed;
+    /// shown cut to 100 characters).
     pub fn unknown_websocket_action(name: &str) -> Self {
-        Self::of(UNKNOWN_WEBSOCKET_ACTION)
-            .with_detail(format!("No WebSocket action is registered under '{name}'."))
+        Self::of(UNKNOWN_WEBSOCKET_ACTION).with_detail(format!(
+            "No WebSocket action is registered under '{}'.",
+            shown(name)
+        ))
     }
 
     /// `invalid_action_payload` (422): the payload does not match the action's typed payload.
     /// `path` is the failing location inside the payload (`.` for the payload itself).
+    /// The path and the reason are shown cut to 100 characters each, since serde repeats
+    /// the client's values in them.
     pub fn invalid_action_payload(action: &str, path: &str, reason: &str) -> Self {
         Self::of(INVALID_ACTION_PAYLOAD).with_detail(format!(
-            "The payload of action '{action}' is invalid at '{path}': {reason}."
+            "The payload of action '{action}' is invalid at '{}': {}.",
+            shown(path),
+            shown(reason)
         ))
     }
 
@@ -113,8 +137,10 @@ impl Problem {
 
     /// `unknown_recipient_type` (500): an event named a recipient type nobody registered.
     pub fn unknown_recipient_type(kind: &str) -> Self {
-        Self::of(UNKNOWN_RECIPIENT_TYPE)
-            .with_detail(format!("No recipient type is registered under '{kind}'."))
+        Self::of(UNKNOWN_RECIPIENT_TYPE).with_detail(format!(
+            "No recipient type is registered under '{}'.",
+            shown(kind)
+        ))
     }
 
     /// `recipient_resolution_failed` (500): the resolver of a recipient type panicked.
@@ -140,7 +166,8 @@ impl Problem {
     /// `origin_not_allowed` (403): the upgrade request's `Origin` is not allowed.
     pub fn origin_not_allowed(origin: &str) -> Self {
         Self::of(ORIGIN_NOT_ALLOWED).with_detail(format!(
-            "WebSocket connections from origin '{origin}' are not allowed."
+            "WebSocket connections from origin '{}' are not allowed.",
+            shown(origin)
         ))
     }
 
@@ -161,7 +188,7 @@ impl Problem {
     /// `unknown_schema_document` (404): no schema document has this name (shown cut to 100
     /// characters). `published` lists the names that exist.
     pub fn unknown_schema_document(name: &str, published: &[&str]) -> Self {
-        let shown: String = name.chars().take(100).collect();
+        let shown = shown(name);
         let published = published
             .iter()
             .map(|name| format!("'{name}'"))
@@ -170,6 +197,42 @@ impl Problem {
         Self::of(UNKNOWN_SCHEMA_DOCUMENT).with_detail(format!(
             "No schema document is named '{shown}'; this server publishes {published}."
         ))
+    }
+
+    /// `rate_limited` (429): an action (or an upgrade) over its rate limit; says when to
+    /// retry.
+    pub fn rate_limited(retry_after: std::time::Duration) -> Self {
+        Self::of(RATE_LIMITED)
+            .with_detail(format!(
+                "Too many requests: retry in {} ms.",
+                retry_after.as_millis().max(1)
+            ))
+            .with_retry_after(retry_after)
+    }
+
+    /// `too_many_connections` (429): the user holds as many connections on this node as one
+    /// user may.
+    pub fn too_many_connections(limit: usize) -> Self {
+        Self::of(TOO_MANY_CONNECTIONS).with_detail(format!(
+            "This user already holds {limit} connections, the most one user may hold here."
+        ))
+    }
+
+    /// `server_full` (503): the node holds as many connections as it takes.
+    pub fn server_full() -> Self {
+        Self::of(SERVER_FULL).with_detail("This server takes no more connections now.")
+    }
+
+    /// `shutting_down` (503): the node is shutting down and takes no more connections.
+    pub fn shutting_down() -> Self {
+        Self::of(SHUTTING_DOWN)
+            .with_detail("This server is shutting down; connect to another or try again.")
+    }
+
+    /// `handshake_timed_out` (408): admitting the upgrade (the application's authenticator)
+    /// took longer than the handshake timeout.
+    pub fn handshake_timed_out() -> Self {
+        Self::of(HANDSHAKE_TIMED_OUT).with_detail("The upgrade request was not admitted in time.")
     }
 }
 

@@ -11,6 +11,7 @@ mod catalogue;
 use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
+use std::time::Duration;
 
 use serde::Serialize;
 use uuid::Uuid;
@@ -36,6 +37,7 @@ pub struct Problem {
     slug: Cow<'static, str>,
     title: Cow<'static, str>,
     detail: Cow<'static, str>,
+    retry_after: Option<Duration>,
 }
 
 impl Problem {
@@ -66,7 +68,28 @@ impl Problem {
             slug: slug.into(),
             detail: title.clone(),
             title,
+            retry_after: None,
         }
+    }
+
+    /// Says when the client may try again: sent as `retry_after_ms` (and, over HTTP, as a
+    /// `Retry-After` header by the adapters).
+    #[must_use]
+    pub fn with_retry_after(mut self, wait: Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
+    }
+
+    /// When the client may try again, if the problem says so.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// [`Problem::retry_after`] in whole seconds, rounded up, as an HTTP `Retry-After`
+    /// header says it.
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        self.retry_after
+            .map(|wait| wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
     }
 
     /// Replaces the human-readable explanation of this occurrence.
@@ -136,6 +159,8 @@ impl Problem {
             status: u16,
             detail: &'a str,
             code: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            retry_after_ms: Option<u64>,
             #[serde(skip_serializing_if = "str::is_empty")]
             instance: &'a str,
         }
@@ -147,6 +172,10 @@ impl Problem {
             status: self.status,
             detail: &self.detail,
             code: &self.code,
+            // Rounded up: a client that waits this long is let in.
+            retry_after_ms: self
+                .retry_after
+                .map(|wait| u64::try_from(wait.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)),
             instance,
         };
         // Serializing plain strings and integers into a String cannot fail.

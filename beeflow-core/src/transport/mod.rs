@@ -2,31 +2,31 @@
 //! connection loop.
 //!
 //! The core speaks the WebSocket protocol itself, on the upgraded connection's bytes, so
-//! every adapter behaves the same on the wire: frame and message limits (refused from the
-//! frame header), UTF-8 checks, pings and pongs, keepalive, timeouts and closing. An
-//! adapter does four things:
+//! every adapter behaves the same on the wire: the upgrade checks, the limits, frame and
+//! message sizes (refused from the frame header), UTF-8, pings and pongs, keepalive,
+//! timeouts, rate limits and closing. An adapter does three things:
 //!
-//! 1. reads the upgrade request's headers with [`text_headers`] and refuses a request that
-//!    is not a WebSocket upgrade with [`check_upgrade`]'s Problem;
-//! 2. asks the application's [`HandshakePolicy`](crate::HandshakePolicy) to
-//!    [`admit`](crate::HandshakePolicy::admit) it, and answers 101 with the headers of
-//!    [`switching_protocols`];
-//! 3. once the connection is upgraded, opens a [`Connection`] with
-//!    [`Dispatcher::open`](crate::Dispatcher::open) and runs [`serve`] on the connection's
-//!    bytes (any `AsyncRead + AsyncWrite`);
-//! 4. renders every refusal with [`Problem::to_http_json`](crate::Problem::to_http_json) as
-//!    an `application/problem+json` response ([`Problem::MEDIA_TYPE`](crate::Problem::MEDIA_TYPE)).
+//! 1. builds an [`UpgradeRequest`] from the framework's request (path, query, HTTP version,
+//!    headers, and the client's address when it knows it) and calls [`accept`], which checks
+//!    it, lets the application's [`HandshakePolicy`](crate::HandshakePolicy) admit it,
+//!    applies the connection limits and opens the [`Connection`];
+//! 2. answers 101 with the [`Accepted`] headers, and once the framework hands over the
+//!    upgraded connection, runs [`serve`] on its bytes (any `AsyncRead + AsyncWrite`);
+//! 3. renders a refusal with [`Problem::to_http_json`](crate::Problem::to_http_json) as an
+//!    `application/problem+json` response ([`Problem::MEDIA_TYPE`](crate::Problem::MEDIA_TYPE)),
+//!    with a `Retry-After` header when [`Problem::retry_after`](crate::Problem::retry_after)
+//!    says when to retry.
 //!
 //! [`serve`] requires no `Send`: actix-web's request payload is `!Send`, and axum adds `Send`
 //! at its own spawn site.
 
+mod accept;
 mod serve;
 mod watched;
 
+pub use self::accept::{Accepted, UpgradeRequest, accept};
 pub use self::serve::{Ended, serve};
 pub use crate::connection::Connection;
-pub use crate::handshake::{
-    ACCESS_TOKEN_PROTOCOL, Admission, check_upgrade, switching_protocols, text_headers,
-};
+pub use crate::handshake::{ACCESS_TOKEN_PROTOCOL, Admission};
 pub use crate::outbound::{CloseReason, Outgoing};
 pub use crate::problem::ProblemTypeBase;

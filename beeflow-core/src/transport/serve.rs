@@ -24,6 +24,7 @@ use tokio_tungstenite::tungstenite::{Error, Message};
 use super::watched::{Clock, Progress, Watched};
 use crate::connection::{Connection, Inbound};
 use crate::limits::Limits;
+use crate::node::Phase;
 use crate::outbound::{CloseReason, Outgoing, Queued};
 
 /// Why the connection loop ended.
@@ -40,6 +41,9 @@ pub enum Ended {
     /// Writing to the socket made no progress for [`Limits::write_timeout`]: the client
     /// stopped reading, or its network is gone. The connection is dropped.
     WriteStalled,
+    /// The connection was still open at the deadline of
+    /// [`Dispatcher::shutdown`](crate::Dispatcher::shutdown), and was dropped.
+    ShutDown,
 }
 
 /// Runs one WebSocket connection on `io`, the upgraded connection's bytes, until the client
@@ -56,6 +60,7 @@ where
         queue: mut outbound,
     } = connection;
     let limits = *requests.limits();
+    let node = requests.node();
     let mailbox = outbound.mailbox().clone();
     let clock = Clock::start();
     let progress = Arc::new(Progress::default());
@@ -65,11 +70,22 @@ where
 
     let stop = {
         let reader = async {
+            let mut draining = std::pin::pin!(node.reached(Phase::Draining));
             loop {
-                // Room for the reply before the request is read: TCP holds the rest back.
-                mailbox.room().await;
+                // Room for the reply before the request is read: TCP holds the rest back. A
+                // queue that takes nothing more is closing: the writer sends what is queued,
+                // the close frame last, and ends the loop.
+                if !mailbox.room().await {
+                    return std::future::pending().await;
+                }
                 progress.resume_reading(&clock);
-                let next = stream.next().await;
+                let next = match select(stream.next(), draining.as_mut()).await {
+                    Either::Left((next, _)) => next,
+                    Either::Right(((), _)) => {
+                        mailbox.finish(CloseReason::GOING_AWAY);
+                        return std::future::pending().await;
+                    }
+                };
                 progress.pause_reading();
                 // Boxed so the handler state exists only while a frame is handled, not inside
                 // every idle connection's task.
@@ -89,6 +105,10 @@ where
                     Some(Ok(Message::Frame(_))) => {}
                     Some(Ok(Message::Close(_))) | None => return Stop::ClientClosed,
                     Some(Err(error)) => return violation(&error),
+                }
+                // A shutdown that began while a request ran takes effect once it is done.
+                if node.phase() != Phase::Running {
+                    mailbox.finish(CloseReason::GOING_AWAY);
                 }
             }
         };
@@ -120,15 +140,26 @@ where
             mailbox.overflowed().await;
             Stop::Ended(Ended::ServerClosed(CloseReason::SLOW_CONSUMER))
         };
-        let (reader, writer, watchdog, overflowed) = (
+        // Past the shutdown's deadline, whatever is still open is dropped.
+        let aborted = async {
+            node.reached(Phase::Aborting).await;
+            Stop::Ended(Ended::ShutDown)
+        };
+        let (reader, writer, watchdog, overflowed, aborted) = (
             std::pin::pin!(reader),
             std::pin::pin!(writer),
             std::pin::pin!(watchdog),
             std::pin::pin!(overflowed),
+            std::pin::pin!(aborted),
         );
-        match select(select(reader, writer), select(watchdog, overflowed)).await {
+        let ends = select(select(watchdog, overflowed), aborted);
+        match select(select(reader, writer), ends).await {
             Either::Left((Either::Left((stop, _)) | Either::Right((stop, _)), _))
-            | Either::Right((Either::Left((stop, _)) | Either::Right((stop, _)), _)) => stop,
+            | Either::Right((
+                Either::Left((Either::Left((stop, _)) | Either::Right((stop, _)), _))
+                | Either::Right((stop, _)),
+                _,
+            )) => stop,
         }
     };
     let ended = match stop {

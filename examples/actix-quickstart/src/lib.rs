@@ -4,6 +4,7 @@
 
 use actix_web::web::ServiceConfig;
 use beeflow_actix::Endpoint;
+use beeflow_core::Dispatcher;
 
 pub use example_demo_actions::{DEMO_TOKEN, actions};
 
@@ -19,19 +20,18 @@ pub use example_demo_actions::{DEMO_TOKEN, actions};
 ///
 /// A duplicate action, event or recipient name among the linked crates.
 pub fn app(
-    problem_type_base_url: Option<&str>,
+    dispatcher: &Dispatcher,
     port: u16,
-) -> Result<impl Fn(&mut ServiceConfig) + Clone + Send + 'static, beeflow_core::BuildError> {
-    let dispatcher = example_demo_actions::dispatcher(problem_type_base_url)?;
+) -> impl Fn(&mut ServiceConfig) + Clone + Send + 'static {
     let info = example_demo_actions::asyncapi_info(port, "cargo run -p example-actix-quickstart");
     let schema = (dispatcher.clone(), info);
-    let endpoint = Endpoint::new(dispatcher).policy(example_demo_actions::policy());
-    Ok(move |config: &mut ServiceConfig| {
+    let endpoint = Endpoint::new(dispatcher.clone()).policy(example_demo_actions::policy());
+    move |config: &mut ServiceConfig| {
         config.service(endpoint.clone().into_resource("/ws/"));
         config.service(beeflow_actix::schema_resource(
             &schema.0,
             &schema.1,
             "/schema/{document}",
         ));
-    })
+    }
 }

@@ -70,8 +70,8 @@ async fn announce(
     }
 }
 
-/// Serves the chat for `dispatcher` on `listener` until Ctrl-C, with `TCP_NODELAY` on every
-/// connection (small frames must not wait behind Nagle's algorithm).
+/// Serves the chat for `dispatcher` on `listener` until Ctrl-C or SIGTERM, then shuts down
+/// gracefully (see [`beeflow_axum::serve`]).
 ///
 /// # Errors
 ///
@@ -80,15 +80,15 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     dispatcher: Dispatcher,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app(dispatcher))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+    let app = app(dispatcher.clone());
+    beeflow_axum::serve(
+        listener,
+        app,
+        dispatcher,
+        example_demo_actions::shutdown_signal(),
+    )
+    .await
+    .map(drop)
 }
 
 /// Pushes the clock to everyone every `period`, until the dispatcher is dropped elsewhere

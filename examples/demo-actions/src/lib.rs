@@ -7,23 +7,70 @@
 
 pub mod actions;
 
-use beeflow_core::{BuildError, Dispatcher, HandshakePolicy, HandshakeRequest, Problem};
+use beeflow_core::{
+    BuildError, Dispatcher, HandshakePolicy, HandshakeRequest, Problem, RateLimits,
+};
 
 /// The token the demo accepts in the `access-token` subprotocol.
 pub const DEMO_TOKEN: &str = "demo-token";
 
 /// The demo's dispatcher: every linked action, problem `type`s under
-/// `problem_type_base_url` (`None`: `about:blank`).
+/// `problem_type_base_url` (`None`: `about:blank`), and the production defaults, except that
+/// `BEEFLOW_RATE_LIMIT=off` in the environment turns the rate limits off (for load tests
+/// and benchmarks).
 ///
 /// # Errors
 ///
 /// A duplicate action, event or recipient name among the linked crates.
 pub fn dispatcher(problem_type_base_url: Option<&str>) -> Result<Dispatcher, BuildError> {
-    let mut dispatcher = Dispatcher::builder();
+    let mut dispatcher = Dispatcher::builder().rate_limits(rate_limits());
     if let Some(base) = problem_type_base_url {
         dispatcher = dispatcher.problem_type_base(base);
     }
     dispatcher.build()
+}
+
+/// The rate limits the environment asks for: the defaults, or none at all with
+/// `BEEFLOW_RATE_LIMIT=off`.
+pub fn rate_limits() -> RateLimits {
+    match std::env::var("BEEFLOW_RATE_LIMIT").as_deref() {
+        Ok("off") => RateLimits::off(),
+        _ => RateLimits::default(),
+    }
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM: when a server should shut down gracefully.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                terminate.recv().await;
+            }
+            // Without a handler, Ctrl-C still works.
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
+
+/// Logs warnings and errors to stderr (`RUST_LOG` overrides), so that what beeflow warns
+/// about (a broker that lost deliveries, a handler that panicked) is seen.
+pub fn install_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// The demo's handshake policy: [`DEMO_TOKEN`] authenticates as user `demo`, any other

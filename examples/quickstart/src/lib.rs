@@ -4,6 +4,7 @@
 
 use axum::Router;
 use beeflow_axum::Endpoint;
+use beeflow_core::Dispatcher;
 
 pub use example_demo_actions::{DEMO_TOKEN, actions};
 
@@ -15,15 +16,11 @@ pub use example_demo_actions::{DEMO_TOKEN, actions};
 /// # Errors
 ///
 /// A duplicate action, event or recipient name among the linked crates.
-pub fn app(
-    problem_type_base_url: Option<&str>,
-    port: u16,
-) -> Result<Router, beeflow_core::BuildError> {
-    let dispatcher = example_demo_actions::dispatcher(problem_type_base_url)?;
+pub fn app(dispatcher: &Dispatcher, port: u16) -> Router {
     let info = example_demo_actions::asyncapi_info(port, "cargo run -p example-quickstart");
-    let schemas = beeflow_axum::schema_route(&dispatcher, &info);
-    let endpoint = Endpoint::new(dispatcher).policy(example_demo_actions::policy());
-    Ok(Router::new()
+    let schemas = beeflow_axum::schema_route(dispatcher, &info);
+    let endpoint = Endpoint::new(dispatcher.clone()).policy(example_demo_actions::policy());
+    Router::new()
         .route("/ws/", endpoint.into_route())
-        .route("/schema/{document}", schemas))
+        .route("/schema/{document}", schemas)
 }

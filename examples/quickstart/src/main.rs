@@ -17,7 +17,6 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use axum::serve::ListenerExt;
 use beeflow_core::Registry;
 use beeflow_core::schema::{AsyncApiInfo, render};
 use example_quickstart::app;
@@ -105,19 +104,24 @@ fn typescript(bundle: &str) -> Result<String, Box<dyn Error>> {
 }
 
 async fn serve(port: u16) -> Result<(), Box<dyn Error>> {
+    example_demo_actions::install_logging();
     let base = std::env::var("BEEFLOW_PROBLEM_TYPE_BASE_URL").ok();
-    let app = app(base.as_deref(), port)?;
+    let dispatcher = example_demo_actions::dispatcher(base.as_deref())?;
+    let app = app(&dispatcher, port);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("{}", example_demo_actions::banner(listener.local_addr()?));
-    // Replies are small writes: without TCP_NODELAY, Nagle's algorithm holds them back
-    // behind delayed ACKs (up to ~40 ms) whenever a client pipelines requests.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    // TCP_NODELAY, the request-head timeout, client addresses and the graceful shutdown
+    // (WebSockets closed with 1001 first) on Ctrl-C and SIGTERM.
+    let report = beeflow_axum::serve(
+        listener,
+        app,
+        dispatcher,
+        example_demo_actions::shutdown_signal(),
+    )
+    .await?;
+    println!(
+        "shut down: {} connections closed, {} dropped",
+        report.closed, report.dropped
+    );
     Ok(())
 }

@@ -52,16 +52,38 @@ impl Server {
 }
 
 /// Child mode: serve one app on an ephemeral port, print the address, serve until killed.
-/// Every server as its quickstart binary runs it: one worker thread, `TCP_NODELAY`.
+/// Every server as its quickstart binary runs it (`beeflow_axum::serve` for the axum
+/// quickstart), on one worker thread with `TCP_NODELAY`; the quickstarts with
+/// `BEEFLOW_RATE_LIMIT=off`, which [`spawn`] sets.
 pub(crate) fn serve_child(name: &str) {
     match Server::from_name(name) {
-        Server::BeeflowAxum => serve_axum(example_quickstart::app(None, 0).expect("registry")),
+        Server::BeeflowAxum => serve_beeflow_axum(),
         Server::BaselineAxum => serve_axum(baseline_axum::app()),
         Server::BeeflowActix => {
-            serve_actix(example_actix_quickstart::app(None, 0).expect("registry"));
+            let dispatcher = example_demo_actions::dispatcher(None).expect("registry");
+            serve_actix(example_actix_quickstart::app(&dispatcher, 0));
         }
         Server::BaselineActix => serve_actix(baseline_actix::configure),
     }
+}
+
+fn serve_beeflow_axum() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let dispatcher = example_demo_actions::dispatcher(None).expect("registry");
+        let app = example_quickstart::app(&dispatcher, 0);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        println!("{}", listener.local_addr().expect("addr"));
+        beeflow_axum::serve(listener, app, dispatcher, std::future::pending())
+            .await
+            .expect("serve");
+    });
 }
 
 fn serve_axum(app: axum::Router) {
@@ -112,6 +134,8 @@ pub(crate) fn spawn(server: Server) -> (Child, SocketAddr) {
     let mut child = command
         .arg("serve")
         .arg(server.name())
+        // Load tests switch the rate limits off, and nothing else.
+        .env("BEEFLOW_RATE_LIMIT", "off")
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn server");

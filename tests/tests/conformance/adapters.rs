@@ -36,7 +36,8 @@ impl Adapter for Axum {
     }
 
     fn quickstart(&self, base: Option<&str>) -> Server {
-        serve_axum(example_quickstart::app(base, 0).expect("no duplicate names"))
+        let dispatcher = example_demo_actions::dispatcher(base).expect("no duplicate names");
+        serve_axum(example_quickstart::app(&dispatcher, 0))
     }
 }
 
@@ -52,7 +53,8 @@ impl Adapter for Actix {
     }
 
     fn quickstart(&self, base: Option<&str>) -> Server {
-        serve_actix(example_actix_quickstart::app(base, 0).expect("no duplicate names"))
+        let dispatcher = example_demo_actions::dispatcher(base).expect("no duplicate names");
+        serve_actix(example_actix_quickstart::app(&dispatcher, 0))
     }
 }
 
@@ -63,6 +65,8 @@ fn serve_axum(app: axum::Router) -> Server {
     listener.set_nonblocking(true).expect("non-blocking");
     let addr = listener.local_addr().expect("address");
     let listener = tokio::net::TcpListener::from_std(listener).expect("inside a runtime");
+    // With the client's address, as the per-address upgrade limit needs.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move { axum::serve(listener, app).await });
     Server::new(addr, AbortOnDrop(task.abort_handle()))
 }

@@ -1,0 +1,116 @@
+//! Everything between an upgrade request and its 101: the checks, the policy, the limits,
+//! and the connection, in one call so every adapter does them in the same order.
+
+use std::net::IpAddr;
+
+use crate::connection::Connection;
+use crate::dispatch::Dispatcher;
+use crate::handshake::{HandshakePolicy, check_upgrade, switching_protocols, text_headers};
+use crate::problem::Problem;
+use crate::rate::Limited;
+
+/// An upgrade request as the core reads it, whatever the framework.
+#[derive(Debug, Clone)]
+pub struct UpgradeRequest {
+    http_version: (u8, u8),
+    path: String,
+    query: Option<String>,
+    headers: Vec<(String, String)>,
+    peer: Option<IpAddr>,
+}
+
+impl UpgradeRequest {
+    /// A request for `path` (without the query string), with its raw `query`, its HTTP
+    /// version as (major, minor), and its headers as names and raw values.
+    ///
+    /// A header value that is not visible ASCII is kept as an empty value, so a check that
+    /// needs it (the `Origin`) fails rather than passing as if the header were absent.
+    pub fn new<'a>(
+        http_version: (u8, u8),
+        path: &str,
+        query: Option<&str>,
+        headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) -> Self {
+        Self {
+            http_version,
+            path: path.to_owned(),
+            query: query.map(str::to_owned),
+            headers: text_headers(headers),
+            peer: None,
+        }
+    }
+
+    /// The client's address, for the per-address upgrade limit.
+    #[must_use]
+    pub fn with_peer(mut self, peer: IpAddr) -> Self {
+        self.peer = Some(peer);
+        self
+    }
+
+    /// The request path.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+/// An accepted upgrade: the headers of the 101 to send, and the connection to serve once the
+/// framework hands over the upgraded bytes.
+#[derive(Debug)]
+pub struct Accepted {
+    headers: Vec<(&'static str, String)>,
+    connection: Connection,
+}
+
+impl Accepted {
+    /// The headers of the 101 response (`Upgrade`, `Connection`, `Sec-WebSocket-Accept`,
+    /// and the selected subprotocol, if any).
+    pub fn response_headers(&self) -> &[(&'static str, String)] {
+        &self.headers
+    }
+
+    /// The connection, to run with [`serve`](super::serve).
+    pub fn into_connection(self) -> Connection {
+        self.connection
+    }
+}
+
+/// Decides on an upgrade request for `dispatcher`: checks that it is a WebSocket upgrade,
+/// refuses it while the node shuts down or when its client address upgrades too often, lets
+/// `policy` admit it (within [`Limits::handshake_timeout`](crate::Limits::handshake_timeout)),
+/// and opens the connection within the connection limits.
+///
+/// # Errors
+///
+/// The Problem to send as an `application/problem+json` response:
+/// `websocket_upgrade_required` (400/426), `shutting_down` (503), `rate_limited` (429, with
+/// `Retry-After`), whatever the policy refused with (401/403), `handshake_timed_out` (408),
+/// `too_many_connections` (429) or `server_full` (503).
+pub async fn accept(
+    dispatcher: &Dispatcher,
+    policy: &HandshakePolicy,
+    request: UpgradeRequest,
+) -> Result<Accepted, Problem> {
+    check_upgrade(request.http_version, &request.headers)?;
+    if dispatcher.is_shutting_down() {
+        return Err(Problem::shutting_down());
+    }
+    let node = dispatcher.node();
+    if let Some(peer) = request.peer {
+        node.rates
+            .upgrade(peer)
+            .map_err(|Limited(wait)| Problem::rate_limited(wait))?;
+    }
+    let admitting = policy.admit(
+        &request.path,
+        request.query.as_deref(),
+        request.headers.clone(),
+    );
+    let admission = tokio::time::timeout(node.limits.handshake_timeout(), admitting)
+        .await
+        .map_err(|_| Problem::handshake_timed_out())??;
+    let connection = dispatcher.open(&request.path, &admission)?;
+    Ok(Accepted {
+        headers: switching_protocols(&request.headers, &admission),
+        connection,
+    })
+}
