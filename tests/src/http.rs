@@ -46,9 +46,18 @@ impl Response {
 ///
 /// When the connection fails or no complete response arrives within [`TIMEOUT`].
 pub async fn send(addr: SocketAddr, request: &str) -> Response {
+    send_bytes(addr, request.as_bytes()).await
+}
+
+/// Like [`send`], for a request that is not text (a header with a byte outside ASCII).
+///
+/// # Panics
+///
+/// Like [`send`].
+pub async fn send_bytes(addr: SocketAddr, request: &[u8]) -> Response {
     let mut stream = TcpStream::connect(addr).await.expect("the server listens");
     stream
-        .write_all(request.as_bytes())
+        .write_all(request)
         .await
         .expect("the request is written");
     tokio::time::timeout(TIMEOUT, read_response(&mut stream))

@@ -8,6 +8,7 @@
 //! `adapters.rs`) and one line in `suite!`.
 
 mod adapters;
+mod admission;
 mod auth;
 mod guardrails;
 mod limits;
@@ -60,6 +61,16 @@ suite! {
         a_plain_http_request_gets_a_problem_not_an_upgrade,
         other_methods_are_not_allowed,
         quickstart_identity_reaches_handlers,
+    ],
+    admission: [
+        actions_over_the_rate_limit_get_a_429_and_persisting_closes_with_1008,
+        upgrades_over_the_per_address_rate_get_a_429_with_retry_after,
+        connections_over_the_limits_are_refused_with_problems,
+        a_slow_authenticator_gets_a_408,
+        a_page_of_another_origin_or_an_unreadable_origin_is_refused,
+        shutdown_finishes_the_running_request_then_closes_with_1001,
+        shutdown_drops_what_is_still_open_at_the_deadline,
+        a_huge_unknown_action_name_is_not_repeated_whole,
     ],
     guardrails: [
         a_silent_client_is_pinged_then_closed_with_1011,
