@@ -31,13 +31,16 @@ pub(crate) struct Axum;
 
 impl Adapter for Axum {
     fn spawn(&self, dispatcher: Dispatcher, policy: HandshakePolicy) -> Server {
-        let endpoint = beeflow_axum::Endpoint::new(dispatcher).policy(policy);
-        serve_axum(axum::Router::new().route("/ws/", endpoint.into_route()))
+        let endpoint = beeflow_axum::Endpoint::new(dispatcher.clone()).policy(policy);
+        serve_axum(
+            axum::Router::new().route("/ws/", endpoint.into_route()),
+            dispatcher,
+        )
     }
 
     fn quickstart(&self, base: Option<&str>) -> Server {
         let dispatcher = example_demo_actions::dispatcher(base).expect("no duplicate names");
-        serve_axum(example_quickstart::app(&dispatcher, 0))
+        serve_axum(example_quickstart::app(&dispatcher, 0), dispatcher)
     }
 }
 
@@ -46,28 +49,33 @@ pub(crate) struct Actix;
 
 impl Adapter for Actix {
     fn spawn(&self, dispatcher: Dispatcher, policy: HandshakePolicy) -> Server {
+        let timeout = dispatcher.limits().handshake_timeout();
         let endpoint = beeflow_actix::Endpoint::new(dispatcher).policy(policy);
-        serve_actix(move |config| {
-            config.service(endpoint.clone().into_resource("/ws/"));
-        })
+        serve_actix(
+            move |config| {
+                config.service(endpoint.clone().into_resource("/ws/"));
+            },
+            timeout,
+        )
     }
 
     fn quickstart(&self, base: Option<&str>) -> Server {
         let dispatcher = example_demo_actions::dispatcher(base).expect("no duplicate names");
-        serve_actix(example_actix_quickstart::app(&dispatcher, 0))
+        let timeout = dispatcher.limits().handshake_timeout();
+        serve_actix(example_actix_quickstart::app(&dispatcher, 0), timeout)
     }
 }
 
-/// Serves `app` on the current tokio runtime; the server task is aborted on drop (and its
-/// connections end with the test's runtime).
-fn serve_axum(app: axum::Router) -> Server {
+/// Serves `app` with `beeflow_axum::serve`, as the quickstart does, on the current tokio
+/// runtime; the server task is aborted on drop (and its connections end with the test's
+/// runtime).
+fn serve_axum(app: axum::Router, dispatcher: Dispatcher) -> Server {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.set_nonblocking(true).expect("non-blocking");
     let addr = listener.local_addr().expect("address");
     let listener = tokio::net::TcpListener::from_std(listener).expect("inside a runtime");
-    // With the client's address, as the per-address upgrade limit needs.
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    let task = tokio::spawn(async move { axum::serve(listener, app).await });
+    let serving = beeflow_axum::serve(listener, app, dispatcher, std::future::pending());
+    let task = tokio::spawn(serving);
     Server::new(addr, AbortOnDrop(task.abort_handle()))
 }
 
@@ -79,9 +87,9 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Serves `configure` with one worker on a thread running its own actix system; stopped
-/// (not gracefully) and joined on drop.
-fn serve_actix<F>(configure: F) -> Server
+/// Serves `configure` with one worker on a thread running its own actix system, with the
+/// request-head timeout the quickstart sets; stopped (not gracefully) and joined on drop.
+fn serve_actix<F>(configure: F, request_timeout: Duration) -> Server
 where
     F: Fn(&mut actix_web::web::ServiceConfig) + Clone + Send + 'static,
 {
@@ -94,6 +102,7 @@ where
             .workers(1)
             .disable_signals()
             .tcp_nodelay(true)
+            .client_request_timeout(request_timeout)
             .bind(("127.0.0.1", 0))
             .expect("bind");
             let addr: SocketAddr = server.addrs()[0];

@@ -231,3 +231,26 @@ pub(crate) async fn a_huge_unknown_action_name_is_not_repeated_whole(adapter: &d
     assert!(detail.len() < 200, "{} bytes", detail.len());
     assert!(detail.contains("xxx…'"), "{detail}");
 }
+
+pub(crate) async fn a_connection_that_sends_no_request_is_closed_after_the_handshake_timeout(
+    adapter: &dyn Adapter,
+) {
+    use tokio::io::AsyncReadExt;
+    let limits = Limits::default().with_handshake_timeout(Duration::from_millis(200));
+    let dispatcher = dispatcher(limits, RateLimits::off(), &Gate::default());
+    let server = guests(adapter, &dispatcher);
+    let mut silent = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    // The server ends the connection (axum closes it; actix answers 408 first).
+    let mut answer = Vec::new();
+    let ended = tokio::time::timeout(beeflow_tests::TIMEOUT, silent.read_to_end(&mut answer)).await;
+    assert!(
+        ended.is_ok(),
+        "still open after {:?}",
+        beeflow_tests::TIMEOUT
+    );
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+}
