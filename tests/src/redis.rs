@@ -43,6 +43,34 @@ impl RedisServer {
         }
     }
 
+    /// Freezes the server (SIGSTOP, to the process this value started): connections stay
+    /// open and nothing is answered, as when Redis stalls.
+    ///
+    /// # Panics
+    ///
+    /// When the server is not running.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a frozen server go on (SIGCONT).
+    ///
+    /// # Panics
+    ///
+    /// When the server is not running.
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("the server runs").id();
+        let status = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal} {pid} failed");
+    }
+
     /// Starts the server again on the same port.
     ///
     /// # Panics

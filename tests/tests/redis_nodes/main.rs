@@ -1,8 +1,10 @@
 //! Multi-node delivery through a real `redis-server`: every recipient type across two
-//! nodes in one process, two separate node processes chatting over real sockets, and Redis
-//! killed and restarted mid-test.
+//! nodes in one process, two separate node processes chatting over real sockets, Redis
+//! killed and restarted mid-test, and Redis frozen.
 
 mod processes;
+
+use std::time::{Duration, Instant};
 
 use beeflow_core::broker::{RedisBroker, Topic};
 use beeflow_core::testing::TestClient;
@@ -164,4 +166,51 @@ async fn delivery_resumes_after_redis_restarts() {
     // on B: joined (1), before (2), health (3), after (4): gap-free.
     assert_eq!(after["seq"], 4);
     assert!(broker_a.connections_made() >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_redis_does_not_stall_emits_and_what_was_lost_never_arrives() {
+    let redis = RedisServer::start();
+    let timeout = Duration::from_millis(100);
+    let broker_a = RedisBroker::new(&redis.url())
+        .unwrap()
+        .with_publish_timeout(timeout);
+    let node_a = Dispatcher::builder()
+        .broker(broker_a.clone())
+        .build()
+        .unwrap();
+    let (node_b, broker_b) = node(&redis);
+    let mut on_b = TestClient::connect(&node_b);
+    on_b.send("join_room", json!({"room": "r"})).await;
+    let room = Topic::Group("r".into());
+    ready(&broker_a, &[]).await;
+    ready(&broker_b, std::slice::from_ref(&room)).await;
+
+    redis.freeze();
+    let started = Instant::now();
+    let report = node_a
+        .emit(Recipient::group("r"), &announcement("frozen"))
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    assert_eq!(report.lost, 1);
+    assert!(waited < timeout * 5, "the emit waited {waited:?}");
+    // Redis stays frozen well past the publish timeout, as a stalled server does; then the
+    // PUBLISH it was holding reaches node B, too late.
+    tokio::time::sleep(timeout * 3).await;
+    redis.thaw();
+    until("node B dropped the late delivery", || {
+        broker_b.expired() == 1
+    })
+    .await;
+    let report = node_a
+        .emit(Recipient::group("r"), &announcement("after"))
+        .await
+        .unwrap();
+    assert_eq!((report.published, report.lost), (1, 0));
+    assert_eq!(
+        next(&mut on_b).await["payload"]["text"],
+        "after",
+        "the lost delivery never arrives"
+    );
 }

@@ -1,0 +1,301 @@
+//! A broker on Redis pub/sub (cargo feature `redis`).
+//!
+//! Each node subscribes to its own node channel and to one channel per user and group it
+//! has local members of; publishing a delivery is one `PUBLISH`, bounded in time. When
+//! Redis goes away (or freezes) the node keeps serving its own connections, reports what it
+//! could not publish in time as lost (and a late copy is dropped where it arrives),
+//! reconnects with exponential backoff and jitter, and resubscribes everything its
+//! connections need. Delivery across nodes is at most once (see `docs/scaling.md`).
+//!
+//! `wire.rs` is the message and the channel names; `task.rs` the connection task.
+
+mod task;
+mod wire;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use tokio::sync::mpsc;
+
+use self::wire::Wire;
+use super::{Broker, BrokerError, Inbox, PublishFuture, RemoteDelivery, Topic};
+
+/// How long a publish may take by default.
+const PUBLISH_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// A [`Broker`] on Redis pub/sub. One per node:
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use beeflow_core::Dispatcher;
+/// use beeflow_core::broker::RedisBroker;
+///
+/// let dispatcher = Dispatcher::builder()
+///     .broker(RedisBroker::new("redis://127.0.0.1:6379/")?)
+///     .build()?;
+/// # let _ = dispatcher;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// The dispatcher must be built inside a Tokio runtime: the broker runs its connection in a
+/// task of that runtime.
+#[derive(Clone)]
+pub struct RedisBroker {
+    inner: Arc<Inner>,
+}
+
+pub(super) struct Inner {
+    client: redis::Client,
+    prefix: String,
+    /// The publishing connection while Redis is reachable.
+    publisher: RwLock<Option<MultiplexedConnection>>,
+    /// Subscription changes for the connection task, in the order the hub made them.
+    commands: mpsc::UnboundedSender<Command>,
+    receiver: Mutex<Option<mpsc::UnboundedReceiver<Command>>>,
+    /// Channels this node is subscribed to now (its own publishes come back on them).
+    subscribed: Mutex<HashSet<String>>,
+    node: OnceLock<Arc<str>>,
+    /// How long a publish may take, in nanoseconds.
+    publish_timeout: AtomicU64,
+    lost: AtomicU64,
+    /// Deliveries that arrived after their publisher had given up on them, and were dropped.
+    expired: AtomicU64,
+    reconnects: AtomicU64,
+}
+
+pub(super) enum Command {
+    Subscribe(String),
+    Unsubscribe(String),
+}
+
+impl RedisBroker {
+    /// A broker for the Redis at `url` (e.g. `redis://127.0.0.1:6379/`), with channels
+    /// under the prefix `beeflow`. Nothing connects until a dispatcher is built with it.
+    ///
+    /// # Errors
+    ///
+    /// [`BrokerError::Unavailable`] when `url` is not a Redis URL.
+    pub fn new(url: &str) -> Result<Self, BrokerError> {
+        Self::with_prefix(url, "beeflow")
+    }
+
+    /// Like [`RedisBroker::new`], with channels under `prefix` (to share one Redis between
+    /// applications).
+    ///
+    /// # Errors
+    ///
+    /// [`BrokerError::Unavailable`] when `url` is not a Redis URL.
+    pub fn with_prefix(url: &str, prefix: &str) -> Result<Self, BrokerError> {
+        let client = redis::Client::open(url)
+            .map_err(|e| BrokerError::Unavailable(format!("invalid Redis URL: {e}")))?;
+        let (commands, receiver) = mpsc::unbounded_channel();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                prefix: prefix.to_owned(),
+                publisher: RwLock::new(None),
+                commands,
+                receiver: Mutex::new(Some(receiver)),
+                subscribed: Mutex::default(),
+                node: OnceLock::new(),
+                publish_timeout: AtomicU64::new(nanos(PUBLISH_TIMEOUT)),
+                lost: AtomicU64::new(0),
+                expired: AtomicU64::new(0),
+                reconnects: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// Bounds each publish to `timeout` (default: 200 ms): an emit to other nodes never
+    /// waits on Redis longer than this. A publish that takes longer is reported lost, and a
+    /// copy that reaches another node after that is dropped there, so a delivery reported
+    /// lost never arrives late (given node clocks within a few milliseconds of each other,
+    /// as NTP keeps them).
+    #[must_use]
+    pub fn with_publish_timeout(self, timeout: Duration) -> Self {
+        self.inner
+            .publish_timeout
+            .store(nanos(timeout), Ordering::Relaxed);
+        self
+    }
+
+    fn publish_timeout(&self) -> Duration {
+        Duration::from_nanos(self.inner.publish_timeout.load(Ordering::Relaxed))
+    }
+
+    /// Deliveries for other nodes that could not be published (Redis unreachable, or slower
+    /// than the publish timeout).
+    pub fn lost(&self) -> u64 {
+        self.inner.lost.load(Ordering::Relaxed)
+    }
+
+    /// Deliveries from other nodes that arrived here after their publisher had reported them
+    /// lost, and were dropped.
+    pub fn expired(&self) -> u64 {
+        self.inner.expired.load(Ordering::Relaxed)
+    }
+
+    /// How many times the connection to Redis was (re)established.
+    pub fn connections_made(&self) -> u64 {
+        self.inner.reconnects.load(Ordering::Relaxed)
+    }
+
+    /// Whether this node is subscribed to `topic` now: a delivery published before the
+    /// subscription is in place does not reach this node (pub/sub keeps no history).
+    pub fn is_subscribed(&self, topic: &Topic) -> bool {
+        self.inner.subscribed().contains(&self.inner.channel(topic))
+    }
+
+    /// Whether the broker is connected to Redis now.
+    pub fn is_connected(&self) -> bool {
+        read(&self.inner.publisher).is_some()
+    }
+}
+
+impl RedisBroker {
+    /// Whether `node` is the one node this broker serves (a clone handed to a second
+    /// dispatcher must not subscribe on the first one's connection).
+    fn serves(&self, node: &str) -> bool {
+        self.inner.node.get().is_some_and(|own| &**own == node)
+    }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl Inner {
+    fn channel(&self, topic: &Topic) -> String {
+        wire::channel(&self.prefix, topic)
+    }
+
+    fn subscribed(&self) -> MutexGuard<'_, HashSet<String>> {
+        self.subscribed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+pub(super) fn read(lock: &RwLock<Option<MultiplexedConnection>>) -> Option<MultiplexedConnection> {
+    lock.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+pub(super) fn write(
+    lock: &RwLock<Option<MultiplexedConnection>>,
+    value: Option<MultiplexedConnection>,
+) {
+    *lock.write().unwrap_or_else(|e| e.into_inner()) = value;
+}
+
+impl Broker for RedisBroker {
+    fn attach(&self, inbox: Inbox) {
+        let receiver = self
+            .inner
+            .receiver
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let (Some(receiver), Ok(runtime)) = (receiver, tokio::runtime::Handle::try_current())
+        else {
+            tracing::error!(
+                "a RedisBroker serves one node and needs a Tokio runtime: deliveries to other nodes are disabled"
+            );
+            return;
+        };
+        let _ = self.inner.node.set(inbox.node_id().into());
+        runtime.spawn(task::run(self.inner.clone(), inbox, receiver));
+    }
+
+    fn publish(&self, delivery: RemoteDelivery) -> PublishFuture {
+        let inner = self.inner.clone();
+        let timeout = self.publish_timeout();
+        Box::pin(async move {
+            let channel = inner.channel(&delivery.topic);
+            let payload = serde_json::to_vec(&Wire::new(&delivery, timeout))
+                .expect("wire serialization is infallible");
+            let lost = |why: String| {
+                inner.lost.fetch_add(1, Ordering::Relaxed);
+                Err(BrokerError::Unavailable(why))
+            };
+            let Some(mut publisher) = read(&inner.publisher) else {
+                return lost("not connected to Redis".into());
+            };
+            let mut command = redis::cmd("PUBLISH");
+            command.arg(&channel).arg(payload);
+            let publishing = command.query_async::<usize>(&mut publisher);
+            match tokio::time::timeout(timeout, publishing).await {
+                // This node's own subscription hears the publish too; it is not a delivery.
+                Ok(Ok(n)) => {
+                    Ok(n.saturating_sub(usize::from(inner.subscribed().contains(&channel))))
+                }
+                Ok(Err(error)) => lost(error.to_string()),
+                Err(_) => lost(format!("Redis did not answer within {timeout:?}")),
+            }
+        })
+    }
+
+    fn subscribe(&self, node: &str, topic: Topic) {
+        if !self.serves(node) {
+            return;
+        }
+        let _ = self
+            .inner
+            .commands
+            .send(Command::Subscribe(self.inner.channel(&topic)));
+    }
+
+    fn unsubscribe(&self, node: &str, topic: Topic) {
+        if !self.serves(node) {
+            return;
+        }
+        let _ = self
+            .inner
+            .commands
+            .send(Command::Unsubscribe(self.inner.channel(&topic)));
+    }
+}
+
+impl fmt::Debug for RedisBroker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisBroker")
+            .field("prefix", &self.inner.prefix)
+            .field("connected", &self.is_connected())
+            .field("lost", &self.lost())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::EventFrame;
+
+    #[test]
+    fn a_bad_url_is_an_error() {
+        assert!(RedisBroker::new("not a url").is_err());
+    }
+
+    #[test]
+    fn publishing_while_disconnected_is_reported_lost() {
+        let broker = RedisBroker::new("redis://127.0.0.1:1/").unwrap();
+        let frame = EventFrame::new(
+            None,
+            "e",
+            &crate::recipient::Recipient::user("u"),
+            "{}",
+            false,
+        );
+        let delivery = RemoteDelivery {
+            topic: Topic::User("u".into()),
+            connections: Vec::new(),
+            frame: Arc::new(frame),
+            origin: "n".into(),
+        };
+        let outcome = futures_util::FutureExt::now_or_never(broker.publish(delivery)).unwrap();
+        assert!(matches!(outcome, Err(BrokerError::Unavailable(_))));
+        assert_eq!(broker.lost(), 1);
+    }
+}
