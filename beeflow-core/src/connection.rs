@@ -6,6 +6,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures_util::{FutureExt, StreamExt};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::action::{ActionDef, EventsInner};
@@ -18,6 +19,7 @@ use crate::outbound::{CloseReason, Mailbox, OutboundQueue, Queued};
 use crate::problem::{Problem, panic_message};
 use crate::rate::{ConnectionRates, Limited};
 use crate::recipient::ConnectionId;
+use crate::telemetry::Outcome;
 
 /// One frame received from a client, borrowed from the transport's buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +112,11 @@ impl Requests {
         }
     }
 
+    /// The user id of the connection's identity; `None` for a guest.
+    pub(crate) fn user_id(&self) -> Option<&str> {
+        self.info.identity.as_ref().map(|i| &*i.user_id)
+    }
+
     /// The node this connection belongs to.
     pub(crate) fn node(&self) -> Arc<Node> {
         self.node.clone()
@@ -129,20 +136,48 @@ impl Requests {
             Err(invalid) => ("", invalid.req_id),
         };
         if !self.within_rate(action, req_id) {
+            let name = self.node.registry.action(action).map(|def| def.name);
+            let telemetry = &self.node.telemetry;
+            telemetry.action(name, parsed.is_ok(), Outcome::RateLimited, None);
             return;
         }
         let envelope = match parsed {
             Ok(envelope) => envelope,
             Err(invalid) => {
+                self.node
+                    .telemetry
+                    .action(None, false, Outcome::Problem, None);
                 return self.send_problem(&Problem::invalid_websocket_message(), invalid.req_id);
             }
         };
         let req_id = envelope.req_id;
         let Some(def) = self.node.registry.action(&envelope.action) else {
+            self.node
+                .telemetry
+                .action(None, true, Outcome::Problem, None);
             let problem = Problem::unknown_websocket_action(&envelope.action);
             return self.send_problem(&problem, Some(req_id));
         };
-        if let Err(problem) = self.run(def, req_id, envelope.payload).await {
+        let started = self.node.telemetry.start();
+        let span = tracing::info_span!(
+            "action",
+            name = def.name,
+            %req_id,
+            user = self.info.identity.as_ref().map(|i| &*i.user_id),
+        );
+        let outcome = self
+            .run(def, req_id, envelope.payload)
+            .instrument(span)
+            .await;
+        let recorded = if outcome.is_ok() {
+            Outcome::Ok
+        } else {
+            Outcome::Problem
+        };
+        self.node
+            .telemetry
+            .action(Some(def.name), true, recorded, started);
+        if let Err(problem) = outcome {
             self.send_problem(&problem, Some(req_id));
         }
     }

@@ -88,6 +88,7 @@ mod recipient;
 pub mod registry;
 mod resolver;
 pub mod schema;
+mod telemetry;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;

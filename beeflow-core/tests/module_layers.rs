@@ -17,6 +17,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "problem",
             "rate",
             "recipient",
+            "telemetry",
         ],
     ),
     ("per-connection queues and the hub", &["hub", "outbound"]),

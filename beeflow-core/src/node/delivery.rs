@@ -26,10 +26,11 @@ impl Node {
         req_id: Option<Uuid>,
         requester: Option<&ConnectionId>,
     ) -> Result<DeliveryReport, Problem> {
+        let event = emit.event;
         let recipient = match (emit.recipient, requester) {
             (Some(recipient), _) => recipient,
             (None, Some(requester)) => Recipient::connection(requester),
-            (None, None) => return Err(Problem::reply_outside_request(emit.event)),
+            (None, None) => return Err(Problem::reply_outside_request(event)),
         };
         let frame = Arc::new(EventFrame::new(
             req_id,
@@ -63,6 +64,8 @@ impl Node {
                 self.to_connections(ids, &frame).await
             }
         };
+        self.telemetry
+            .delivered(event, report.delivered, report.dropped);
         Ok(report)
     }
 
@@ -118,10 +121,14 @@ impl Node {
         };
         let mut report = DeliveryReport::default();
         match self.broker.publish(delivery).await {
-            Ok(nodes) => report.published = nodes,
+            Ok(nodes) => {
+                report.published = nodes;
+                self.telemetry.published(true);
+            }
             Err(error) => {
                 tracing::warn!(%error, "a delivery for other nodes was lost");
                 report.lost = 1;
+                self.telemetry.published(false);
             }
         }
         report

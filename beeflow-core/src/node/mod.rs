@@ -27,6 +27,7 @@ use crate::problem::{Problem, ProblemTypeBase};
 use crate::rate::{NodeRates, RateLimits};
 use crate::recipient::ConnectionId;
 use crate::registry::Registry;
+use crate::telemetry::Telemetry;
 
 /// Application state, one value per type.
 pub(crate) type StateMap = HashMap<TypeId, Box<dyn Any + Send + Sync>>;
@@ -38,6 +39,7 @@ pub(crate) struct Node {
     pub(crate) limits: Limits,
     pub(crate) hub: Arc<Hub>,
     pub(crate) rates: NodeRates,
+    pub(crate) telemetry: Telemetry,
     broker: Arc<dyn Broker>,
     states: StateMap,
     /// Where a shutdown is: see [`Phase`].
@@ -77,7 +79,12 @@ impl Node {
     ) -> Arc<Self> {
         let hub = Arc::new(Hub::new());
         broker.attach(Inbox::new(&hub));
+        let telemetry = Telemetry::new(
+            registry.actions().map(|def| def.name),
+            registry.events().map(|def| def.name),
+        );
         Arc::new(Self {
+            telemetry,
             registry,
             problem_base,
             limits,
@@ -115,6 +122,7 @@ impl Node {
             Full::Node => Problem::server_full(),
             Full::User => Problem::too_many_connections(capacity.per_user.unwrap_or_default()),
         })?;
+        self.telemetry.connection_opened();
         let info = Arc::new(ConnectionInfo {
             id,
             identity,
@@ -180,6 +188,7 @@ impl Node {
     pub(crate) fn disconnect(&self, id: &ConnectionId) {
         self.hub
             .disconnect(id, &|topic, needed| self.interest(topic, needed));
+        self.telemetry.connection_closed();
         self.left.notify_waiters();
         if self.departures.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == FORGET_EVERY - 1 {
             self.rates.forget_idle();

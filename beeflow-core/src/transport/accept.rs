@@ -90,6 +90,18 @@ pub async fn accept(
     policy: &HandshakePolicy,
     request: UpgradeRequest,
 ) -> Result<Accepted, Problem> {
+    let accepted = decide(dispatcher, policy, request).await;
+    if let Err(problem) = &accepted {
+        dispatcher.node().telemetry.upgrade_refused(problem.code());
+    }
+    accepted
+}
+
+async fn decide(
+    dispatcher: &Dispatcher,
+    policy: &HandshakePolicy,
+    request: UpgradeRequest,
+) -> Result<Accepted, Problem> {
     check_upgrade(request.http_version, &request.headers)?;
     if dispatcher.is_shutting_down() {
         return Err(Problem::shutting_down());

@@ -20,6 +20,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error, Message};
+use tracing::Instrument;
 
 use super::watched::{Clock, Progress, Watched};
 use crate::connection::{Connection, Inbound};
@@ -52,6 +53,18 @@ pub enum Ended {
 /// Messages are handled one at a time in arrival order while queued frames are written
 /// concurrently, so a handler streaming many events never waits for its own queue to drain.
 pub async fn serve<S>(connection: Connection, io: S) -> Ended
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let span = tracing::info_span!(
+        "connection",
+        id = %connection.id(),
+        user = connection.requests.user_id(),
+    );
+    run(connection, io).instrument(span).await
+}
+
+async fn run<S>(connection: Connection, io: S) -> Ended
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -178,9 +191,31 @@ where
         }
         Stop::Ended(ended) => ended,
     };
+    node.telemetry.closed(ended.label());
     // The connection leaves the hub once the loop is over.
     drop(requests);
     ended
+}
+
+impl Ended {
+    /// The close code, or how the connection ended without one, as metrics label it.
+    fn label(self) -> &'static str {
+        match self {
+            Ended::ClientClosed => "client",
+            Ended::ServerClosed(reason) => match reason.code {
+                1001 => "1001",
+                1002 => "1002",
+                1007 => "1007",
+                1008 => "1008",
+                1009 => "1009",
+                1011 => "1011",
+                _ => "other",
+            },
+            Ended::WriteFailed => "write_failed",
+            Ended::WriteStalled => "write_stalled",
+            Ended::ShutDown => "shut_down",
+        }
+    }
 }
 
 /// How one of the loop's futures ended it.

@@ -62,6 +62,30 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// Installs the Prometheus recorder every metric of beeflow goes to, and returns the handle
+/// that renders them as Prometheus text (`GET /metrics` in the quickstarts). Call it before
+/// building the dispatcher: the dispatcher takes its metric handles from the recorder in
+/// place then.
+///
+/// # Panics
+///
+/// When another recorder is installed already.
+pub fn install_metrics() -> metrics_exporter_prometheus::PrometheusHandle {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .expect("no other metrics recorder is installed");
+    // Without the exporter's own HTTP listener, histograms are folded in by hand.
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    handle
+}
+
 /// Logs warnings and errors to stderr (`RUST_LOG` overrides), so that what beeflow warns
 /// about (a broker that lost deliveries, a handler that panicked) is seen.
 pub fn install_logging() {
@@ -116,6 +140,7 @@ talk to it with any WebSocket client, e.g. `websocat ws://{address}/ws/`, and se
   {{\"msg_id\":\"00000000-0000-4000-8000-000000000001\",\"req_id\":\"00000000-0000-4000-8000-000000000002\",\"action\":\"health\",\"payload\":{{}}}}
 actions: health {{}}, echo {{\"text\"}}, countdown {{\"from\": 1..10}}, fail {{}}, whoami {{}}
 guests are allowed; authenticate with subprotocols [\"access-token\", \"{DEMO_TOKEN}\"]
-schemas: http://{address}/schema/asyncapi.json and http://{address}/schema/schema.json"
+schemas: http://{address}/schema/asyncapi.json and http://{address}/schema/schema.json
+metrics (Prometheus text): http://{address}/metrics"
     )
 }

@@ -105,9 +105,14 @@ fn typescript(bundle: &str) -> Result<String, Box<dyn Error>> {
 
 async fn serve(port: u16) -> Result<(), Box<dyn Error>> {
     example_demo_actions::install_logging();
+    let metrics = example_demo_actions::install_metrics();
     let base = std::env::var("BEEFLOW_PROBLEM_TYPE_BASE_URL").ok();
     let dispatcher = example_demo_actions::dispatcher(base.as_deref())?;
-    let app = app(&dispatcher, port);
+    // Prometheus text of every metric beeflow records.
+    let app = app(&dispatcher, port).route(
+        "/metrics",
+        axum::routing::get(move || std::future::ready(metrics.render())),
+    );
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("{}", example_demo_actions::banner(listener.local_addr()?));
     // TCP_NODELAY, the request-head timeout, client addresses and the graceful shutdown

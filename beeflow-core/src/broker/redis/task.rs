@@ -127,6 +127,7 @@ fn deliver(inner: &Inner, inbox: &Inbox, node: &str, channel: &str, payload: &[u
         // Redis held it past the publisher's timeout (it was frozen, or far behind): the
         // publisher reported it lost, and lost it stays.
         inner.expired.fetch_add(1, Ordering::Relaxed);
+        crate::telemetry::broker_expired();
         tracing::warn!(
             channel,
             "dropped a delivery that arrived after its publisher gave up on it"
