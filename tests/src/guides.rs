@@ -35,6 +35,9 @@ struct Benchmarks;
 #[doc = include_str!("../../docs/errors.md")]
 struct Errors;
 
+#[doc = include_str!("../../docs/guardrails.md")]
+struct Guardrails;
+
 #[doc = include_str!("../../docs/events.md")]
 struct Events;
 
