@@ -27,6 +27,9 @@ impl Measured {
 
 const REQUEST: &str = r#"{"msg_id":"2f0c7a4e-4a57-4d0e-9a37-0f3a4f0b1c2d","req_id":"8d6e5f4c-3b2a-4190-8f7e-6d5c4b3a2918","action":"health","payload":{}}"#;
 
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
 /// `connections` clients each keep `depth` requests in flight for `duration`.
 pub(crate) async fn run(
     addr: SocketAddr,
@@ -34,6 +37,12 @@ pub(crate) async fn run(
     depth: usize,
     duration: Duration,
 ) -> Measured {
+    let sockets = connect(addr, connections).await;
+    drive(sockets, depth, duration).await
+}
+
+/// Opens `connections` clients (with `TCP_NODELAY`).
+pub(crate) async fn connect(addr: SocketAddr, connections: usize) -> Vec<Socket> {
     let url = format!("ws://{addr}/ws/");
     let mut sockets = Vec::with_capacity(connections);
     for _ in 0..connections {
@@ -42,6 +51,11 @@ pub(crate) async fn run(
             .expect("connect");
         sockets.push(socket);
     }
+    sockets
+}
+
+/// Each of `sockets` keeps `depth` requests in flight for `duration`, then closes.
+pub(crate) async fn drive(sockets: Vec<Socket>, depth: usize, duration: Duration) -> Measured {
     let started = Instant::now();
     let deadline = started + duration;
     let tasks: Vec<_> = sockets

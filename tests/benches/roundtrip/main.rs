@@ -4,7 +4,9 @@
 //!
 //! Run: `bash scripts/bench-roundtrip.sh` (raises the open-file limit, then runs
 //! `cargo bench -p beeflow-tests --bench roundtrip`). Options after `--`:
-//! `--secs N` (per run, default 5), `--runs N` (interleaved runs per server, best kept,
+//! `--instructions` (instructions per request under callgrind instead, see
+//! `instructions.rs`), `--secs N` (per run, default 5), `--runs N` (interleaved runs per
+//! server, best kept,
 //! default 3), `--idle N` (idle connections for the memory run, default 10000).
 //!
 //! Each server runs in its own child process (this binary, re-executed) pinned to core 0
@@ -14,6 +16,7 @@
 
 mod baseline_actix;
 mod baseline_axum;
+mod instructions;
 mod load;
 mod servers;
 
@@ -57,6 +60,13 @@ fn main() {
         return;
     }
     let options = options();
+    if args.iter().any(|a| a == "--instructions") {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        return runtime.block_on(instructions::run(options.secs));
+    }
     servers::pin_self_to_core(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -123,13 +123,25 @@ where
 
 /// Starts `server` in a child process and returns it with the address it listens on.
 pub(crate) fn spawn(server: Server) -> (Child, SocketAddr) {
-    let exe = std::env::current_exe().expect("own path");
-    let mut command = if has_taskset() {
-        let mut c = Command::new("taskset");
-        c.arg("-c").arg("0").arg(exe);
-        c
+    let prefix: Vec<String> = if has_taskset() {
+        vec!["taskset".into(), "-c".into(), "0".into()]
     } else {
-        Command::new(exe)
+        Vec::new()
+    };
+    spawn_under(server, &prefix)
+}
+
+/// Starts `server` in a child process run by the command `prefix` (e.g. `taskset -c 0`,
+/// or valgrind), and returns it with the address it listens on.
+pub(crate) fn spawn_under(server: Server, prefix: &[String]) -> (Child, SocketAddr) {
+    let exe = std::env::current_exe().expect("own path");
+    let mut command = match prefix.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(exe);
+            c
+        }
+        None => Command::new(exe),
     };
     let mut child = command
         .arg("serve")
