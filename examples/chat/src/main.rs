@@ -9,6 +9,7 @@ use beeflow_core::Dispatcher;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    example_demo_actions::install_logging();
     let port: u16 = std::env::var("PORT").map_or(Ok(3000), |p| p.parse())?;
     let clock_secs: u64 = std::env::var("CHAT_CLOCK_SECS").map_or(Ok(10), |p| p.parse())?;
     let dispatcher = Dispatcher::builder().build()?;

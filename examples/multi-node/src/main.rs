@@ -5,6 +5,7 @@ use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    example_demo_actions::install_logging();
     let port: u16 = std::env::var("PORT").map_or(Ok(3001), |p| p.parse())?;
     let redis_url =
         std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".to_owned());
