@@ -93,6 +93,7 @@ mod telemetry;
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
 pub mod transport;
+mod wait;
 
 #[doc(hidden)]
 #[path = "private.rs"]

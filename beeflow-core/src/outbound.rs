@@ -19,6 +19,7 @@ use tokio::sync::Notify;
 
 use crate::envelope::EventFrame;
 use crate::limits::{Limits, SlowConsumer};
+use crate::wait;
 
 /// A frame waiting in a queue: events get their `seq` only when they leave it.
 pub(crate) enum Queued {
@@ -307,36 +308,23 @@ impl Mailbox {
     /// reads the next request and before a handler's next event to its own requester, so a
     /// client that asks faster than it reads is slowed down instead of disconnected.
     pub(crate) async fn room(&self) -> bool {
-        loop {
-            let notified = self.room.notified();
-            let mut notified = std::pin::pin!(notified);
-            notified.as_mut().enable();
-            {
-                let mut queue = self.lock();
-                if queue.closed || queue.finishing || queue.overflowed {
-                    return false;
-                }
-                if Self::has_room(&queue, &self.bounds) {
-                    return true;
-                }
-                queue.reader_waits = true;
+        wait::until(&self.room, || {
+            let mut queue = self.lock();
+            if queue.closed || queue.finishing || queue.overflowed {
+                return Some(false);
             }
-            notified.await;
-        }
+            if Self::has_room(&queue, &self.bounds) {
+                return Some(true);
+            }
+            queue.reader_waits = true;
+            None
+        })
+        .await
     }
 
     /// Resolves once the queue has overflowed.
     pub(crate) async fn overflowed(&self) {
-        loop {
-            let notified = self.overflow.notified();
-            let mut notified = std::pin::pin!(notified);
-            // Registered before the check, so an overflow in between is not missed.
-            notified.as_mut().enable();
-            if self.lock().overflowed {
-                return;
-            }
-            notified.await;
-        }
+        wait::until(&self.overflow, || self.lock().overflowed.then_some(())).await;
     }
 
     /// Marks the connection gone; the writer ends once the queue is drained.

@@ -18,6 +18,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "rate",
             "recipient",
             "telemetry",
+            "wait",
         ],
     ),
     ("per-connection queues and the hub", &["hub", "outbound"]),

@@ -28,6 +28,7 @@ use crate::rate::{NodeRates, RateLimits};
 use crate::recipient::ConnectionId;
 use crate::registry::Registry;
 use crate::telemetry::Telemetry;
+use crate::wait;
 
 /// Application state, one value per type.
 pub(crate) type StateMap = HashMap<TypeId, Box<dyn Any + Send + Sync>>;
@@ -147,28 +148,15 @@ impl Node {
 
     /// Resolves once the node is at least in `phase`.
     pub(crate) async fn reached(&self, phase: Phase) {
-        loop {
-            let changed = self.changed.notified();
-            let mut changed = std::pin::pin!(changed);
-            changed.as_mut().enable();
-            if self.phase() >= phase {
-                return;
-            }
-            changed.await;
-        }
+        wait::until(&self.changed, || (self.phase() >= phase).then_some(())).await;
     }
 
     /// Resolves once this node holds no connection.
     pub(crate) async fn emptied(&self) {
-        loop {
-            let left = self.left.notified();
-            let mut left = std::pin::pin!(left);
-            left.as_mut().enable();
-            if self.hub.stats().connections == 0 {
-                return;
-            }
-            left.await;
-        }
+        wait::until(&self.left, || {
+            (self.hub.stats().connections == 0).then_some(())
+        })
+        .await;
     }
 
     pub(crate) fn join(&self, id: &ConnectionId, group: &str) -> Result<(), Problem> {

@@ -68,18 +68,9 @@ pub(crate) fn serve_child(name: &str) {
 }
 
 fn serve_beeflow_axum() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
+    on_one_worker(|listener| async move {
         let dispatcher = example_demo_actions::dispatcher(None).expect("registry");
         let app = example_quickstart::app(&dispatcher, 0);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        println!("{}", listener.local_addr().expect("addr"));
         beeflow_axum::serve(listener, app, dispatcher, std::future::pending())
             .await
             .expect("serve");
@@ -87,6 +78,22 @@ fn serve_beeflow_axum() {
 }
 
 fn serve_axum(app: axum::Router) {
+    on_one_worker(|listener| async move {
+        // Small replies must not wait behind Nagle's algorithm.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, app).await.expect("serve");
+    });
+}
+
+/// Runs `serve` on a tokio runtime with one worker thread, with a listener on an ephemeral
+/// port whose address is printed first (the parent reads it).
+fn on_one_worker<F, Fut>(serve: F)
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -97,11 +104,7 @@ fn serve_axum(app: axum::Router) {
             .await
             .expect("bind");
         println!("{}", listener.local_addr().expect("addr"));
-        // Small replies must not wait behind Nagle's algorithm.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(listener, app).await.expect("serve");
+        serve(listener).await;
     });
 }
 
