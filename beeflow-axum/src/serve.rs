@@ -20,6 +20,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_service::Service;
 
+/// The most of a request head hyper buffers; the core's own limit
+/// (`Limits::max_header_bytes`) is below it.
+const REQUEST_HEAD_BUFFER: usize = 1 << 20;
+
 /// How long plain HTTP requests still running at shutdown get to finish, after the
 /// WebSocket connections are closed.
 const HTTP_DRAIN: Duration = Duration::from_secs(5);
@@ -88,6 +92,9 @@ pub async fn serve(
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
+            // Larger than hyper's default (about 400 KiB), so that an oversized request is
+            // refused by the core, with a Problem, up to this size.
+            .max_buf_size(REQUEST_HEAD_BUFFER)
             .serve_connection(TokioIo::new(tcp), service)
             .with_upgrades();
         let mut stopping = stopping.clone();

@@ -32,6 +32,7 @@ pub struct Limits {
     keepalive_timeout: Duration,
     max_connections: Option<usize>,
     max_connections_per_user: Option<usize>,
+    max_header_bytes: usize,
 }
 
 /// What a connection's queue does when its client reads too slowly to keep it within the
@@ -64,6 +65,7 @@ impl Default for Limits {
             keepalive_timeout: Duration::from_secs(10),
             max_connections: None,
             max_connections_per_user: Some(64),
+            max_header_bytes: 32 << 10,
         }
     }
 }
@@ -255,6 +257,21 @@ impl Limits {
         self
     }
 
+    /// The most bytes of headers (names and values) an upgrade request may carry; a larger
+    /// one is refused with `headers_too_large` (431). Default: 32 KiB. A request larger than
+    /// what the HTTP server itself reads (`beeflow_axum::serve`: 1 MiB; actix-web: 128 KiB)
+    /// is refused by it, with an empty 431.
+    pub fn max_header_bytes(&self) -> usize {
+        self.max_header_bytes
+    }
+
+    /// Sets [`Limits::max_header_bytes`]; at least 1.
+    #[must_use]
+    pub fn with_max_header_bytes(mut self, bytes: usize) -> Self {
+        self.max_header_bytes = bytes;
+        self
+    }
+
     /// Checks every limit; the first one out of range is returned by name.
     pub(crate) fn validate(&self) -> Result<(), InvalidLimit> {
         let sizes = [
@@ -263,6 +280,7 @@ impl Limits {
                 "max_connections_per_user",
                 self.max_connections_per_user.unwrap_or(1),
             ),
+            ("max_header_bytes", self.max_header_bytes),
             ("outbound_queue", self.outbound_queue),
             ("outbound_queue_bytes", self.outbound_queue_bytes),
             ("max_message_size", self.max_message_size),

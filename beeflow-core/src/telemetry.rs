@@ -55,6 +55,7 @@ const REFUSALS: &[&str] = &[
     "server_full",
     "shutting_down",
     "handshake_timed_out",
+    "headers_too_large",
     "other",
 ];
 

@@ -50,6 +50,7 @@ catalogue! {
     SERVER_FULL = 503, "server_full", "server-full", "Server full";
     SHUTTING_DOWN = 503, "shutting_down", "shutting-down", "Server shutting down";
     HANDSHAKE_TIMED_OUT = 408, "handshake_timed_out", "handshake-timed-out", "Handshake timed out";
+    HEADERS_TOO_LARGE = 431, "headers_too_large", "headers-too-large", "Request headers too large";
 }
 
 /// How much of a client's own text a Problem repeats back: at most this many characters,
@@ -227,6 +228,13 @@ impl Problem {
     pub fn shutting_down() -> Self {
         Self::of(SHUTTING_DOWN)
             .with_detail("This server is shutting down; connect to another or try again.")
+    }
+
+    /// `headers_too_large` (431): the upgrade request's headers add up to more than the limit.
+    pub fn headers_too_large(limit: usize) -> Self {
+        Self::of(HEADERS_TOO_LARGE).with_detail(format!(
+            "The request's headers are larger than the {limit} bytes this server reads."
+        ))
     }
 
     /// `handshake_timed_out` (408): admitting the upgrade (the application's authenticator)

@@ -16,6 +16,7 @@ pub struct UpgradeRequest {
     path: String,
     query: Option<String>,
     headers: Vec<(String, String)>,
+    header_bytes: usize,
     peer: Option<IpAddr>,
 }
 
@@ -31,11 +32,16 @@ impl UpgradeRequest {
         query: Option<&str>,
         headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
     ) -> Self {
+        let mut header_bytes = 0;
+        let headers = text_headers(headers.into_iter().inspect(|(name, value)| {
+            header_bytes += name.len() + value.len();
+        }));
         Self {
             http_version,
             path: path.to_owned(),
             query: query.map(str::to_owned),
-            headers: text_headers(headers),
+            headers,
+            header_bytes,
             peer: None,
         }
     }
@@ -102,11 +108,15 @@ async fn decide(
     policy: &HandshakePolicy,
     request: UpgradeRequest,
 ) -> Result<Accepted, Problem> {
+    let node = dispatcher.node();
+    let header_limit = node.limits.max_header_bytes();
+    if request.header_bytes > header_limit {
+        return Err(Problem::headers_too_large(header_limit));
+    }
     check_upgrade(request.http_version, &request.headers)?;
     if dispatcher.is_shutting_down() {
         return Err(Problem::shutting_down());
     }
-    let node = dispatcher.node();
     if let Some(peer) = request.peer {
         node.rates
             .upgrade(peer)

@@ -254,3 +254,16 @@ pub(crate) async fn a_connection_that_sends_no_request_is_closed_after_the_hands
         "{answer}"
     );
 }
+
+pub(crate) async fn oversized_request_headers_get_a_431_problem(adapter: &dyn Adapter) {
+    let dispatcher = dispatcher(Limits::default(), RateLimits::off(), &Gate::default());
+    let server = guests(adapter, &dispatcher);
+    let cookie = format!("session={}", "x".repeat(40 << 10));
+    let refused = server.raw_upgrade("/ws/", &[("Cookie", &cookie)]).await;
+    assert_eq!(refused.status, 431);
+    assert_eq!(
+        refused.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(refused.json()["code"], "headers_too_large");
+}

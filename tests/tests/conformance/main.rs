@@ -72,6 +72,7 @@ suite! {
         shutdown_drops_what_is_still_open_at_the_deadline,
         a_huge_unknown_action_name_is_not_repeated_whole,
         a_connection_that_sends_no_request_is_closed_after_the_handshake_timeout,
+        oversized_request_headers_get_a_431_problem,
     ],
     guardrails: [
         a_silent_client_is_pinged_then_closed_with_1011,
