@@ -6,6 +6,7 @@ import os
 import select
 import signal
 import statistics
+import sys
 import time
 
 from wire import TEXT, FrameReader, abort, connect, envelope, frame
@@ -127,12 +128,21 @@ def row_i(nodes, period=0.25, sends=40, freeze_at=2.0, freeze_for=5.0):
                 + (f", {len(ids) - len(values)} unanswered" if len(values) < len(ids) else ""))
 
     groups = {p: [i for i in sent_at if phase(i) == p] for p in ("before", "during", "after")}
+    if os.environ.get("ATTACK_DEBUG"):
+        for i in sorted(sent_at):
+            print(f"m{i} {phase(i)} sent {sent_at[i] - start:.2f} done {done_at.get(i, 0) - start:.2f} "
+                  f"at bob {arrived.get(i, 0) - start:.2f}", file=sys.stderr)
     during = groups["during"]
     late = [arrived[i] - thawed_at for i in during if i in arrived]
     missing = sorted(set(sent_at) - set(arrived))
+    finished = sorted(done_at[i] for i in sent_at if i in done_at and frozen_at < done_at[i] < thawed_at - 0.01)
+    steps = [b - a for a, b in zip(finished, finished[1:])]
     parts = [
         f"{len(sent_at)} sends every {period * 1000:.0f} ms, Redis stopped for {thawed_at - frozen_at:.1f} s",
         "say+health reply: " + "; ".join(f"{p} {len(ids)}: {times(ids)}" for p, ids in groups.items()),
+        f"while frozen, {len(finished)} of the sender's say requests finished"
+        + (f", one every {statistics.median(steps) * 1000:.0f} ms" if steps else "")
+        + f"; {sum(1 for t in done_at.values() if thawed_at - 0.01 <= t < thawed_at + 0.1)} finished within 0.1 s after the thaw",
         f"bob got {len(arrived)}/{len(sent_at)}; of the {len(during)} sent while frozen {len(late)} arrived"
         + (f", {min(late):.2f}–{max(late):.2f} s after the thaw" if late else ""),
         f"never arrived: {len(missing)}" + (f" (m{missing[0]}…m{missing[-1]})" if missing else ""),

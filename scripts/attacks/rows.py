@@ -10,14 +10,14 @@ import select
 import signal
 import socket
 import termios
-import threading
 import time
+from collections import Counter
 
 import sysinfo
 from sysinfo import cpu_seconds, mib, rss_mib
 from watch import Peer, codes, reasons, release, spread, watch
 from wire import (CLOSE, CONT, TEXT, FrameReader, abort, close_code, connect, envelope,
-                  frame, header, health_frame, health_roundtrip, read_http_head,
+                  header, health_frame, health_roundtrip, read_http_head,
                   upgrade_request)
 
 MiB = 1 << 20
@@ -27,17 +27,30 @@ def n(value):
     return f"{value:,}"
 
 
-def upgraded(port, count):
-    """`count` idle upgraded connections, as Peers."""
-    peers = []
+def upgraded(port, count, give_up_after=3):
+    """Opens up to `count` idle upgraded connections: (peers, note). A refused or unanswered
+    upgrade is counted in the note, not raised; after `give_up_after` failures in a row the
+    rest are not attempted."""
+    peers, refused, streak = [], Counter(), 0
     try:
         for _ in range(count):
-            sock, rest = connect(port)
+            try:
+                sock, rest = connect(port, timeout=5)
+            except OSError as error:
+                refused[str(error)[:70]] += 1
+                streak += 1
+                if streak >= give_up_after:
+                    break
+                continue
+            streak = 0
             peers.append(Peer(sock, time.monotonic(), rest))
     except BaseException:
         release(peers)
         raise
-    return peers
+    note = ""
+    if refused:
+        note = f"upgraded only {len(peers)}/{count} (" + ", ".join(f"{k} ×{v}" for k, v in refused.items()) + ")"
+    return peers, note
 
 
 def incoming(sock, reader):
@@ -101,98 +114,139 @@ def describe_close(close, eof, after=None):
 
 # a. silent TCP connections ---------------------------------------------------------------
 
-def open_silent(port, count, seconds):
-    """Opens up to `count` plain TCP connections (at most 1,000 connecting at a time) within
-    `seconds`. Returns (peers, connects that failed or timed out, note)."""
-    poller = select.epoll()
-    connecting, peers, failed, started, note = {}, [], 0, 0, ""
+def open_silent(port, count, seconds, batch=50):
+    """Opens up to `count` plain TCP connections within `seconds`, `batch` at a time. After
+    each batch it waits (up to 1 s) for the server to accept them: a client-side connect
+    completes even when the server's accept queue is full, and the server then drops the
+    handshake's last ACK and does not hold that connection. After 3 batches in a row that
+    the server did not accept within 1 s, it stops waiting. Returns (peers, connects that
+    failed or timed out, note)."""
+    peers, failed, note, slow = [], 0, "", 0
     deadline = time.monotonic() + seconds
+    poller = select.epoll()
     try:
-        while (started < count or connecting) and time.monotonic() < deadline:
-            while started < count and len(connecting) < 1000:
+        while len(peers) + failed < count and time.monotonic() < deadline:
+            connecting = {}
+            for _ in range(min(batch, count - len(peers) - failed)):
                 try:
                     sock = socket.socket()
                 except OSError as error:  # our own descriptor limit
-                    note = f"client stopped at {started}: {error.strerror}"
-                    count = started
+                    note = f"client stopped at {n(len(peers) + len(connecting))}: {error.strerror}"
+                    count = len(peers) + len(connecting) + failed
                     break
                 sock.setblocking(False)
-                started += 1
-                result = sock.connect_ex(("127.0.0.1", port))
-                if result == 0:
-                    peers.append(Peer(sock, time.monotonic(), raw=True))
-                elif result == errno.EINPROGRESS:
-                    poller.register(sock.fileno(), select.EPOLLOUT)
-                    connecting[sock.fileno()] = sock
-                else:
+                began = time.monotonic()  # a connection's age counts from its connect()
+                if sock.connect_ex(("127.0.0.1", port)) not in (0, errno.EINPROGRESS):
                     failed += 1
                     sock.close()
-            for fd, _ in poller.poll(0.05):
-                sock = connecting.pop(fd)
-                poller.unregister(fd)
-                if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
-                    peers.append(Peer(sock, time.monotonic(), raw=True))
-                else:
-                    failed += 1
-                    sock.close()
+                    continue
+                poller.register(sock.fileno(), select.EPOLLOUT)
+                connecting[sock.fileno()] = (sock, began)
+            batch_end = min(deadline, time.monotonic() + 5)
+            while connecting and time.monotonic() < batch_end:
+                for fd, _ in poller.poll(0.05):
+                    sock, began = connecting.pop(fd)
+                    poller.unregister(fd)
+                    if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                        peers.append(Peer(sock, began, raw=True))
+                    else:
+                        failed += 1
+                        sock.close()
+            for sock, _ in connecting.values():
+                poller.unregister(sock.fileno())
+                abort(sock)
+                failed += 1
+            if slow < 3:
+                accepted_by = time.monotonic() + 1
+                while (sysinfo.accept_queue(port) or 0) > 0 and time.monotonic() < accepted_by:
+                    time.sleep(0.01)
+                slow = slow + 1 if (sysinfo.accept_queue(port) or 0) > 0 else 0
+                if slow == 3:
+                    note = note or f"the server stopped accepting after about {n(len(peers))} of one holder's"
     finally:
         poller.close()
-        for sock in connecting.values():
-            abort(sock)
-    return peers, failed + len(connecting), note
+    return peers, failed, note
 
 
-def row_a(srv, count=19_990, hold=40.0):
-    rss0 = rss_mib(srv.pid)
-    start = time.monotonic()
-    peers, failed, note = open_silent(srv.port, count, 30.0)
-    took = time.monotonic() - start
-    fds = sysinfo.open_fds(srv.pid)
-    probe = {}
-
-    def run_probe():
-        began = time.monotonic()
-        try:
-            probe["ok"] = health_roundtrip(srv.port, timeout=30.0)
-        except Exception as error:  # reported in the cell
-            probe["error"] = f"{type(error).__name__}: {error}"
-        probe["end"] = time.monotonic()
-        probe["began"] = began
-
+def hold_silent(port, count, hold, out):
+    """A holder process: opens `count` silent connections and reports ("opened", ...), then
+    watches them for `hold` s (or until all are closed) and reports ("done", ...)."""
+    peers, failed, note = open_silent(port, count, 30.0)
     try:
-        held_from = time.monotonic()
-        thread = threading.Thread(target=run_probe, daemon=True)
-        thread.start()
-        watch(peers, hold, until_all_closed=False,
-              tick=lambda now: "end" in probe and all(p.closed for p in peers))
-        thread.join(35)
-        rss1 = rss_mib(srv.pid)
-        closed = [p for p in peers if p.closed]
-        lines = [
-            f"opened {n(len(peers))}/{n(count)} in {took:.1f} s"
-            + (f" ({n(failed)} connects failed/timed out)" if failed else "")
-            + (f"; {note}" if note else "")
-            + f"; server fds {n(fds) if fds else '?'}, RSS {mib(rss0)} → {mib(rss1)}",
-            f"closed by server within {hold:.0f} s: {n(len(closed))}"
-            + (f", after {spread([p.closed_at() - p.opened for p in closed])}" if closed else ""),
-        ]
-        answered = sorted({p.first_bytes.split(b"\r\n")[0].decode("latin-1") for p in peers if p.first_bytes})
-        if answered:
-            lines.append("server wrote: " + ", ".join(repr(a[:40]) for a in answered[:2]))
-        if "ok" in probe:
-            still = sum(1 for p in peers if not p.closed or p.closed_at() > probe["end"])
-            lines.append(f"health while held: ok in {probe['ok']:.3f} s ({n(still)} silent still open then)")
-        else:
-            lines.append(f"health while held: failed after {probe.get('end', time.monotonic()) - probe.get('began', held_from):.1f} s ({probe.get('error', 'no answer')})")
-        return "; ".join(lines)
+        out.send(("opened", len(peers), failed, note))
+        watch(peers, hold)
+        closes = [(p.opened, p.closed_at()) for p in peers if p.closed]
+        wrote = {p.first_bytes.split(b"\r\n")[0].decode("latin-1")[:40] for p in peers if p.first_bytes}
+        out.send(("done", closes, sorted(wrote)))
     finally:
         release(peers)
+
+
+def row_a(srv, count=19_990, hold=40.0, holders=2):
+    """The connections are held by `holders` processes, so that this one has descriptors
+    left for the health probe."""
+    import multiprocessing
+    ctx = multiprocessing.get_context("fork")
+    rss0 = rss_mib(srv.pid)
+    start = time.monotonic()
+    jobs = []
+    for i in range(holders):
+        share = count // holders + (1 if i < count % holders else 0)
+        reader, writer = ctx.Pipe(duplex=False)
+        jobs.append((ctx.Process(target=hold_silent, args=(srv.port, share, hold, writer)), reader))
+    for process, _ in jobs:
+        process.start()
+    try:
+        opened = failed = 0
+        notes = []
+        for _, reader in jobs:
+            if not reader.poll(45):
+                raise TimeoutError("a holder did not finish opening its connections")
+            _, got, lost, note = reader.recv()
+            opened, failed = opened + got, failed + lost
+            notes += [note] if note else []
+        took = time.monotonic() - start
+        fds, queued = sysinfo.open_fds(srv.pid), sysinfo.accept_queue(srv.port)
+        probe_start = time.monotonic()
+        try:
+            probe = f"ok in {health_roundtrip(srv.port, timeout=30.0):.3f} s"
+        except Exception as error:  # reported in the cell
+            probe = f"failed after {time.monotonic() - probe_start:.1f} s ({type(error).__name__}: {error})"
+        probe_end = time.monotonic()
+        closes, wrote = [], set()
+        for _, reader in jobs:
+            if not reader.poll(hold + 15):
+                raise TimeoutError("a holder did not report")
+            _, their_closes, their_wrote = reader.recv()
+            closes += their_closes
+            wrote.update(their_wrote)
+        rss1 = rss_mib(srv.pid)
+    finally:
+        for process, _ in jobs:
+            process.join(5)
+            if process.is_alive():
+                os.kill(process.pid, signal.SIGKILL)
+                process.join(2)
+    parts = [
+        f"opened {n(opened)}/{n(count)} in {took:.1f} s"
+        + (f" ({n(failed)} connects failed or timed out)" if failed else "")
+        + "".join(f"; {note}" for note in notes),
+        f"server then: {n(fds) if fds else '?'} fds, {queued} in its accept queue; RSS {mib(rss0)} → {mib(rss1)}",
+        f"closed by server within {hold:.0f} s: {n(len(closes))}"
+        + (f", {spread([end - began for began, end in closes])} after connecting" if closes else ""),
+    ]
+    if wrote:
+        parts.append("server wrote " + ", ".join(repr(w) for w in sorted(wrote)[:2]))
+    still = opened - sum(1 for _, end in closes if end <= probe_end)
+    parts.append(f"health while held: {probe} ({n(still)} silent connections open when it ended)")
+    return "; ".join(parts)
 
 
 # b. idle upgraded connections that never answer pings ------------------------------------
 
 def row_b(srv, count=100, hold=75.0):
-    peers = upgraded(srv.port, count)
+    peers, note = upgraded(srv.port, count)
+    count = len(peers)
     try:
         watch(peers, hold)
         pinged = [p for p in peers if p.pings]
@@ -205,7 +259,7 @@ def row_b(srv, count=100, hold=75.0):
         parts.append(f"TCP closed: {len(ended)}/{count}"
                      + (f" after {spread([p.eof_at - p.opened for p in ended])}" if ended else ""))
         parts.append(f"open at {hold:.0f} s: {sum(1 for p in peers if not p.closed)}")
-        return "; ".join(parts)
+        return "; ".join(([note] if note else []) + parts)
     finally:
         release(peers)
 
@@ -215,18 +269,24 @@ def row_b(srv, count=100, hold=75.0):
 def row_c(srv, count=200, length=2 * MiB - 1024, held_back=4):
     body = memoryview(b"a" * (length - held_back))
     rss0, cpu0 = rss_mib(srv.pid), cpu_seconds(srv.pid)
-    peers, send_problems = [], {}
+    peers, note = upgraded(srv.port, count)
+    send_problems = Counter()
     try:
-        for _ in range(count):
-            sock, rest = connect(srv.port)
-            peers.append(Peer(sock, time.monotonic(), rest))
-            sock.settimeout(10)
+        send_deadline = time.monotonic() + 60
+        for peer in peers:
+            left = send_deadline - time.monotonic()
+            if left <= 0:
+                send_problems["not sent: 60 s send phase over"] += 1
+                continue
+            peer.sock.settimeout(min(5, left))
             try:
-                sock.sendall(header(TEXT, length))
-                sock.sendall(body)
-            except OSError as error:  # timeout: the server stopped reading
-                name = "stalled" if isinstance(error, socket.timeout) else (errno.errorcode.get(error.errno) or str(error))
-                send_problems[name] = send_problems.get(name, 0) + 1
+                peer.sock.sendall(header(TEXT, length))
+                peer.sock.sendall(body)
+                peer.opened = time.monotonic()  # from here on, ages count from the frame
+            except socket.timeout:
+                send_problems["stalled (server stopped reading)"] += 1
+            except OSError as error:
+                send_problems[errno.errorcode.get(error.errno) or str(error)] += 1
         sent_at = time.monotonic()
         drained = drain(srv.port, 10)
         watch(peers, 1, until_all_closed=False)
@@ -237,15 +297,15 @@ def row_c(srv, count=200, length=2 * MiB - 1024, held_back=4):
         open60 = sum(1 for p in peers if not p.closed)
         rss2, cpu1 = rss_mib(srv.pid), cpu_seconds(srv.pid)
         closed = [p for p in peers if p.closed]
-        parts = [f"frames of {n(length)} B, {held_back} B held back",
+        parts = ([note] if note else []) + [f"frames of {n(length)} B, {held_back} B held back",
                  ("server read all that was sent" if drained is not None else "server left bytes unread"),
                  f"RSS {mib(rss0)} → {mib(rss1)} after sending → {mib(rss2)} at 60 s",
-                 f"open after 30 s: {open30}/{count}, after 60 s: {open60}/{count}",
+                 f"open after 30 s: {open30}/{len(peers)}, after 60 s: {open60}/{len(peers)}",
                  f"close codes: {codes(peers)}"]
         if closed:
-            parts.append(f"closed {spread([p.closed_at() - p.opened for p in closed])} after connecting")
+            parts.append(f"closed {spread([p.closed_at() - p.opened for p in closed])} after the frame was sent")
         if send_problems:
-            parts.append("sends cut short: " + ", ".join(f"{k} ×{v}" for k, v in send_problems.items()))
+            parts.append("frames not fully sent: " + ", ".join(f"{k} ×{v}" for k, v in send_problems.items()))
         parts.append(f"server CPU {cpu1 - cpu0:.1f} s")
         return "; ".join(parts)
     finally:
@@ -304,11 +364,8 @@ def row_d(srv, declared=8 << 30, limit=1 << 30, seconds=60.0):
                 if eof:
                     stop = "server closed the connection"
                     break
-        if stop is None:
-            stop = f"client stopped at {written / MiB:,.0f} MiB"
-            sample()
-        else:
-            sample()
+        stop = stop or f"client stopped at {written / MiB:,.0f} MiB"
+        sample()
         rss_open = rss_mib(srv.pid)
         if close is None and not eof:
             close, eof = wait_close(sock, reader, 5)
@@ -344,7 +401,11 @@ def row_e(srv, frames=2_000_000, batch=50_000):
         try:
             sock.sendall(header(TEXT, 1, fin=False) + b"a")
             sent = 1
+            deadline = start + 60
             while sent < frames:
+                if time.monotonic() > deadline:
+                    stop = "60 s sending budget used up"
+                    break
                 k = min(batch, frames - sent)
                 sock.sendall(block if k == batch else one * k)
                 sent += k
@@ -424,10 +485,13 @@ def row_f(srv, count=1025):
 def closed_loop(port, clients, start_at, end_at, out):
     """`clients` connections each sending a health request, waiting for the reply, again;
     counts replies between start_at and end_at. Sends its result to the pipe `out`."""
-    result = {"replies": 0, "latencies": [], "closed": 0, "error": None}
+    result = {"replies": 0, "latencies": [], "closed": 0, "refused": "", "error": None}
     try:
         frames = [health_frame() for _ in range(512)]
-        socks = [connect(port)[0] for _ in range(clients)]
+        peers, result["refused"] = upgraded(port, clients)
+        if not peers:
+            raise ConnectionError(result["refused"])
+        socks = [peer.sock for peer in peers]
         poller = select.epoll()
         state = {}
         for sock in socks:
@@ -478,7 +542,12 @@ def flood(port, start_at, count_from, end_at, out, window=256, batch=64):
     Counts replies between count_from and end_at."""
     result = {"replies": 0, "all_replies": 0, "written": 0, "close": None, "ended": None, "error": None}
     try:
-        sock, rest = connect(port)
+        try:
+            sock, rest = connect(port)
+        except OSError as error:
+            result["ended"] = f"its upgrade failed: {error}"
+            out.send(result)
+            return
         sock.setblocking(False)
         reader = FrameReader()
         blob = b"".join(health_frame() for _ in range(batch))
@@ -564,21 +633,29 @@ def pct(values, q):
 
 
 def row_g(srv, clients=50, seconds=10.0):
+    """The 50 alone, then beside the flooder, then alone again: the two runs without the
+    flooder show how much the figures drift by themselves on this machine."""
     (alone,), cpu_alone = run_clients(srv, seconds, clients, with_flooder=False)
     (normal, flooder), cpu_flood = run_clients(srv, seconds, clients, with_flooder=True)
+    (again,), cpu_again = run_clients(srv, seconds, clients, with_flooder=False)
     change = (normal["replies"] - alone["replies"]) / max(1, alone["replies"]) * 100
+    drift = (again["replies"] - alone["replies"]) / max(1, alone["replies"]) * 100
     share = flooder["replies"] / max(1, flooder["replies"] + normal["replies"]) * 100
     parts = [
         f"{clients} clients alone: {n(alone['replies'])} replies/{seconds:.0f} s "
         f"(p50 {pct(alone['latencies'], .5):.1f} ms, p99 {pct(alone['latencies'], .99):.1f} ms, server CPU {cpu_alone:.1f} s)",
         f"beside the flooder: {n(normal['replies'])} ({change:+.0f}%; p50 {pct(normal['latencies'], .5):.1f} ms, "
         f"p99 {pct(normal['latencies'], .99):.1f} ms, server CPU {cpu_flood:.1f} s)",
+        f"alone again afterwards: {n(again['replies'])} ({drift:+.0f}%, server CPU {cpu_again:.1f} s)",
         f"flooder (≤256 in flight): {n(flooder['replies'])} replies = {share:.0f}% of all replies in those 10 s",
         "flooder " + (f"got close frame {flooder['close'][0]} {flooder['close'][1][:40]!r}" if flooder["close"] else "got no close frame")
         + (f", connection ended ({flooder['ended']})" if flooder["ended"] else ", connection still open at the end"),
     ]
-    if normal["closed"] or alone["closed"]:
-        parts.append(f"normal connections closed by server: {alone['closed']} alone, {normal['closed']} beside the flooder")
+    for label, run in (("alone", alone), ("beside the flooder", normal), ("alone again", again)):
+        if run["refused"]:
+            parts.append(f"normal clients {label}: {run['refused']}")
+    if normal["closed"] or alone["closed"] or again["closed"]:
+        parts.append(f"normal connections closed by server: {alone['closed']} alone, {normal['closed']} beside the flooder, {again['closed']} alone again")
     return "; ".join(parts)
 
 
@@ -595,7 +672,8 @@ def exit_status(pid):
 
 
 def row_h(srv, count=101, cap=40.0):
-    peers = upgraded(srv.port, count)
+    peers, note = upgraded(srv.port, count)
+    count = len(peers)
     try:
         time.sleep(0.5)
         start = time.monotonic()
@@ -616,12 +694,16 @@ def row_h(srv, count=101, cap=40.0):
             how = f"still running after {cap:.0f} s: SIGKILLed"
         closed = [p for p in peers if p.close is not None]
         bare = [p for p in peers if p.close is None and p.eof_at is not None]
-        parts = [how, f"close frames: {len(closed)}/{count}" + (f" ({codes(peers)}" + (f", {reasons(peers)}" if reasons(peers) else "") + f", after {spread([p.close_at - start for p in closed], digits=2)})" if closed else "")]
-        parts.append(f"EOF without close frame: {len(bare)}")
+        frames = f"close frames: {len(closed)}/{count}"
+        if closed:
+            why = reasons(peers)
+            frames += (f" ({codes(peers)}" + (f", {why}" if why else "")
+                       + f", {spread([p.close_at - start for p in closed], digits=2)} after SIGTERM)")
+        parts = [how, frames, f"EOF without close frame: {len(bare)}"]
         still = count - len(closed) - len(bare)
         if still:
             parts.append(f"no close seen: {still}")
-        return "; ".join(parts)
+        return "; ".join(([note] if note else []) + parts)
     finally:
         release(peers)
 
@@ -732,7 +814,7 @@ ROWS = {
     "d": ("one frame declaring 8 GiB, streamed up to 1 GiB", row_d, 120),
     "e": ("2,000,000 one-byte continuation frames", row_e, 120),
     "f": ("1,025 pipelined health requests in one write", row_f, 40),
-    "g": ("a flooder beside 50 closed-loop clients", row_g, 80),
+    "g": ("a flooder beside 50 closed-loop clients", row_g, 100),
     "h": ("SIGTERM with 101 idle connections", row_h, 70),
     "j": ("Origin with a raw 0x80 byte", row_j, 30),
     "k": ("bad upgrades: key, HTTP/1.0, 512 KB cookie", row_k, 40),

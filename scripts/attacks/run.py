@@ -18,6 +18,7 @@ import tempfile
 import time
 import types
 
+sys.dont_write_bytecode = True  # leave no __pycache__ next to the scripts
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import servers  # noqa: E402
@@ -141,7 +142,9 @@ def main():
     if "i" in keys and not args.multi_node and args.only:
         parser.error("row i needs --multi-node")
 
-    # Ctrl-C raises KeyboardInterrupt; make SIGTERM do the same so that `finally` runs.
+    # Ctrl-C and SIGTERM raise KeyboardInterrupt, so that `finally` ends the servers. Set
+    # explicitly: a shell starts background jobs with SIGINT ignored.
+    signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
     soft, hard = raise_fd_limit()
     logdir = tempfile.mkdtemp(prefix="beeflow-attacks-")
@@ -149,7 +152,7 @@ def main():
     load_before = loadavg()
     print(f"server logs in {logdir}; open-file limit {soft}/{hard}", file=sys.stderr)
 
-    results = {}
+    results, interrupted = {}, False
     try:
         for key in sorted(keys, key=ORDER.index):
             if key == "i":
@@ -165,6 +168,7 @@ def main():
                 results[key][adapter] = run_row(key, adapter, binary, args, logdir)
                 print(f"[{key} {adapter}] {time.monotonic() - t0:.0f} s: {results[key][adapter]}", file=sys.stderr)
     except KeyboardInterrupt:
+        interrupted = True
         print("interrupted: stopping the servers started here", file=sys.stderr)
     finally:
         servers.stop_all()
@@ -172,7 +176,8 @@ def main():
     columns = [name for name, _ in adapters] or ["multi-node"]
     total = time.monotonic() - began
     print(f"Run {stamp:%Y-%m-%d %H:%M} UTC, nproc {os.cpu_count()}, open-file limit {soft}, "
-          f"took {total / 60:.1f} min; load average at start {load_before}, at the end {loadavg()}.")
+          f"took {total / 60:.1f} min; load average at start {load_before}, at the end {loadavg()}."
+          + (" INTERRUPTED: cells marked 'not run' did not finish." if interrupted else ""))
     if "g" in results and not args.keep_rate_limit:
         print("Row g ran with BEEFLOW_RATE_LIMIT=off in the server's environment.")
     print()

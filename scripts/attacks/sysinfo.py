@@ -75,3 +75,15 @@ def unread_bytes(port):
             if parts[1] == want and parts[3] == "01":  # ESTABLISHED
                 total += int(parts[4].split(":")[1], 16)
     return total
+
+
+def accept_queue(port):
+    """Connections waiting in the listening socket's accept queue (its rx_queue), or None."""
+    want = f"0100007F:{port:04X}"
+    with open("/proc/net/tcp") as table:
+        next(table)
+        for line in table:
+            parts = line.split()
+            if parts[1] == want and parts[3] == "0A":  # LISTEN
+                return int(parts[4].split(":")[1], 16)
+    return None

@@ -1,7 +1,6 @@
 """Watching many client connections at once: what the server sends them and when it closes them."""
 
 import select
-import socket
 import statistics
 import time
 from collections import Counter
@@ -110,10 +109,3 @@ def codes(peers):
 def reasons(peers):
     seen = {peer.close[1] for peer in peers if peer.close is not None and peer.close[1]}
     return "; ".join(repr(r[:60]) for r in sorted(seen)[:2])
-
-
-def tcp_peer(port, timeout):
-    """A plain TCP connection to the server (no upgrade)."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock

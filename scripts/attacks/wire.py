@@ -145,7 +145,10 @@ def connect(port, timeout=10.0, extra=(), path="/ws/"):
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.sendall(upgrade_request(port, path, extra))
-        status, _, rest = read_http_head(sock, deadline)
+        try:
+            status, _, rest = read_http_head(sock, deadline)
+        except socket.timeout:
+            raise TimeoutError(f"connected, but no HTTP response to the upgrade within {timeout:g} s") from None
         if " 101 " not in status + " ":
             raise ConnectionError(f"upgrade refused: {status}")
         sock.settimeout(timeout)
