@@ -183,18 +183,16 @@ impl Requests {
     }
 
     /// Takes one frame from the rate limits; when over them, answers `rate_limited` (and
-    /// after too many refusals in a row, closes the connection) and returns false.
+    /// after too many refusals, closes the connection) and returns false.
     fn within_rate(&mut self, action: &str, req_id: Option<Uuid>) -> bool {
-        let refused = self.take_rate(action).err();
-        let close = self.rates.note(self.node.rates.config(), refused.is_some());
-        if let Some(Limited(wait)) = refused {
-            self.send_problem(&Problem::rate_limited(wait), req_id);
-            if close {
-                self.mailbox.finish(CloseReason::RATE_LIMITED);
-            }
-            return false;
+        let Err(Limited(wait)) = self.take_rate(action) else {
+            return true;
+        };
+        self.send_problem(&Problem::rate_limited(wait), req_id);
+        if self.rates.refused() {
+            self.mailbox.finish(CloseReason::RATE_LIMITED);
         }
-        true
+        false
     }
 
     /// Runs one action; the first problem (from decoding, the handler, or a delivery) ends

@@ -62,8 +62,8 @@ impl Rate {
 /// The rate limits of a dispatcher ([`DispatcherBuilder::rate_limits`](crate::DispatcherBuilder::rate_limits)).
 ///
 /// An action over a limit is answered with a `rate_limited` Problem (429) saying when to
-/// retry; a connection that keeps going after [`RateLimits::close_after`] refusals in a row
-/// is closed with 1008. An upgrade over the per-address limit is refused with the same
+/// retry; a connection refused more often than [`RateLimits::close_after`] allows is
+/// closed with 1008. An upgrade over the per-address limit is refused with the same
 /// Problem over HTTP.
 ///
 /// ```
@@ -88,7 +88,7 @@ pub struct RateLimits {
 impl Default for RateLimits {
     /// 100 actions per second per connection in bursts of 200; 300 per second per user in
     /// bursts of 600; 10 upgrades per second per client address in bursts of 20; closed
-    /// after 20 refused actions in a row.
+    /// at the 21st refusal within 10 s.
     fn default() -> Self {
         Self {
             per_connection: Some(Rate::per_second(100).with_burst(200)),
@@ -144,8 +144,10 @@ impl RateLimits {
         self
     }
 
-    /// After this many refused actions in a row a connection is closed with 1008 (`0`:
-    /// never).
+    /// How many refusals a connection gets within 10 s: the next one closes it with 1008
+    /// (`0`: never closed). A token bucket like the others, refilled at `refusals` per
+    /// 10 s: a client that waits as told is refused now and then and never closed, one
+    /// that keeps sending regardless is closed soon, however it mixes in accepted actions.
     #[must_use]
     pub fn close_after(mut self, refusals: u32) -> Self {
         self.close_after = refusals;
@@ -238,8 +240,12 @@ fn check_key<K: Hash + Eq + Clone>(limiter: Option<&Keyed<K>>, key: &K) -> Resul
 pub(crate) struct ConnectionRates {
     shared: Option<DefaultDirectRateLimiter>,
     own: Vec<(String, DefaultDirectRateLimiter)>,
-    refused_in_a_row: u32,
+    /// The refusals it may still get before it is closed.
+    refusals: Option<DefaultDirectRateLimiter>,
 }
+
+/// The window [`RateLimits::close_after`] counts refusals in.
+const REFUSAL_WINDOW: Duration = Duration::from_secs(10);
 
 impl ConnectionRates {
     pub(crate) fn new(config: &RateLimits) -> Self {
@@ -249,7 +255,10 @@ impl ConnectionRates {
                 .and_then(Rate::quota)
                 .map(RateLimiter::direct),
             own: Vec::new(),
-            refused_in_a_row: 0,
+            refusals: NonZeroU32::new(config.close_after).and_then(|refusals| {
+                Quota::with_period(REFUSAL_WINDOW / refusals.get())
+                    .map(|quota| RateLimiter::direct(quota.allow_burst(refusals)))
+            }),
         }
     }
 
@@ -277,15 +286,12 @@ impl ConnectionRates {
             .map_err(|not_until| Limited(not_until.wait_time_from(DefaultClock::default().now())))
     }
 
-    /// Records whether the last action was refused; true when the connection should be
-    /// closed for going on regardless.
-    pub(crate) fn note(&mut self, config: &RateLimits, refused: bool) -> bool {
-        self.refused_in_a_row = if refused {
-            self.refused_in_a_row + 1
-        } else {
-            0
-        };
-        config.close_after > 0 && self.refused_in_a_row >= config.close_after
+    /// Records one refusal; true when the connection should be closed for going on
+    /// regardless.
+    pub(crate) fn refused(&mut self) -> bool {
+        self.refusals
+            .as_ref()
+            .is_some_and(|refusals| refusals.check().is_err())
     }
 }
 
@@ -323,15 +329,20 @@ mod tests {
     }
 
     #[test]
-    fn refusals_in_a_row_close_and_a_success_resets_them() {
+    fn the_refusal_after_the_allowed_ones_closes() {
         let config = RateLimits::default().close_after(3);
         let mut rates = ConnectionRates::new(&config);
-        assert!(!rates.note(&config, true));
-        assert!(!rates.note(&config, true));
-        assert!(!rates.note(&config, false));
-        assert!(!rates.note(&config, true));
-        assert!(!rates.note(&config, true));
-        assert!(rates.note(&config, true));
+        for _ in 0..3 {
+            assert!(!rates.refused());
+        }
+        assert!(rates.refused());
+    }
+
+    #[test]
+    fn close_after_zero_never_closes() {
+        let config = RateLimits::default().close_after(0);
+        let mut rates = ConnectionRates::new(&config);
+        assert!((0..1000).all(|_| !rates.refused()));
     }
 
     #[test]
@@ -341,7 +352,7 @@ mod tests {
         for _ in 0..10_000 {
             assert_eq!(rates.action(&config, "a"), Ok(()));
         }
-        assert!(!rates.note(&config, true));
+        assert!(!rates.refused());
         assert_eq!(
             RateLimits::default()
                 .per_user(Rate::per_second(0))
