@@ -27,15 +27,28 @@ def n(value):
     return f"{value:,}"
 
 
+# Connections per loopback source address in `upgraded`; 0 puts them all on 127.0.0.1.
+# run.py's --spread sets it, so that the per-address upgrade limit does not cap a row
+# that measures something else.
+PER_ADDRESS = 0
+
+
+def source_address(index):
+    if not PER_ADDRESS:
+        return "127.0.0.1"
+    host = 2 + index // PER_ADDRESS
+    return f"127.0.{host // 250}.{host % 250 + 2}"
+
+
 def upgraded(port, count, give_up_after=3):
     """Opens up to `count` idle upgraded connections: (peers, note). A refused or unanswered
     upgrade is counted in the note, not raised; after `give_up_after` failures in a row the
     rest are not attempted."""
     peers, refused, streak = [], Counter(), 0
     try:
-        for _ in range(count):
+        for index in range(count):
             try:
-                sock, rest = connect(port, timeout=5)
+                sock, rest = connect(port, timeout=5, source=source_address(index))
             except OSError as error:
                 refused[str(error)[:70]] += 1
                 streak += 1

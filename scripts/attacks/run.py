@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import servers  # noqa: E402
 from multinode import row_i  # noqa: E402
+import rows  # noqa: E402
 from rows import ROWS  # noqa: E402
 
 ORDER = "abcdefghijkl"
@@ -127,6 +128,9 @@ def main():
     parser.add_argument("--only", help="rows to run, e.g. 'a' or 'f,j,k' (default: all)")
     parser.add_argument("--keep-rate-limit", action="store_true",
                         help="do not set BEEFLOW_RATE_LIMIT=off for row g")
+    parser.add_argument("--spread", type=int, default=0, metavar="N",
+                        help="open upgraded connections from many loopback addresses, N per "
+                             "address (default: all from 127.0.0.1)")
     args = parser.parse_args()
 
     adapters = [(name, path) for name, path in (("axum", args.axum), ("actix", args.actix)) if path]
@@ -146,6 +150,7 @@ def main():
     # explicitly: a shell starts background jobs with SIGINT ignored.
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
+    rows.PER_ADDRESS = args.spread
     soft, hard = raise_fd_limit()
     logdir = tempfile.mkdtemp(prefix="beeflow-attacks-")
     began, stamp = time.monotonic(), datetime.datetime.now(datetime.timezone.utc)
@@ -180,6 +185,8 @@ def main():
           + (" INTERRUPTED: cells marked 'not run' did not finish." if interrupted else ""))
     if "g" in results and not args.keep_rate_limit:
         print("Row g ran with BEEFLOW_RATE_LIMIT=off in the server's environment.")
+    if args.spread:
+        print(f"Upgraded connections came from many loopback addresses, {args.spread} per address.")
     print()
     print("| row | " + " | ".join(columns) + " |")
     print("|---|" + "---|" * len(columns))

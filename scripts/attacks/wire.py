@@ -138,10 +138,12 @@ def read_http_head(sock, deadline):
     return lines[0], headers, rest
 
 
-def connect(port, timeout=10.0, extra=(), path="/ws/"):
-    """An upgraded WebSocket connection (blocking socket, `timeout` set) and leftover bytes."""
+def connect(port, timeout=10.0, extra=(), path="/ws/", source="127.0.0.1"):
+    """An upgraded WebSocket connection (blocking socket, `timeout` set) and leftover bytes.
+    `source` is the loopback address it connects from: all of 127.0.0.0/8 reaches the server,
+    so one machine can play many clients."""
     deadline = time.monotonic() + timeout
-    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=(source, 0))
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.sendall(upgrade_request(port, path, extra))
