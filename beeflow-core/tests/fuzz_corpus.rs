@@ -1,12 +1,12 @@
 //! Replays the committed fuzz corpora (`fuzz/corpus/<target>/`) through the same checks the
-//! cargo-fuzz targets run (`fuzz/src/checks.rs`), on the stable toolchain and without
+//! cargo-fuzz targets run (`fuzz/src/checks/`), on the stable toolchain and without
 //! cargo-fuzz, so every change is tested against every input the fuzzers kept. See
 //! `fuzz/README.md`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-#[path = "../../fuzz/src/checks.rs"]
+#[path = "../../fuzz/src/checks/mod.rs"]
 mod checks;
 
 /// Every file of `fuzz/corpus/<target>/`, sorted; fails when there is none, so a moved or
@@ -47,7 +47,7 @@ fn replay(target: &str, mut check: impl FnMut(&[u8])) {
 fn envelope_corpus() {
     replay("envelope", |data| {
         if let Ok(text) = std::str::from_utf8(data) {
-            checks::check_envelope(text);
+            checks::envelope::check_envelope(text);
         }
     });
 }
@@ -56,17 +56,17 @@ fn envelope_corpus() {
 fn uuid_corpus() {
     replay("uuid", |data| {
         if let Ok(text) = std::str::from_utf8(data) {
-            checks::check_uuid(text);
+            checks::uuid::check_uuid(text);
         }
     });
 }
 
 #[test]
 fn connection_corpus() {
-    let runtime = checks::connection_runtime();
-    let dispatcher = checks::connection_dispatcher();
+    let runtime = checks::connection::connection_runtime();
+    let dispatcher = checks::connection::connection_dispatcher();
     replay("connection", |data| {
-        checks::check_connection(&runtime, &dispatcher, data);
+        checks::connection::check_connection(&runtime, &dispatcher, data);
     });
 }
 
@@ -75,10 +75,13 @@ fn connection_corpus() {
 fn frames_round_trip() {
     let long = "x".repeat(300);
     let frames = [
-        checks::Frame::Text(""),
-        checks::Frame::Binary(b"\xff\x00"),
-        checks::Frame::Text(&long),
-        checks::Frame::Binary(long.as_bytes()),
+        checks::connection::Frame::Text(""),
+        checks::connection::Frame::Binary(b"\xff\x00"),
+        checks::connection::Frame::Text(&long),
+        checks::connection::Frame::Binary(long.as_bytes()),
     ];
-    assert_eq!(checks::split_frames(&checks::join_frames(&frames)), frames);
+    assert_eq!(
+        checks::connection::split_frames(&checks::connection::join_frames(&frames)),
+        frames
+    );
 }
