@@ -2,8 +2,9 @@
 //! actix [`App`](actix_web::App).
 //!
 //! The adapter only authenticates the upgrade request (through a [`HandshakePolicy`]),
-//! applies the socket [`Limits`](beeflow_core::Limits), and moves frames between the socket
-//! (via [`actix-ws`](actix_ws)) and a [`Connection`](beeflow_core::transport::Connection);
+//! applies the socket [`Limits`](beeflow_core::Limits), and hands the upgraded connection's
+//! bytes (the request payload in, the 101 response's body out) to
+//! [`transport::serve`], which speaks WebSocket on them;
 //! every wire rule lives in `beeflow-core`, so a client sees exactly what it sees from
 //! `beeflow-axum`. A rejected upgrade is an `application/problem+json` response, never a
 //! dropped socket.
