@@ -121,9 +121,7 @@ impl Endpoint {
         }
         let connection = accepted.into_connection();
         // The payload stream is not `Send`: run the connection on this worker's thread.
-        actix_web::rt::spawn(async move {
-            transport::serve(connection, socket).await;
-        });
+        actix_web::rt::spawn(transport::serve(connection, socket));
         response.streaming(body)
     }
 

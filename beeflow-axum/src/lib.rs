@@ -34,7 +34,7 @@ mod serve;
 
 pub use serve::serve;
 
-use std::future::ready;
+use std::future::{self, ready};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -44,8 +44,10 @@ use axum::http::{HeaderValue, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use beeflow_core::schema::{AsyncApiInfo, Documents};
-use beeflow_core::transport::{self, ProblemTypeBase, UpgradeRequest};
+use beeflow_core::transport::{self, Ended, ProblemTypeBase, UpgradeRequest};
 use beeflow_core::{Dispatcher, HandshakePolicy, Problem};
+use futures_util::FutureExt;
+use futures_util::future::Either;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
@@ -121,12 +123,13 @@ impl Endpoint {
             }
         }
         let connection = accepted.into_connection();
-        tokio::spawn(async move {
+        // A combinator, not an async block: a block would keep `connection` in the task's
+        // state beside the copy `serve` holds, for as long as the connection lives.
+        tokio::spawn(on_upgrade.then(|upgraded| match upgraded {
+            Ok(upgraded) => Either::Left(transport::serve(connection, TokioIo::new(upgraded))),
             // The client went away before the upgrade completed: the connection just closes.
-            if let Ok(upgraded) = on_upgrade.await {
-                transport::serve(connection, TokioIo::new(upgraded)).await;
-            }
-        });
+            Err(_) => Either::Right(future::ready(Ended::ClientClosed)),
+        }));
         response
     }
 

@@ -13,7 +13,6 @@ use crate::action::{ActionDef, EventsInner};
 use crate::context::{ActionContext, ConnectionInfo};
 use crate::envelope;
 use crate::event::Emit;
-use crate::limits::Limits;
 use crate::node::Node;
 use crate::outbound::{CloseReason, Mailbox, OutboundQueue, Queued};
 use crate::problem::{Problem, panic_message};
@@ -120,11 +119,6 @@ impl Requests {
     /// The node this connection belongs to.
     pub(crate) fn node(&self) -> Arc<Node> {
         self.node.clone()
-    }
-
-    /// The node's limits.
-    pub(crate) fn limits(&self) -> &Limits {
-        &self.node.limits
     }
 
     async fn handle_text(&mut self, text: &str) {

@@ -1,7 +1,7 @@
 //! The connection loop: the WebSocket protocol on a socket's bytes, requests into the
 //! [`Connection`], its queued frames onto the socket, until either side ends.
 //!
-//! Four futures run side by side in one task:
+//! Five futures run side by side in one task:
 //! - the reader takes one message at a time and hands it to the connection, waiting first
 //!   for room in the connection's queue (so a client that asks faster than it reads is
 //!   slowed down by TCP rather than disconnected);
@@ -9,7 +9,9 @@
 //! - the watchdog sends keepalive pings and enforces the time limits (keepalive, a message
 //!   in flight, a write that makes no progress);
 //! - the overflow watch gives up on a connection whose queue overflowed while its writer is
-//!   stuck on a socket the client stopped reading.
+//!   stuck on a socket the client stopped reading;
+//! - the shutdown watch closes the connection with 1001 when the node shuts down, and drops
+//!   it at the shutdown's deadline.
 
 use std::sync::Arc;
 
@@ -23,10 +25,10 @@ use tokio_tungstenite::tungstenite::{Error, Message};
 use tracing::Instrument;
 
 use super::watched::{Clock, Progress, Watched};
-use crate::connection::{Connection, Inbound};
+use crate::connection::{Connection, Inbound, Requests};
 use crate::limits::Limits;
 use crate::node::Phase;
-use crate::outbound::{CloseReason, Outgoing, Queued};
+use crate::outbound::{CloseReason, OutboundQueue, Outgoing, Queued};
 
 /// Why the connection loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +54,7 @@ pub enum Ended {
 ///
 /// Messages are handled one at a time in arrival order while queued frames are written
 /// concurrently, so a handler streaming many events never waits for its own queue to drain.
-pub async fn serve<S>(connection: Connection, io: S) -> Ended
+pub fn serve<S>(connection: Connection, io: S) -> impl Future<Output = Ended>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -61,10 +63,13 @@ where
         id = %connection.id(),
         user = connection.requests.user_id(),
     );
-    run(connection, io).instrument(span).await
+    run(connection, io).instrument(span)
 }
 
-async fn run<S>(connection: Connection, io: S) -> Ended
+// Not `async fn`s: every idle connection's task holds this future, and an `async fn` keeps
+// its arguments in its state for its whole life, beside the locals made from them. The
+// async block below captures each part once.
+fn run<S>(connection: Connection, io: S) -> impl Future<Output = Ended>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -72,18 +77,32 @@ where
         mut requests,
         queue: mut outbound,
     } = connection;
-    let limits = *requests.limits();
+    // The connection leaves the hub when `requests` drops, once the loop is over.
+    async move { run_loop(&mut requests, &mut outbound, io).await }
+}
+
+async fn run_loop<S>(requests: &mut Requests, outbound: &mut OutboundQueue, io: S) -> Ended
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let node = requests.node();
+    let limits = &node.limits;
     let mailbox = outbound.mailbox().clone();
     let clock = Clock::start();
     let progress = Arc::new(Progress::default());
     let io = Watched::new(io, progress.clone(), clock);
-    let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config(&limits))).await;
+    // Boxed, as are the closing steps below: futures that run once need not take room in
+    // every idle connection's task.
+    let socket = Box::pin(WebSocketStream::from_raw_socket(
+        io,
+        Role::Server,
+        Some(config(limits)),
+    ))
+    .await;
     let (mut sink, mut stream) = socket.split();
 
     let stop = {
         let reader = async {
-            let mut draining = std::pin::pin!(node.reached(Phase::Draining));
             loop {
                 // Room for the reply before the request is read: TCP holds the rest back. A
                 // queue that takes nothing more is closing: the writer sends what is queued,
@@ -92,13 +111,13 @@ where
                     return std::future::pending().await;
                 }
                 progress.resume_reading(&clock);
-                let next = match select(stream.next(), draining.as_mut()).await {
-                    Either::Left((next, _)) => next,
-                    Either::Right(((), _)) => {
-                        mailbox.finish(CloseReason::GOING_AWAY);
-                        return std::future::pending().await;
-                    }
-                };
+                // A shutdown that began while the loop was away from the socket (`phases`
+                // below leaves the connection to it then) takes effect before the next read.
+                if node.phase() != Phase::Running {
+                    mailbox.finish(CloseReason::GOING_AWAY);
+                    return std::future::pending().await;
+                }
+                let next = stream.next().await;
                 progress.pause_reading();
                 // Boxed so the handler state exists only while a frame is handled, not inside
                 // every idle connection's task.
@@ -118,10 +137,6 @@ where
                     Some(Ok(Message::Frame(_))) => {}
                     Some(Ok(Message::Close(_))) | None => return Stop::ClientClosed,
                     Some(Err(error)) => return violation(&error),
-                }
-                // A shutdown that began while a request ran takes effect once it is done.
-                if node.phase() != Phase::Running {
-                    mailbox.finish(CloseReason::GOING_AWAY);
                 }
             }
         };
@@ -145,7 +160,7 @@ where
             }
             Stop::Ended(Ended::ClientClosed)
         };
-        let watchdog = watchdog(&progress, &clock, &limits, &mailbox);
+        let watchdog = watchdog(&progress, &clock, limits, &mailbox);
         // A writer blocked on a socket the client stopped reading would never see the
         // queue overflow; this gives up on the connection instead. A writer that is not
         // blocked is polled first and sends the 1008 close frame itself.
@@ -153,19 +168,25 @@ where
             mailbox.overflowed().await;
             Stop::Ended(Ended::ServerClosed(CloseReason::SLOW_CONSUMER))
         };
-        // Past the shutdown's deadline, whatever is still open is dropped.
-        let aborted = async {
+        // A shutdown closes the connection with 1001 once no request is running: at once
+        // when the loop is waiting on the socket, else when it comes back to it (the reader
+        // checks). Past the shutdown's deadline, whatever is still open is dropped.
+        let phases = async {
+            node.reached(Phase::Draining).await;
+            if progress.reading() {
+                mailbox.finish(CloseReason::GOING_AWAY);
+            }
             node.reached(Phase::Aborting).await;
             Stop::Ended(Ended::ShutDown)
         };
-        let (reader, writer, watchdog, overflowed, aborted) = (
+        let (reader, writer, watchdog, overflowed, phases) = (
             std::pin::pin!(reader),
             std::pin::pin!(writer),
             std::pin::pin!(watchdog),
             std::pin::pin!(overflowed),
-            std::pin::pin!(aborted),
+            std::pin::pin!(phases),
         );
-        let ends = select(select(watchdog, overflowed), aborted);
+        let ends = select(select(watchdog, overflowed), phases);
         match select(select(reader, writer), ends).await {
             Either::Left((Either::Left((stop, _)) | Either::Right((stop, _)), _))
             | Either::Right((
@@ -178,12 +199,12 @@ where
     let ended = match stop {
         Stop::ClientClosed => {
             // Completes the closing handshake: the codec answers the client's close frame.
-            let _ = bounded(&limits, sink.close()).await;
+            let _ = Box::pin(bounded(limits, sink.close())).await;
             Ended::ClientClosed
         }
         Stop::Close(reason) => {
             let frame = message(Outgoing::Close(reason));
-            match bounded(&limits, sink.send(frame)).await {
+            match Box::pin(bounded(limits, sink.send(frame))).await {
                 Some(Ok(())) => Ended::ServerClosed(reason),
                 Some(Err(_)) => Ended::WriteFailed,
                 None => Ended::WriteStalled,
@@ -192,8 +213,6 @@ where
         Stop::Ended(ended) => ended,
     };
     node.telemetry.closed(ended.label());
-    // The connection leaves the hub once the loop is over.
-    drop(requests);
     ended
 }
 
