@@ -118,13 +118,15 @@ async fn bench(options: &Options) {
             );
         }
         for (ours, base) in Server::PAIRS {
-            let ((o, _), (b, _)) = (&best[&ours], &best[&base]);
+            let ((o, o_cpu), (b, b_cpu)) = (&best[&ours], &best[&base]);
             println!(
-                "  ratio {}/{}: throughput {:.2}x (target >= 0.85), p99 {:.2}x (target <= 1.2)",
+                "  ratio {}/{}: throughput {:.2}x (target >= 0.85), p99 {:.2}x (target <= 1.2), \
+                 server CPU {:.2}x (target <= 1.10)",
                 ours.name(),
                 base.name(),
                 o.throughput() / b.throughput(),
-                f64::from(o.percentile_us(0.99)) / f64::from(b.percentile_us(0.99))
+                f64::from(o.percentile_us(0.99)) / f64::from(b.percentile_us(0.99)),
+                o_cpu / b_cpu
             );
         }
     }
