@@ -42,7 +42,8 @@ pub fn schema_for<T: schemars::JsonSchema>(
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be an action payload",
     label = "not an action payload",
-    note = "an action payload derives `serde::Deserialize` and `schemars::JsonSchema` (schemars 1), and is `Send + 'static`"
+    note = "an action payload derives `serde::Deserialize` and `schemars::JsonSchema` (schemars 1), and is `Send + 'static`",
+    note = "the first parameter is the payload; an action without one starts with `ActionContext` (or another extractor), or takes no parameters"
 )]
 pub trait ActionPayload: DeserializeOwned + schemars::JsonSchema + Send + 'static {}
 

@@ -42,7 +42,12 @@ fn generate(args: &Args, func: &ItemFn, name: &str, register: bool) -> TokenStre
 
     let mut checks = TokenStream::new();
     let mut bindings = TokenStream::new();
-    let (payload_type, payload_schema) = match params.first() {
+    // The first parameter is the payload unless it is a context extractor or `()`: then
+    // the action takes no payload and accepts any object.
+    let payload = params
+        .first()
+        .filter(|ty| !signature::is_context_extractor(ty) && !signature::is_unit(ty));
+    let (payload_type, payload_schema) = match payload {
         Some(payload) => {
             // One const body checks the payload type and names every function that needs
             // its bounds, so rustc reports a bad payload type once, at the type.
@@ -76,7 +81,12 @@ fn generate(args: &Args, func: &ItemFn, name: &str, register: bool) -> TokenStre
             (quote!("object"), quote!(__beeflow_any_object))
         }
     };
-    for (ty, var) in params.iter().zip(&vars).skip(1) {
+    let extractors = usize::from(payload.is_some());
+    for (ty, var) in params.iter().zip(&vars).skip(extractors) {
+        if signature::is_unit(ty) {
+            bindings.extend(quote!(let #var = ();));
+            continue;
+        }
         bindings.extend(quote_spanned! {ty.span()=>
             let #var = <#ty as #private::FromContext<#private::ActionContext>>::from_context(&#cx)?;
         });

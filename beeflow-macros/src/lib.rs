@@ -9,7 +9,8 @@
 //! # `#[action(name = "...")]`
 //!
 //! Turns an `async fn` into the handler of an action. The first parameter is the typed
-//! payload (`Deserialize + JsonSchema`); a handler without parameters accepts any object.
+//! payload (`Deserialize + JsonSchema`); a handler without parameters, or whose first
+//! parameter is an extractor (or `_: ()`), takes no payload and accepts any object.
 //! Further parameters are extracted from the request's context ([`ActionContext`],
 //! [`State<T>`], [`Identity<T>`], ...). The handler may return `()`, an event, an `Emit`,
 //! a `Vec` of those, an `EventStream`, or a `Result` of any of these. Its doc comment

@@ -178,6 +178,51 @@ pub(crate) fn param_types(sig: &Signature) -> Vec<&Type> {
         .collect()
 }
 
+/// Whether `ty` is spelled as one of the context extractors an action may take instead of
+/// a payload (`ActionContext`, `State<T>`, `Identity<T>`, `Option<Identity<T>>`,
+/// `ConnectionId`, by their last path segment). The macro sees only tokens, so a
+/// payload type must not reuse these names.
+pub(crate) fn is_context_extractor(ty: &Type) -> bool {
+    let Some(segment) = last_segment(ty) else {
+        return false;
+    };
+    match segment.ident.to_string().as_str() {
+        "ActionContext" | "State" | "Identity" | "ConnectionId" => true,
+        "Option" => first_generic(segment)
+            .and_then(last_segment)
+            .is_some_and(|inner| inner.ident == "Identity"),
+        _ => false,
+    }
+}
+
+/// Whether `ty` is `()`.
+pub(crate) fn is_unit(ty: &Type) -> bool {
+    match ty {
+        Type::Tuple(tuple) => tuple.elems.is_empty(),
+        Type::Paren(paren) => is_unit(&paren.elem),
+        _ => false,
+    }
+}
+
+fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
+    match ty {
+        Type::Path(path) if path.qself.is_none() => path.path.segments.last(),
+        Type::Paren(paren) => last_segment(&paren.elem),
+        Type::Group(group) => last_segment(&group.elem),
+        _ => None,
+    }
+}
+
+fn first_generic(segment: &syn::PathSegment) -> Option<&Type> {
+    match &segment.arguments {
+        syn::PathArguments::AngleBracketed(args) => args.args.iter().find_map(|arg| match arg {
+            syn::GenericArgument::Type(ty) => Some(ty),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
 /// `::<R>` for the declared return type `R`, so a bad return type is reported at `R`;
 /// nothing when there is none (`()`) or it cannot be named (`impl Trait`).
 pub(crate) fn output_turbofish(sig: &Signature) -> TokenStream {
