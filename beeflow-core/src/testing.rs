@@ -19,15 +19,19 @@
 //! # }
 //! ```
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::connection::{Connection, Inbound};
 use crate::dispatch::Dispatcher;
-use crate::handshake::Admission;
+use crate::handshake::{ACCESS_TOKEN_PROTOCOL, Admission, HandshakePolicy};
 use crate::identity::Principal;
 use crate::outbound::Outgoing;
+use crate::problem::Problem;
 use crate::recipient::ConnectionId;
+use crate::transport::{self, UpgradeRequest};
 
 /// The WebSocket path test connections pretend to be on (the `instance` of their problems).
 pub const TEST_PATH: &str = "/ws/";
@@ -37,9 +41,99 @@ pub const TEST_PATH: &str = "/ws/";
 #[derive(Debug)]
 pub struct TestClient {
     connection: Connection,
+    recv_timeout: Duration,
 }
 
 impl TestClient {
+    /// How long [`TestClient::recv`] waits for a frame unless
+    /// [`TestClient::with_recv_timeout`] says otherwise.
+    pub const DEFAULT_RECV_TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// Connects through `policy` as a browser would, offering `token` in the `access-token`
+    /// subprotocol pair: the policy authenticates it exactly as it does behind an adapter
+    /// (same checks, same Problems).
+    ///
+    /// ```
+    /// use beeflow_core::testing::TestClient;
+    /// use beeflow_core::{Dispatcher, HandshakePolicy, HandshakeRequest, Problem, Registry};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let dispatcher = Dispatcher::builder()
+    ///     .registry(Registry::builder().build().unwrap())
+    ///     .build()
+    ///     .unwrap();
+    /// let policy = HandshakePolicy::deny_all().authenticate(|request: HandshakeRequest| async move {
+    ///     match request.token() {
+    ///         Some("alice-token") => Ok("alice".to_owned()),
+    ///         _ => Err(Problem::unauthenticated()),
+    ///     }
+    /// });
+    /// let refused = TestClient::handshake(&dispatcher, &policy, "wrong").await.unwrap_err();
+    /// assert_eq!(refused.status(), 401);
+    /// let mut alice = TestClient::handshake(&dispatcher, &policy, "alice-token").await.unwrap();
+    /// assert_eq!(alice.send("health", serde_json::json!({})).await.len(), 1);
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The Problem an adapter would answer the upgrade with.
+    pub async fn handshake(
+        dispatcher: &Dispatcher,
+        policy: &HandshakePolicy,
+        token: &str,
+    ) -> Result<Self, Problem> {
+        let protocols = format!("{ACCESS_TOKEN_PROTOCOL}, {token}");
+        Self::handshake_with_headers(
+            dispatcher,
+            policy,
+            &[("Sec-WebSocket-Protocol", protocols.as_str())],
+        )
+        .await
+    }
+
+    /// Connects through `policy` with an upgrade request to [`TEST_PATH`] that carries
+    /// `headers` (a cookie, an `Origin`, a subprotocol) besides the WebSocket ones.
+    ///
+    /// # Errors
+    ///
+    /// The Problem an adapter would answer the upgrade with.
+    pub async fn handshake_with_headers(
+        dispatcher: &Dispatcher,
+        policy: &HandshakePolicy,
+        headers: &[(&str, &str)],
+    ) -> Result<Self, Problem> {
+        let upgrade = [
+            ("Host", "localhost"),
+            ("Connection", "Upgrade"),
+            ("Upgrade", "websocket"),
+            ("Sec-WebSocket-Version", "13"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ];
+        let all = upgrade
+            .iter()
+            .chain(headers)
+            .map(|(name, value)| (*name, value.as_bytes()));
+        let request = UpgradeRequest::new((1, 1), TEST_PATH, None, all);
+        let accepted = transport::accept(dispatcher, policy, request).await?;
+        Ok(Self::new(accepted.into_connection()))
+    }
+
+    fn new(connection: Connection) -> Self {
+        Self {
+            connection,
+            recv_timeout: Self::DEFAULT_RECV_TIMEOUT,
+        }
+    }
+
+    /// Sets how long [`TestClient::recv`] waits for a frame before it panics.
+    #[must_use]
+    pub fn with_recv_timeout(mut self, timeout: Duration) -> Self {
+        self.recv_timeout = timeout;
+        self
+    }
+
     /// Connects without an identity (a guest).
     ///
     /// # Panics
@@ -65,7 +159,7 @@ impl TestClient {
         let connection = dispatcher
             .open(TEST_PATH, admission)
             .unwrap_or_else(|problem| panic!("the dispatcher refused the connection: {problem}"));
-        Self { connection }
+        Self::new(connection)
     }
 
     /// This connection's id.
@@ -116,15 +210,32 @@ impl TestClient {
         self.connection.requests.handle(Inbound::Text(text)).await;
     }
 
-    /// Waits for the next frame, e.g. an event emitted from elsewhere.
+    /// Waits for the next frame, e.g. an event emitted from elsewhere, for at most the
+    /// receive timeout ([`TestClient::DEFAULT_RECV_TIMEOUT`] unless set with
+    /// [`TestClient::with_recv_timeout`]).
+    ///
+    /// # Panics
+    ///
+    /// Panics if no frame came within the timeout, or the server closed the connection.
+    pub async fn recv(&mut self) -> Value {
+        let timeout = self.recv_timeout;
+        match self.recv_within(timeout).await {
+            Some(frame) => frame,
+            None => panic!("no frame for this connection within {timeout:?}"),
+        }
+    }
+
+    /// Waits up to `timeout` for the next frame; `None` if none came (to check that nothing
+    /// is sent).
     ///
     /// # Panics
     ///
     /// Panics if the server closed the connection.
-    pub async fn recv(&mut self) -> Value {
-        match self.recv_frame().await {
-            Some(frame) => to_json(frame),
-            None => panic!("the connection is closed"),
+    pub async fn recv_within(&mut self, timeout: Duration) -> Option<Value> {
+        match tokio::time::timeout(timeout, self.recv_frame()).await {
+            Ok(Some(frame)) => Some(to_json(frame)),
+            Ok(None) => panic!("the connection is closed"),
+            Err(_) => None,
         }
     }
 
