@@ -67,9 +67,12 @@ impl Endpoint {
         }
     }
 
-    /// Sets the policy that authenticates upgrade requests.
+    /// Sets the policy that authenticates upgrade requests. Logs, at error level, every
+    /// action whose `Identity<T>` this policy never gives
+    /// ([`transport::check_policy`]).
     #[must_use]
     pub fn policy(mut self, policy: HandshakePolicy) -> Self {
+        transport::check_policy(&self.dispatcher, &policy);
         self.policy = policy;
         self
     }

@@ -6,7 +6,7 @@ use std::pin::Pin;
 
 use futures_util::stream::{BoxStream, Stream, StreamExt};
 
-use crate::context::ActionContext;
+use crate::context::{ActionContext, Requirement};
 use crate::event::{Emit, Event};
 use crate::location::Location;
 use crate::problem::{IntoProblem, Problem};
@@ -36,6 +36,8 @@ pub struct ActionDef {
     pub description: &'static str,
     /// Where the action was defined.
     pub location: Location,
+    /// What the handler's arguments need from the dispatcher.
+    pub requirements: fn() -> Vec<Requirement>,
 }
 
 impl ActionDef {
@@ -57,7 +59,16 @@ impl ActionDef {
             payload_schema,
             description,
             location,
+            requirements: Vec::new,
         }
+    }
+
+    /// Sets what the handler's arguments need; the macros' generated code calls it.
+    #[doc(hidden)]
+    #[must_use]
+    pub const fn with_requirements(mut self, requirements: fn() -> Vec<Requirement>) -> Self {
+        self.requirements = requirements;
+        self
     }
 }
 

@@ -17,6 +17,7 @@ use crate::hub::{DeliveryReport, Hub};
 use crate::identity::{ErasedIdentity, Identity};
 use crate::problem::Problem;
 use crate::recipient::{ConnectionId, Recipient};
+use crate::type_key::TypeKey;
 
 /// What a context needs of the node it runs on.
 pub(crate) trait Runtime: Send + Sync + 'static {
@@ -170,6 +171,26 @@ pub trait FromContext<C>: Sized {
     ///
     /// A Problem when the context lacks what the argument needs.
     fn from_context(cx: &C) -> Result<Self, Problem>;
+
+    /// What the argument needs the dispatcher to provide, so a wiring mistake is reported
+    /// when the dispatcher is built (or the endpoint mounted) instead of on every request.
+    /// `None` (the default) for arguments every context can give.
+    fn requirement() -> Option<Requirement> {
+        None
+    }
+}
+
+/// Something a handler or resolver argument needs from the dispatcher:
+/// [`FromContext::requirement`] names it, and the registrations collect them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Requirement {
+    /// Application state of this type ([`State<T>`]), checked by
+    /// [`DispatcherBuilder::build`](crate::DispatcherBuilder::build).
+    StateOf(TypeKey),
+    /// A connection identity of this type ([`Identity<T>`], `Option<Identity<T>>`), checked
+    /// against the handshake policy when an adapter mounts the endpoint.
+    IdentityOf(TypeKey),
 }
 
 impl FromContext<ActionContext> for ActionContext {
@@ -187,9 +208,9 @@ impl FromContext<ResolveContext> for ResolveContext {
 /// Application state of type `T`, cloned out of the dispatcher's state (configure it with
 /// [`DispatcherBuilder::state`](crate::DispatcherBuilder::state)).
 ///
-/// The lookup happens when a request runs, like axum's `Extension` (not axum's `State`,
-/// which the compiler checks): a missing state type is a server misconfiguration, and the
-/// client gets a 500 `missing_state` Problem that names the type.
+/// [`DispatcherBuilder::build`](crate::DispatcherBuilder::build) checks that every
+/// `State<T>` a handler or resolver takes was given, so a missing one is a start-up error
+/// (`BuildError::MissingState`), not a failure of every request.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct State<T>(pub T);
 
@@ -197,11 +218,19 @@ impl<T: Clone + Send + Sync + 'static> FromContext<ActionContext> for State<T> {
     fn from_context(cx: &ActionContext) -> Result<Self, Problem> {
         state_or_problem(cx.state::<T>())
     }
+
+    fn requirement() -> Option<Requirement> {
+        Some(Requirement::StateOf(TypeKey::of::<T>()))
+    }
 }
 
 impl<T: Clone + Send + Sync + 'static> FromContext<ResolveContext> for State<T> {
     fn from_context(cx: &ResolveContext) -> Result<Self, Problem> {
         state_or_problem(cx.state::<T>())
+    }
+
+    fn requirement() -> Option<Requirement> {
+        Some(Requirement::StateOf(TypeKey::of::<T>()))
     }
 }
 
@@ -214,16 +243,47 @@ fn state_or_problem<T: Clone>(state: Option<&T>) -> Result<State<T>, Problem> {
 
 impl<T: Clone + Send + Sync + 'static> FromContext<ActionContext> for Identity<T> {
     fn from_context(cx: &ActionContext) -> Result<Self, Problem> {
-        cx.identity::<T>().cloned().map(Identity).ok_or_else(|| {
-            Problem::unauthenticated().with_detail("This action needs an authenticated connection.")
-        })
+        match identity_of::<T>(cx) {
+            Ok(Some(identity)) => Ok(Identity(identity)),
+            Ok(None) => Err(Problem::unauthenticated()
+                .with_detail("This action needs an authenticated connection.")),
+            Err(mismatch) => Err(mismatch),
+        }
+    }
+
+    fn requirement() -> Option<Requirement> {
+        Some(Requirement::IdentityOf(TypeKey::of::<T>()))
     }
 }
 
 impl<T: Clone + Send + Sync + 'static> FromContext<ActionContext> for Option<Identity<T>> {
     fn from_context(cx: &ActionContext) -> Result<Self, Problem> {
-        Ok(cx.identity::<T>().cloned().map(Identity))
+        Ok(identity_of::<T>(cx)?.map(Identity))
     }
+
+    fn requirement() -> Option<Requirement> {
+        Some(Requirement::IdentityOf(TypeKey::of::<T>()))
+    }
+}
+
+/// The connection's identity as `T`: `None` for a guest, and `identity_mismatch` (500,
+/// logged) when it has an identity of another type, which is a wiring mistake, not a client
+/// that failed to authenticate.
+fn identity_of<T: Clone + 'static>(cx: &ActionContext) -> Result<Option<T>, Problem> {
+    let Some(identity) = &cx.connection.identity else {
+        return Ok(None);
+    };
+    if let Some(value) = identity.value.downcast_ref::<T>() {
+        return Ok(Some(value.clone()));
+    }
+    let (wanted, actual) = (type_name::<T>(), identity.type_key.name());
+    tracing::error!(
+        wanted,
+        actual,
+        "a handler takes `Identity<{wanted}>`, but the handshake policy authenticates \
+         connections as `{actual}`"
+    );
+    Err(Problem::identity_mismatch())
 }
 
 impl FromContext<ActionContext> for ConnectionId {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::broker::{Broker, MemoryBroker};
 use crate::connection::Connection;
+use crate::context::Requirement;
 use crate::event::{Emit, Event};
 use crate::handshake::Admission;
 use crate::hub::{DeliveryReport, NodeStats};
@@ -233,8 +234,9 @@ impl DispatcherBuilder {
     ///
     /// # Errors
     ///
-    /// [`BuildError::Registry`] when the global registry has a duplicate name, and
-    /// [`BuildError::InvalidLimit`] for a limit out of its range.
+    /// [`BuildError::Registry`] when the global registry has a duplicate name,
+    /// [`BuildError::MissingState`] when a handler takes a state the builder was not given,
+    /// and [`BuildError::InvalidLimit`] for a limit out of its range.
     pub fn build(self) -> Result<Dispatcher, BuildError> {
         self.limits
             .validate()
@@ -252,6 +254,7 @@ impl DispatcherBuilder {
             Some(registry) => registry,
             None => Registry::global()?,
         };
+        missing_state(&registry, &self.states)?;
         let broker = self.broker.unwrap_or_else(|| Arc::new(MemoryBroker::new()));
         let node = Node::start(
             registry,
@@ -274,6 +277,32 @@ impl fmt::Debug for DispatcherBuilder {
     }
 }
 
+/// The first `State<T>` a handler or resolver of `registry` takes that `states` lacks.
+fn missing_state(registry: &Registry, states: &StateMap) -> Result<(), BuildError> {
+    let actions = registry
+        .actions()
+        .map(|def| (format!("action `{}`", def.name), def.requirements));
+    let resolvers = registry.resolvers().map(|def| {
+        (
+            format!("recipient resolver `{}`", def.name),
+            def.requirements,
+        )
+    });
+    for (handler, requirements) in actions.chain(resolvers) {
+        for requirement in requirements() {
+            if let Requirement::StateOf(state) = requirement
+                && !states.contains_key(&state.id())
+            {
+                return Err(BuildError::MissingState {
+                    handler,
+                    state: state.name(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What [`Dispatcher::shutdown`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -291,6 +320,18 @@ pub enum BuildError {
     /// The registry has two definitions under one name.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// A handler or resolver takes `State<T>` and the builder was given no state of type
+    /// `T`.
+    #[error(
+        "{handler} takes `State<{state}>`, but the dispatcher has no state of that type: \
+         add it with `DispatcherBuilder::state`"
+    )]
+    MissingState {
+        /// The handler, e.g. ``action `task.add` ``.
+        handler: String,
+        /// The state's type name.
+        state: &'static str,
+    },
     /// A limit is out of its range.
     #[error("invalid limit `{limit}`: {reason}")]
     InvalidLimit {

@@ -10,6 +10,8 @@ use std::any::Any;
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use crate::type_key::TypeKey;
+
 /// An authenticated identity. Implement it for the type your authenticator returns; a
 /// handler gets the value back with [`Identity<T>`](crate::Identity), and events addressed
 /// to [`Recipient::user`](crate::Recipient::user)`(user_id)` reach every connection of it.
@@ -76,6 +78,8 @@ pub struct Identity<T>(pub T);
 pub(crate) struct ErasedIdentity {
     pub(crate) value: Arc<dyn Any + Send + Sync>,
     pub(crate) user_id: Arc<str>,
+    /// The application's type, to name it when a handler asks for another.
+    pub(crate) type_key: TypeKey,
 }
 
 impl ErasedIdentity {
@@ -84,6 +88,7 @@ impl ErasedIdentity {
         Self {
             value: Arc::new(identity),
             user_id,
+            type_key: TypeKey::of::<I>(),
         }
     }
 }

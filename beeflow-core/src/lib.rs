@@ -93,6 +93,7 @@ mod telemetry;
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
 pub mod transport;
+mod type_key;
 mod wait;
 
 #[doc(hidden)]
@@ -109,8 +110,9 @@ pub mod __private;
 /// generic code.
 pub mod handler {
     pub use crate::action::{Action, Events, IntoEmit, IntoEvents};
-    pub use crate::context::FromContext;
+    pub use crate::context::{FromContext, Requirement};
     pub use crate::resolver::{IntoConnections, Resolver};
+    pub use crate::type_key::TypeKey;
 }
 
 pub use action::EventStream;

@@ -5,7 +5,7 @@ pub use inventory;
 pub use schemars;
 
 pub use crate::action::{Action, ActionDef, Events, HandlerFuture, IntoEvents};
-pub use crate::context::{ActionContext, FromContext, ResolveContext};
+pub use crate::context::{ActionContext, FromContext, Requirement, ResolveContext};
 pub use crate::event::{Event, EventDef, EventPayload};
 pub use crate::location::Location;
 pub use crate::problem::Problem;

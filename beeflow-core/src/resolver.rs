@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::context::ResolveContext;
+use crate::context::{Requirement, ResolveContext};
 use crate::location::Location;
 use crate::problem::{IntoProblem, Problem};
 use crate::recipient::ConnectionId;
@@ -27,6 +27,8 @@ pub struct ResolverDef {
     pub resolve: Resolve,
     /// Where the resolver was defined.
     pub location: Location,
+    /// What the resolver's arguments need from the dispatcher.
+    pub requirements: fn() -> Vec<Requirement>,
 }
 
 impl ResolverDef {
@@ -38,7 +40,16 @@ impl ResolverDef {
             name,
             resolve,
             location,
+            requirements: Vec::new,
         }
+    }
+
+    /// Sets what the resolver's arguments need; the macros' generated code calls it.
+    #[doc(hidden)]
+    #[must_use]
+    pub const fn with_requirements(mut self, requirements: fn() -> Vec<Requirement>) -> Self {
+        self.requirements = requirements;
+        self
     }
 }
 

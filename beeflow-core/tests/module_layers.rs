@@ -18,6 +18,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "rate",
             "recipient",
             "telemetry",
+            "type_key",
             "wait",
         ],
     ),

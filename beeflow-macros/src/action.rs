@@ -81,8 +81,18 @@ fn generate(args: &Args, func: &ItemFn, name: &str, register: bool) -> TokenStre
             (quote!("object"), quote!(__beeflow_any_object))
         }
     };
-    let extractors = usize::from(payload.is_some());
-    for (ty, var) in params.iter().zip(&vars).skip(extractors) {
+    let first_extractor = usize::from(payload.is_some());
+    let extractors: Vec<&syn::Type> = params[first_extractor..]
+        .iter()
+        .copied()
+        .filter(|ty| !signature::is_unit(ty))
+        .collect();
+    checks.extend(signature::requirements(
+        &private,
+        &quote!(#private::ActionContext),
+        &extractors,
+    ));
+    for (ty, var) in params.iter().zip(&vars).skip(first_extractor) {
         if signature::is_unit(ty) {
             bindings.extend(quote!(let #var = ();));
             continue;
@@ -150,7 +160,8 @@ fn def(
                 #payload_schema,
                 #description,
                 #location,
-            );
+            )
+            .with_requirements(__beeflow_requirements);
         }
     }
 }
@@ -180,6 +191,9 @@ fn stub(args: &Args, func: &ItemFn, name: &str) -> TokenStream {
                 _: &mut #private::schemars::SchemaGenerator,
             ) -> #private::schemars::Schema {
                 #private::schemars::json_schema!({ "type": "object" })
+            }
+            fn __beeflow_requirements() -> ::std::vec::Vec<#private::Requirement> {
+                ::std::vec::Vec::new()
             }
             #def
         };

@@ -89,6 +89,11 @@ fn generate(args: &Args, func: &ItemFn, name: &str, register: bool) -> TokenStre
             }
         }
     };
+    let requirements = signature::requirements(
+        &private,
+        &quote!(#private::ResolveContext),
+        &params[1.min(params.len())..],
+    );
     let def = def(args, func, name);
     let registration = register.then(|| {
         quote! {
@@ -102,6 +107,7 @@ fn generate(args: &Args, func: &ItemFn, name: &str, register: bool) -> TokenStre
         #handle
         const _: () = {
             #resolver
+            #requirements
             #def
             #registration
         };
@@ -116,7 +122,8 @@ fn def(args: &Args, func: &ItemFn, name: &str) -> TokenStream {
     quote! {
         impl #private::Resolver for #ident {
             const DEF: &'static #private::ResolverDef =
-                &#private::ResolverDef::new(#name, __beeflow_resolve, #location);
+                &#private::ResolverDef::new(#name, __beeflow_resolve, #location)
+                    .with_requirements(__beeflow_requirements);
         }
     }
 }
@@ -134,6 +141,9 @@ fn stub(args: &Args, func: &ItemFn, name: &str) -> TokenStream {
                 _: ::std::string::String,
             ) -> #private::ResolveFuture {
                 ::core::unreachable!("`#[recipient]` stub of a resolver that failed to compile")
+            }
+            fn __beeflow_requirements() -> ::std::vec::Vec<#private::Requirement> {
+                ::std::vec::Vec::new()
             }
             #def
         };

@@ -195,6 +195,24 @@ pub(crate) fn is_context_extractor(ty: &Type) -> bool {
     }
 }
 
+/// `fn __beeflow_requirements()`: what the extractors `types` (taken from context `cx`)
+/// need from the dispatcher, for the registration.
+pub(crate) fn requirements(
+    private: &TokenStream,
+    cx: &TokenStream,
+    types: &[&Type],
+) -> TokenStream {
+    quote! {
+        fn __beeflow_requirements() -> ::std::vec::Vec<#private::Requirement> {
+            let mut requirements = ::std::vec::Vec::new();
+            #(
+                requirements.extend(<#types as #private::FromContext<#cx>>::requirement());
+            )*
+            requirements
+        }
+    }
+}
+
 /// Whether `ty` is `()`.
 pub(crate) fn is_unit(ty: &Type) -> bool {
     match ty {

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use beeflow_core::testing::TestClient;
 use beeflow_core::{
-    ActionContext, ConnectionId, Dispatcher, Emit, Event, EventStream, Identity, IntoProblem,
-    Problem, Recipient, Registry, State, action, recipient,
+    ActionContext, BuildError, ConnectionId, Dispatcher, Emit, Event, EventStream, Identity,
+    IntoProblem, Problem, Recipient, Registry, State, action, recipient,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -142,6 +142,7 @@ async fn shout(payload: EchoPayload) -> Result<Emit, Problem> {
 fn dispatcher(registry: beeflow_core::registry::RegistryBuilder) -> Dispatcher {
     Dispatcher::builder()
         .registry(registry.build().unwrap())
+        .state(Prefix(">> "))
         .build()
         .unwrap()
 }
@@ -211,26 +212,38 @@ async fn a_wrong_payload_is_a_422_naming_the_path() {
 }
 
 #[tokio::test]
-async fn state_is_extracted_and_a_missing_state_is_a_500_naming_the_type() {
-    let with_state = Dispatcher::builder()
-        .registry(registry().build().unwrap())
-        .state(Prefix(">> "))
-        .build()
-        .unwrap();
-    let frames = TestClient::connect(&with_state)
+async fn state_is_extracted() {
+    let frames = TestClient::connect(&dispatcher(registry()))
         .send("prefixed", json!({ "text": "hi" }))
         .await;
     assert_eq!(frames[0]["payload"]["text"], ">> hi");
+}
 
-    let without = dispatcher(registry());
-    let frames = TestClient::connect(&without)
-        .send("prefixed", json!({ "text": "hi" }))
-        .await;
-    assert_eq!(frames.len(), 1, "{frames:?}");
-    assert_eq!(frames[0]["status"], 500);
-    assert_eq!(frames[0]["code"], "missing_state");
-    let detail = frames[0]["detail"].as_str().unwrap();
-    assert!(detail.contains("Prefix"), "{detail}");
+#[test]
+fn a_missing_state_is_a_build_error_naming_the_handler_and_the_type() {
+    let error = Dispatcher::builder()
+        .registry(registry().build().unwrap())
+        .build()
+        .unwrap_err();
+    let BuildError::MissingState { handler, state } = &error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(handler, "action `prefixed`");
+    assert!(state.ends_with("Prefix"), "{state}");
+    let message = error.to_string();
+    assert!(message.contains("takes `State<"), "{message}");
+    assert!(message.contains("DispatcherBuilder::state"), "{message}");
+
+    let error = Dispatcher::builder()
+        .registry(Registry::builder().resolver::<team>().build().unwrap())
+        .build()
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("recipient resolver `team` takes `State<"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -246,6 +259,44 @@ async fn identity_is_extracted_and_a_guest_gets_401() {
         .send("whoami", json!({}))
         .await;
     assert_eq!(frames[0]["payload"]["text"], "ada");
+}
+
+#[tokio::test]
+async fn an_identity_of_another_type_is_a_500_not_a_401() {
+    let dispatcher = dispatcher(registry());
+    let frames = TestClient::connect_as(&dispatcher, "ada".to_owned())
+        .send("whoami", json!({}))
+        .await;
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    assert_eq!(frames[0]["status"], 500);
+    assert_eq!(frames[0]["code"], "identity_mismatch");
+}
+
+#[test]
+fn a_policy_that_never_gives_an_actions_identity_is_reported() {
+    use beeflow_core::transport::check_policy;
+    use beeflow_core::{HandshakePolicy, HandshakeRequest};
+
+    let dispatcher = dispatcher(registry());
+    let as_user = HandshakePolicy::deny_all()
+        .authenticate(|_: HandshakeRequest| async { Ok(User { name: "ada" }) });
+    assert_eq!(check_policy(&dispatcher, &as_user), []);
+
+    let as_string = HandshakePolicy::deny_all()
+        .authenticate(|_: HandshakeRequest| async { Ok("ada".to_owned()) });
+    let mismatches = check_policy(&dispatcher, &as_string);
+    assert_eq!(mismatches.len(), 1, "{mismatches:?}");
+    assert_eq!(mismatches[0].action, "whoami");
+    assert!(mismatches[0].wanted.ends_with("User"), "{mismatches:?}");
+    assert_eq!(mismatches[0].authenticated, Some("alloc::string::String"));
+    let message = mismatches[0].to_string();
+    assert!(message.contains("identity_mismatch"), "{message}");
+
+    let guests_only = HandshakePolicy::deny_all().allow_guests();
+    let mismatches = check_policy(&dispatcher, &guests_only);
+    assert_eq!(mismatches.len(), 1, "{mismatches:?}");
+    assert_eq!(mismatches[0].authenticated, None);
+    assert_eq!(check_policy(&dispatcher, &HandshakePolicy::deny_all()), []);
 }
 
 #[tokio::test]
@@ -329,13 +380,34 @@ async fn a_resolver_routes_a_custom_recipient() {
 
 #[tokio::test]
 async fn a_resolver_whose_extraction_fails_reports_a_problem() {
-    let dispatcher = dispatcher(Registry::builder().action::<shout>().resolver::<team>());
+    let dispatcher = dispatcher(
+        Registry::builder()
+            .action::<shout>()
+            .resolver::<closed_team>(),
+    );
     let mut sender = TestClient::connect(&dispatcher);
     let frames = sender.send("shout", json!({ "text": "hello" })).await;
     assert_eq!(frames.len(), 1, "{frames:?}");
-    assert_eq!(frames[0]["status"], 500);
-    assert!(
-        frames[0]["detail"].as_str().unwrap().contains("Teams"),
-        "{frames:?}"
-    );
+    assert_eq!(frames[0]["status"], 503);
+    assert_eq!(frames[0]["code"], "teams_closed");
+}
+
+/// An extractor that always fails, as one reading a closed resource would.
+struct Closed;
+
+impl beeflow_core::handler::FromContext<beeflow_core::ResolveContext> for Closed {
+    fn from_context(_: &beeflow_core::ResolveContext) -> Result<Self, Problem> {
+        Err(Problem::new(
+            503,
+            "teams_closed",
+            "teams-closed",
+            "Teams closed",
+        ))
+    }
+}
+
+#[recipient(name = "team", register = false)]
+async fn closed_team(id: String, _closed: Closed) -> Vec<ConnectionId> {
+    let _ = id;
+    Vec::new()
 }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 pub(crate) use self::upgrade::{check_upgrade, switching_protocols, text_headers};
 use crate::identity::{ErasedIdentity, Principal};
 use crate::problem::Problem;
+use crate::type_key::TypeKey;
 
 /// The subprotocol marker a browser sends before its token:
 /// `new WebSocket(url, ["access-token", token])`.
@@ -79,6 +80,8 @@ type AuthFn = dyn Fn(HandshakeRequest) -> AuthFuture + Send + Sync;
 #[derive(Clone, Default)]
 pub struct HandshakePolicy {
     authenticator: Option<Arc<AuthFn>>,
+    /// The type the authenticator returns, for [`HandshakePolicy::identity_type`].
+    identity: Option<TypeKey>,
     allow_guests: bool,
     origins: Origins,
     query_token_param: Option<String>,
@@ -168,6 +171,7 @@ impl HandshakePolicy {
         Fut: Future<Output = Result<I, Problem>> + Send + 'static,
         I: Principal,
     {
+        self.identity = Some(TypeKey::of::<I>());
         self.authenticator = Some(Arc::new(move |request| {
             let pending = authenticate(request);
             Box::pin(async move {
@@ -177,6 +181,17 @@ impl HandshakePolicy {
             })
         }));
         self
+    }
+
+    /// The type of the identities this policy authenticates connections as; `None` when it
+    /// authenticates nobody.
+    pub(crate) fn identity_type(&self) -> Option<TypeKey> {
+        self.identity
+    }
+
+    /// Whether connections without a token are admitted as guests.
+    pub(crate) fn admits_guests(&self) -> bool {
+        self.allow_guests
     }
 
     /// Admits connections without a token as guests (no identity). With an authenticator

@@ -35,6 +35,7 @@ catalogue! {
     INVALID_ACTION_PAYLOAD = 422, "invalid_action_payload", "invalid-action-payload", "Invalid action payload";
     UNAUTHENTICATED = 401, "unauthenticated", "unauthenticated", "Authentication required";
     MISSING_STATE = 500, "missing_state", "missing-state", "Server misconfigured";
+    IDENTITY_MISMATCH = 500, "identity_mismatch", "identity-mismatch", "Server misconfigured";
     ACTION_PANICKED = 500, "action_panicked", "action-panicked", "Action panicked";
     ACTION_FAILED = 500, "action_failed", "action-failed", "Action failed";
     EVENT_SERIALIZATION_FAILED = 500, "event_serialization_failed", "event-serialization-failed", "Event serialization failed";
@@ -114,6 +115,15 @@ impl Problem {
             "Application state of type `{type_name}` is needed here, but the server does not \
              provide it."
         ))
+    }
+
+    /// `identity_mismatch` (500): a handler takes `Identity<T>` and the connection was
+    /// authenticated as another type: the handshake policy and the handler disagree. The
+    /// server logs both type names; the client learns none of them.
+    pub fn identity_mismatch() -> Self {
+        Self::of(IDENTITY_MISMATCH).with_detail(
+            "This action expects another kind of identity than the server gave the connection.",
+        )
     }
 
     /// `action_panicked` (500): a handler panicked. The connection survives it.

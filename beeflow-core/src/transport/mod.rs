@@ -17,15 +17,20 @@
 //!    with a `Retry-After` header when [`Problem::retry_after`](crate::Problem::retry_after)
 //!    says when to retry.
 //!
+//! When an endpoint gets its policy, the adapter calls [`check_policy`], which logs every
+//! action whose `Identity<T>` the policy can never give.
+//!
 //! [`serve`] requires no `Send`: actix-web's request payload is `!Send`, and axum adds `Send`
 //! at its own spawn site.
 
 mod accept;
 mod serve;
 mod watched;
+mod wiring;
 
 pub use self::accept::{Accepted, UpgradeRequest, accept};
 pub use self::serve::{Ended, serve};
+pub use self::wiring::{IdentityMismatch, check_policy};
 pub use crate::connection::Connection;
 pub use crate::handshake::{ACCESS_TOKEN_PROTOCOL, Admission};
 pub use crate::outbound::{CloseReason, Outgoing};
