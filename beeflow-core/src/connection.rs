@@ -199,6 +199,9 @@ impl Requests {
         };
         let started = std::panic::catch_unwind(AssertUnwindSafe(|| (def.handler)(cx, payload)))
             .map_err(|panic| panicked(def, &*panic))??;
+        // After decoding (whose type errors name the exact field) and before the handler's
+        // body runs: the rules only the schema states.
+        self.node.validators.check(def, payload)?;
         let events = AssertUnwindSafe(started)
             .catch_unwind()
             .await

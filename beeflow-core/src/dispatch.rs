@@ -15,7 +15,7 @@ use crate::event::{Emit, Event};
 use crate::handshake::Admission;
 use crate::hub::{DeliveryReport, NodeStats};
 use crate::limits::Limits;
-use crate::node::{Node, Phase, StateMap};
+use crate::node::{Node, PayloadValidators, Phase, StateMap};
 use crate::problem::{Problem, ProblemTypeBase};
 use crate::rate::RateLimits;
 use crate::recipient::{ConnectionId, Recipient};
@@ -174,9 +174,9 @@ impl fmt::Debug for Dispatcher {
 }
 
 /// Configures a [`Dispatcher`].
-#[derive(Default)]
 pub struct DispatcherBuilder {
     registry: Option<Registry>,
+    validate_payloads: bool,
     problem_base: ProblemTypeBase,
     limits: Limits,
     rate_limits: RateLimits,
@@ -184,7 +184,31 @@ pub struct DispatcherBuilder {
     broker: Option<Arc<dyn Broker>>,
 }
 
+impl Default for DispatcherBuilder {
+    fn default() -> Self {
+        Self {
+            registry: None,
+            validate_payloads: true,
+            problem_base: ProblemTypeBase::default(),
+            limits: Limits::default(),
+            rate_limits: RateLimits::default(),
+            states: StateMap::default(),
+            broker: None,
+        }
+    }
+}
+
 impl DispatcherBuilder {
+    /// Whether payloads are checked against the JSON Schema published for their action
+    /// before the handler runs (default: on). A failure is `invalid_action_payload` (422)
+    /// naming the path, so a `#[schemars(...)]` rule such as `length(max = 100)` is
+    /// enforced where it is documented. Off, only decoding into the payload type checks it.
+    #[must_use]
+    pub fn validate_payloads(mut self, on: bool) -> Self {
+        self.validate_payloads = on;
+        self
+    }
+
     /// Serves this registry instead of [`Registry::global`].
     #[must_use]
     pub fn registry(mut self, registry: Registry) -> Self {
@@ -236,7 +260,8 @@ impl DispatcherBuilder {
     ///
     /// [`BuildError::Registry`] when the global registry has a duplicate name,
     /// [`BuildError::MissingState`] when a handler takes a state the builder was not given,
-    /// and [`BuildError::InvalidLimit`] for a limit out of its range.
+    /// [`BuildError::InvalidPayloadSchema`] when a payload schema does not compile, and
+    /// [`BuildError::InvalidLimit`] for a limit out of its range.
     pub fn build(self) -> Result<Dispatcher, BuildError> {
         self.limits
             .validate()
@@ -255,6 +280,16 @@ impl DispatcherBuilder {
             None => Registry::global()?,
         };
         missing_state(&registry, &self.states)?;
+        let validators = if self.validate_payloads {
+            PayloadValidators::compile(&registry).map_err(|error| {
+                BuildError::InvalidPayloadSchema {
+                    action: error.action,
+                    reason: error.reason,
+                }
+            })?
+        } else {
+            PayloadValidators::off()
+        };
         let broker = self.broker.unwrap_or_else(|| Arc::new(MemoryBroker::new()));
         let node = Node::start(
             registry,
@@ -263,6 +298,7 @@ impl DispatcherBuilder {
             self.rate_limits,
             broker,
             self.states,
+            validators,
         );
         Ok(Dispatcher { node })
     }
@@ -331,6 +367,14 @@ pub enum BuildError {
         handler: String,
         /// The state's type name.
         state: &'static str,
+    },
+    /// An action's payload schema could not be compiled for validation.
+    #[error("the payload schema of action `{action}` cannot be used for validation: {reason}")]
+    InvalidPayloadSchema {
+        /// The action's name.
+        action: &'static str,
+        /// What the validator said.
+        reason: String,
     },
     /// A limit is out of its range.
     #[error("invalid limit `{limit}`: {reason}")]

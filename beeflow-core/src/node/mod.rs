@@ -6,6 +6,9 @@
 //! tells the broker which topics this node needs.
 
 mod delivery;
+mod validation;
+
+pub(crate) use validation::PayloadValidators;
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -41,6 +44,8 @@ pub(crate) struct Node {
     pub(crate) hub: Arc<Hub>,
     pub(crate) rates: NodeRates,
     pub(crate) telemetry: Telemetry,
+    /// Checks payloads against their published schemas.
+    pub(crate) validators: PayloadValidators,
     broker: Arc<dyn Broker>,
     states: StateMap,
     /// Where a shutdown is: see [`Phase`].
@@ -77,6 +82,7 @@ impl Node {
         rate_limits: RateLimits,
         broker: Arc<dyn Broker>,
         states: StateMap,
+        validators: PayloadValidators,
     ) -> Arc<Self> {
         let hub = Arc::new(Hub::new());
         broker.attach(Inbox::new(&hub));
@@ -91,6 +97,7 @@ impl Node {
             limits,
             hub,
             rates: NodeRates::new(rate_limits),
+            validators,
             broker,
             states,
             phase: AtomicU8::new(Phase::Running as u8),
