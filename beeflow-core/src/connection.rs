@@ -237,12 +237,12 @@ impl Requests {
     /// queue has room: a handler streaming to a client that reads is paced by that client,
     /// never disconnected for it.
     async fn paced(&self, emit: &Emit) {
-        let to_requester = match emit.recipient() {
+        let to_requester = match emit.recipients() {
             None => true,
-            Some(recipient) => {
+            Some(recipients) => recipients.iter().any(|recipient| {
                 recipient.kind() == crate::recipient::WEBSOCKET
                     && recipient.id() == self.info.id.as_str()
-            }
+            }),
         };
         if to_requester {
             // A queue that takes no more frames refuses the event on its own.

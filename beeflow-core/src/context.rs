@@ -16,7 +16,7 @@ use crate::event::{Emit, Event};
 use crate::hub::{DeliveryReport, Hub};
 use crate::identity::{ErasedIdentity, Identity};
 use crate::problem::Problem;
-use crate::recipient::{ConnectionId, Recipient};
+use crate::recipient::{ConnectionId, Recipients};
 use crate::type_key::TypeKey;
 
 /// What a context needs of the node it runs on.
@@ -108,20 +108,21 @@ impl ActionContext {
         groups.iter().map(|group| group.to_string()).collect()
     }
 
-    /// Sends `event` to `recipient` now, before the handler returns, tagged with this
-    /// request's `req_id`. Outside a request, [`Dispatcher::emit`](crate::Dispatcher::emit)
-    /// does the same.
+    /// Sends `event` to `to` (a [`Recipient`](crate::Recipient), or several as
+    /// [`Recipients`](crate::Recipients), each connection reached once) now, before the
+    /// handler returns, tagged with this request's `req_id`. Outside a request,
+    /// [`Dispatcher::emit`](crate::Dispatcher::emit) does the same.
     ///
     /// # Errors
     ///
-    /// A Problem when the payload does not serialize, the recipient type is unknown, or its
-    /// resolver fails.
+    /// A Problem when the payload does not serialize, a recipient type is unknown, or its
+    /// resolver fails; then nothing is delivered.
     pub async fn emit<E: Event>(
         &self,
-        recipient: Recipient,
+        to: impl Into<Recipients>,
         event: &E,
     ) -> Result<DeliveryReport, Problem> {
-        let emit = Emit::to(recipient, event)?;
+        let emit = Emit::to(to, event)?;
         (self.runtime.clone())
             .emit(emit, Some(self.req_id), Some(&self.connection.id))
             .await

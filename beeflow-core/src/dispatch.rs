@@ -18,7 +18,7 @@ use crate::limits::Limits;
 use crate::node::{Node, PayloadValidators, Phase, StateMap};
 use crate::problem::{Problem, ProblemTypeBase};
 use crate::rate::RateLimits;
-use crate::recipient::{ConnectionId, Recipient};
+use crate::recipient::{ConnectionId, Recipients};
 use crate::registry::{Registry, RegistryError};
 
 /// One node's dispatcher: the registry snapshot, configuration, application state and the
@@ -98,23 +98,22 @@ impl Dispatcher {
         &self.node
     }
 
-    /// Sends `event` to `recipient` from outside any request (an HTTP handler, a timer): the
+    /// Sends `event` to `to` (a [`Recipient`](crate::Recipient), or several as [`Recipients`], each
+    /// connection reached once) from outside any request (an HTTP handler, a timer): the
     /// event carries no `req_id`. Inside a request,
     /// [`ActionContext::emit`](crate::ActionContext::emit) does the same.
     ///
     /// # Errors
     ///
-    /// A Problem when the payload does not serialize, the recipient type is unknown, or its
-    /// resolver fails. A recipient nobody is connected as is not an error: the report says
-    /// how many connections the event reached.
+    /// A Problem when the payload does not serialize, a recipient type is unknown, or its
+    /// resolver fails; then nothing is delivered. A recipient nobody is connected as is not
+    /// an error: the report says how many connections the event reached.
     pub async fn emit<E: Event>(
         &self,
-        recipient: Recipient,
+        to: impl Into<Recipients>,
         event: &E,
     ) -> Result<DeliveryReport, Problem> {
-        self.node
-            .deliver(Emit::to(recipient, event)?, None, None)
-            .await
+        self.node.deliver(Emit::to(to, event)?, None, None).await
     }
 
     /// Adds connection `id` (of this node) to `group`; a no-op if it is a member already.

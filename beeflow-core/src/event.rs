@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::location::Location;
 use crate::problem::Problem;
-use crate::recipient::Recipient;
+use crate::recipient::Recipients;
 
 /// A typed event payload with a registered name.
 ///
@@ -99,26 +99,27 @@ impl EventDef {
 
 inventory::collect!(EventDef);
 
-/// An event ready to be delivered: its name and its payload serialized once, addressed to a
-/// recipient (or, when `recipient` is `None`, to the connection that sent the request).
+/// An event ready to be delivered: its name and its payload serialized once, addressed to
+/// [`Recipients`] (or, when there are none, to the connection that sent the request).
 #[derive(Clone)]
 pub struct Emit {
-    pub(crate) recipient: Option<Recipient>,
+    pub(crate) recipients: Option<Recipients>,
     pub(crate) event: &'static str,
     pub(crate) payload: Arc<str>,
     pub(crate) droppable: bool,
 }
 
 impl Emit {
-    /// Addresses `event` to `recipient`.
+    /// Addresses `event` to `to`: a [`Recipient`](crate::Recipient), or several
+    /// ([`Recipients`]: each connection they reach gets it once).
     ///
     /// # Errors
     ///
     /// Fails with an `event_serialization_failed` problem when the payload does not
     /// serialize to a JSON object.
-    pub fn to<E: Event>(recipient: Recipient, event: &E) -> Result<Self, Problem> {
+    pub fn to<E: Event>(to: impl Into<Recipients>, event: &E) -> Result<Self, Problem> {
         Ok(Self {
-            recipient: Some(recipient),
+            recipients: Some(to.into()),
             event: E::NAME,
             payload: serialize_payload(event)?,
             droppable: E::DROPPABLE,
@@ -132,7 +133,7 @@ impl Emit {
     /// Fails like [`Emit::to`].
     pub fn reply<E: Event>(event: &E) -> Result<Self, Problem> {
         Ok(Self {
-            recipient: None,
+            recipients: None,
             event: E::NAME,
             payload: serialize_payload(event)?,
             droppable: E::DROPPABLE,
@@ -144,9 +145,9 @@ impl Emit {
         self.event
     }
 
-    /// The recipient, or `None` for "the requesting connection".
-    pub fn recipient(&self) -> Option<&Recipient> {
-        self.recipient.as_ref()
+    /// The recipients, or `None` for "the requesting connection".
+    pub fn recipients(&self) -> Option<&Recipients> {
+        self.recipients.as_ref()
     }
 
     /// The serialized payload object.
@@ -159,7 +160,7 @@ impl fmt::Debug for Emit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Emit")
             .field("event", &self.event)
-            .field("recipient", &self.recipient)
+            .field("recipients", &self.recipients)
             .field("payload", &&*self.payload)
             .finish()
     }

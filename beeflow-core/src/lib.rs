@@ -125,7 +125,7 @@ pub use identity::{Identity, Principal};
 pub use limits::{Limits, SlowConsumer};
 pub use problem::{IntoProblem, Problem};
 pub use rate::{Rate, RateLimits};
-pub use recipient::{ConnectionId, Recipient};
+pub use recipient::{ConnectionId, NoRecipient, Recipient, Recipients};
 pub use registry::Registry;
 
 #[cfg(feature = "macros")]

@@ -101,3 +101,113 @@ impl Recipient {
         &self.id
     }
 }
+
+impl Recipient {
+    /// This recipient and `other`: each connection either reaches gets the event once.
+    ///
+    /// ```
+    /// use beeflow_core::Recipient;
+    ///
+    /// let to = Recipient::user("bob").and(Recipient::group("board"));
+    /// assert_eq!(to.iter().count(), 2);
+    /// ```
+    #[must_use]
+    pub fn and(self, other: Recipient) -> Recipients {
+        Recipients::from(self).and(other)
+    }
+
+    /// Every connection this recipient reaches except `connection` (typically the sender:
+    /// "everyone on the board but me").
+    #[must_use]
+    pub fn except(self, connection: &ConnectionId) -> Recipients {
+        Recipients::from(self).except(connection)
+    }
+}
+
+/// Whom one emit is for: one or more [`Recipient`]s, less an optional connection. A
+/// connection that several of them reach gets the event once, with one `msg_id`, on every
+/// node; its `recipient` and `recipient_id` name the first recipient, in the order given,
+/// that reaches it.
+///
+/// Build one with [`Recipient::and`] and [`Recipient::except`], or from a `Vec` or an array
+/// of recipients; a single [`Recipient`] converts into one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipients {
+    first: Recipient,
+    rest: Vec<Recipient>,
+    except: Option<ConnectionId>,
+}
+
+impl Recipients {
+    /// These recipients and `other` too.
+    #[must_use]
+    pub fn and(mut self, other: Recipient) -> Self {
+        self.rest.push(other);
+        self
+    }
+
+    /// Leaves `connection` out, wherever it is reached from.
+    #[must_use]
+    pub fn except(mut self, connection: &ConnectionId) -> Self {
+        self.except = Some(connection.clone());
+        self
+    }
+
+    /// The recipients, in the order given.
+    pub fn iter(&self) -> impl Iterator<Item = &Recipient> {
+        std::iter::once(&self.first).chain(&self.rest)
+    }
+
+    /// The connection left out, if any.
+    pub fn excepted(&self) -> Option<&ConnectionId> {
+        self.except.as_ref()
+    }
+
+    /// The recipient, when there is exactly one and no exception: the common case, which
+    /// needs no de-duplication.
+    pub(crate) fn single(&self) -> Option<&Recipient> {
+        (self.rest.is_empty() && self.except.is_none()).then_some(&self.first)
+    }
+
+    /// Builds from a list: `None` when it is empty.
+    fn from_list(list: impl IntoIterator<Item = Recipient>) -> Option<Self> {
+        let mut list = list.into_iter();
+        let first = list.next()?;
+        Some(Self {
+            first,
+            rest: list.collect(),
+            except: None,
+        })
+    }
+}
+
+impl From<Recipient> for Recipients {
+    fn from(first: Recipient) -> Self {
+        Self {
+            first,
+            rest: Vec::new(),
+            except: None,
+        }
+    }
+}
+
+impl<const N: usize> From<[Recipient; N]> for Recipients {
+    /// An empty array does not compile: an emit needs at least one recipient.
+    fn from(list: [Recipient; N]) -> Self {
+        const { assert!(N > 0, "an emit needs at least one recipient") };
+        Self::from_list(list).expect("N > 0")
+    }
+}
+
+impl TryFrom<Vec<Recipient>> for Recipients {
+    type Error = NoRecipient;
+
+    fn try_from(list: Vec<Recipient>) -> Result<Self, NoRecipient> {
+        Self::from_list(list).ok_or(NoRecipient)
+    }
+}
+
+/// A list of recipients was empty: an emit needs at least one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("an emit needs at least one recipient")]
+pub struct NoRecipient;

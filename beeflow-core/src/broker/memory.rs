@@ -52,12 +52,13 @@ impl Broker for MemoryBroker {
     }
 
     fn publish(&self, delivery: RemoteDelivery) -> PublishFuture {
+        let topics = delivery.topics();
         let receivers: Vec<Inbox> = self
             .lock()
             .iter()
             .filter(|(id, node)| {
                 **id != delivery.origin
-                    && node.topics.contains(&delivery.topic)
+                    && topics.iter().any(|topic| node.topics.contains(*topic))
                     && node.inbox.is_alive()
             })
             .map(|(_, node)| node.inbox.clone())

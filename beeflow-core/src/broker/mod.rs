@@ -18,6 +18,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
 
+use uuid::Uuid;
+
 pub use self::memory::MemoryBroker;
 #[cfg(feature = "redis")]
 pub use self::redis::RedisBroker;
@@ -27,17 +29,62 @@ pub use crate::hub::Topic;
 use crate::hub::{DeliveryReport, Hub, Target};
 use crate::recipient::ConnectionId;
 
-/// A delivery crossing nodes: the event, serialized once, and whom it is for.
+/// A delivery crossing nodes: the event, serialized once per recipient, and whom it is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteDelivery {
+    /// Identifies the delivery: one published on several topics reaches a node subscribed
+    /// to more than one of them several times, and is delivered once.
+    pub id: Uuid,
+    /// Whom it is for, in the order of the emit's recipients: a connection that several
+    /// parts reach gets the frame of the first.
+    pub parts: Vec<RemotePart>,
+    /// A connection left out wherever it is reached from.
+    pub except: Option<ConnectionId>,
+    /// The node that published it (which delivered to its own connections already).
+    pub origin: Arc<str>,
+}
+
+/// One recipient of a [`RemoteDelivery`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemotePart {
     /// Whom it is for.
     pub topic: Topic,
     /// For [`Topic::Node`]: the connections on that node. Empty otherwise.
     pub connections: Vec<ConnectionId>,
-    /// The event as every receiving connection gets it, less `msg_id` and `seq`.
+    /// The event as every connection it reaches gets it, less `msg_id` and `seq`.
     pub frame: Arc<EventFrame>,
-    /// The node that published it (which delivered to its own connections already).
-    pub origin: Arc<str>,
+}
+
+impl RemoteDelivery {
+    /// A delivery of `frame` to one topic.
+    pub fn single(
+        topic: Topic,
+        connections: Vec<ConnectionId>,
+        frame: Arc<EventFrame>,
+        origin: Arc<str>,
+    ) -> Self {
+        Self {
+            id: Uuid::new_v4(),
+            parts: vec![RemotePart {
+                topic,
+                connections,
+                frame,
+            }],
+            except: None,
+            origin,
+        }
+    }
+
+    /// The topics to publish it on: each part's, once, in order.
+    pub fn topics(&self) -> Vec<&Topic> {
+        let mut topics: Vec<&Topic> = Vec::with_capacity(self.parts.len());
+        for part in &self.parts {
+            if !topics.contains(&&part.topic) {
+                topics.push(&part.topic);
+            }
+        }
+        topics
+    }
 }
 
 /// A broker could not take a delivery.
@@ -91,17 +138,32 @@ impl Inbox {
         &self.node_id
     }
 
-    /// Delivers to this node's own connections; counts nothing once the node is gone.
+    /// Delivers to this node's own connections; counts nothing once the node is gone, or
+    /// when this node already received the delivery on another of its topics.
     pub fn deliver(&self, delivery: &RemoteDelivery) -> DeliveryReport {
         let Some(hub) = self.hub.upgrade() else {
             return DeliveryReport::default();
         };
-        let target = match &delivery.topic {
-            Topic::Node(_) => Target::Connections(&delivery.connections),
-            Topic::User(user) => Target::User(user),
-            Topic::Group(group) => Target::Group(group),
-        };
-        hub.deliver(target, &delivery.frame)
+        if delivery.topics().len() > 1 && !hub.first_sight(delivery.id) {
+            return DeliveryReport::default();
+        }
+        let parts: Vec<(Target<'_>, &Arc<EventFrame>)> = delivery
+            .parts
+            .iter()
+            .filter_map(|part| {
+                let target = match &part.topic {
+                    Topic::Node(node) if *node == self.node_id => {
+                        Target::Connections(&part.connections)
+                    }
+                    // Connections of another node, named in the same delivery.
+                    Topic::Node(_) => return None,
+                    Topic::User(user) => Target::User(user),
+                    Topic::Group(group) => Target::Group(group),
+                };
+                Some((target, &part.frame))
+            })
+            .collect();
+        hub.deliver_parts(&parts, delivery.except.as_ref())
     }
 
     /// Everything this node needs now: its node topic, and its users' and groups' topics

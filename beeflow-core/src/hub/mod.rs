@@ -9,6 +9,8 @@
 //! The hub also knows which [`Topic`]s this node needs deliveries for, and says so through
 //! an interest callback whenever that changes; the broker layer above it listens.
 
+mod union;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -125,6 +127,8 @@ pub(crate) struct Hub {
     node_id: Arc<str>,
     next_connection: AtomicU64,
     index: RwLock<Index>,
+    /// Multi-topic deliveries received lately, so each is delivered once.
+    recent: union::Recent,
 }
 
 impl Hub {
@@ -134,6 +138,7 @@ impl Hub {
             node_id: node[..12].into(),
             next_connection: AtomicU64::new(1),
             index: RwLock::default(),
+            recent: union::Recent::default(),
         }
     }
 
@@ -266,17 +271,7 @@ impl Hub {
     pub(crate) fn deliver(&self, target: Target<'_>, frame: &Arc<EventFrame>) -> DeliveryReport {
         let index = self.read();
         let mut report = DeliveryReport::default();
-        let mut push = |mailbox: Option<&Arc<Mailbox>>| {
-            let pushed = match mailbox {
-                Some(mailbox) => mailbox.push(Queued::Event(frame.clone())),
-                None => Push::Closed,
-            };
-            match pushed {
-                Push::Queued => report.delivered += 1,
-                Push::Full => report.dropped += 1,
-                Push::Closed => report.not_connected += 1,
-            }
-        };
+        let mut push = |mailbox: Option<&Arc<Mailbox>>| report.add(Self::push(mailbox, frame));
         match target {
             Target::Connections(ids) => {
                 for id in ids {
@@ -295,6 +290,21 @@ impl Hub {
                 .into_iter()
                 .flatten()
                 .for_each(|(_, m)| push(Some(m))),
+        }
+        report
+    }
+
+    /// Queues `frame` for one connection (`None`: not connected), counted in a report.
+    fn push(mailbox: Option<&Arc<Mailbox>>, frame: &Arc<EventFrame>) -> DeliveryReport {
+        let pushed = match mailbox {
+            Some(mailbox) => mailbox.push(Queued::Event(frame.clone())),
+            None => Push::Closed,
+        };
+        let mut report = DeliveryReport::default();
+        match pushed {
+            Push::Queued => report.delivered = 1,
+            Push::Full => report.dropped = 1,
+            Push::Closed => report.not_connected = 1,
         }
         report
     }

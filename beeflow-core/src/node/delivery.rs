@@ -2,6 +2,7 @@
 //! an event for another node) is routed here, serialized once, and queued for this node's
 //! connections or handed to the broker for other nodes.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -10,13 +11,20 @@ use futures_util::FutureExt;
 use uuid::Uuid;
 
 use super::Node;
-use crate::broker::RemoteDelivery;
+use crate::broker::{RemoteDelivery, RemotePart};
 use crate::context::ResolveContext;
 use crate::envelope::EventFrame;
 use crate::event::Emit;
 use crate::hub::{DeliveryReport, Hub, Target, Topic};
 use crate::problem::{Problem, panic_message};
-use crate::recipient::{ConnectionId, GROUP, Recipient, USER, WEBSOCKET};
+use crate::recipient::{ConnectionId, GROUP, Recipient, Recipients, USER, WEBSOCKET};
+
+/// Whom one recipient of a union reaches.
+enum Reach {
+    Connections(Vec<ConnectionId>),
+    User(Arc<str>),
+    Group(Arc<str>),
+}
 
 impl Node {
     /// Delivers `emit` (addressed to `requester` when it names no recipient).
@@ -27,15 +35,37 @@ impl Node {
         requester: Option<&ConnectionId>,
     ) -> Result<DeliveryReport, Problem> {
         let event = emit.event;
-        let recipient = match (emit.recipient, requester) {
-            (Some(recipient), _) => recipient,
-            (None, Some(requester)) => Recipient::connection(requester),
+        let recipients = match (&emit.recipients, requester) {
+            (Some(recipients), _) => Cow::Borrowed(recipients),
+            (None, Some(requester)) => {
+                Cow::Owned(Recipients::from(Recipient::connection(requester)))
+            }
             (None, None) => return Err(Problem::reply_outside_request(event)),
         };
+        let report = match recipients.single() {
+            Some(recipient) => {
+                self.deliver_one(recipient, &emit, req_id, requester)
+                    .await?
+            }
+            None => self.deliver_union(&recipients, &emit, req_id).await?,
+        };
+        self.telemetry
+            .delivered(event, report.delivered, report.dropped);
+        Ok(report)
+    }
+
+    /// The common case: one recipient, nobody left out.
+    async fn deliver_one(
+        self: &Arc<Self>,
+        recipient: &Recipient,
+        emit: &Emit,
+        req_id: Option<Uuid>,
+        requester: Option<&ConnectionId>,
+    ) -> Result<DeliveryReport, Problem> {
         let frame = Arc::new(EventFrame::new(
             req_id,
             emit.event,
-            &recipient,
+            recipient,
             &emit.payload,
             emit.droppable,
         ));
@@ -50,22 +80,114 @@ impl Node {
             USER => {
                 let user: Arc<str> = recipient.id().into();
                 let mut report = self.hub.deliver(Target::User(&user), &frame);
-                report.add(self.publish(Topic::User(user), Vec::new(), &frame).await);
+                report.add(
+                    self.publish_one(Topic::User(user), Vec::new(), &frame)
+                        .await,
+                );
                 report
             }
             GROUP => {
                 let group: Arc<str> = recipient.id().into();
                 let mut report = self.hub.deliver(Target::Group(&group), &frame);
-                report.add(self.publish(Topic::Group(group), Vec::new(), &frame).await);
+                report.add(
+                    self.publish_one(Topic::Group(group), Vec::new(), &frame)
+                        .await,
+                );
                 report
             }
             _ => {
-                let ids = self.resolve(&recipient).await?;
+                let ids = self.resolve(recipient).await?;
                 self.to_connections(ids, &frame).await
             }
         };
-        self.telemetry
-            .delivered(event, report.delivered, report.dropped);
+        Ok(report)
+    }
+
+    /// Several recipients, or one less a connection: every recipient is resolved first (a
+    /// failing resolver delivers nothing), then this node's connections get the event once
+    /// each, and one delivery carries all of it to the other nodes.
+    async fn deliver_union(
+        self: &Arc<Self>,
+        recipients: &Recipients,
+        emit: &Emit,
+        req_id: Option<Uuid>,
+    ) -> Result<DeliveryReport, Problem> {
+        let mut parts = Vec::new();
+        for recipient in recipients.iter() {
+            let frame = Arc::new(EventFrame::new(
+                req_id,
+                emit.event,
+                recipient,
+                &emit.payload,
+                emit.droppable,
+            ));
+            let reach = match recipient.kind() {
+                WEBSOCKET => Reach::Connections(vec![ConnectionId::new(recipient.id())]),
+                USER => Reach::User(recipient.id().into()),
+                GROUP => Reach::Group(recipient.id().into()),
+                _ => Reach::Connections(self.resolve(recipient).await?),
+            };
+            parts.push((reach, frame));
+        }
+        let node = self.hub.node_id();
+        let mut report = DeliveryReport::default();
+        // What other nodes need, and (beside each part) its connections on this node.
+        let mut remote = Vec::new();
+        let mut here: Vec<Vec<ConnectionId>> = Vec::with_capacity(parts.len());
+        for (reach, frame) in &parts {
+            let mut local = Vec::new();
+            match reach {
+                Reach::User(user) => remote.push(RemotePart {
+                    topic: Topic::User(user.clone()),
+                    connections: Vec::new(),
+                    frame: frame.clone(),
+                }),
+                Reach::Group(group) => remote.push(RemotePart {
+                    topic: Topic::Group(group.clone()),
+                    connections: Vec::new(),
+                    frame: frame.clone(),
+                }),
+                Reach::Connections(ids) => {
+                    let mut by_node: HashMap<&str, Vec<ConnectionId>> = HashMap::new();
+                    for id in ids {
+                        match Hub::node_of(id) {
+                            Some(owner) if owner == &**node => local.push(id.clone()),
+                            Some(owner) => by_node.entry(owner).or_default().push(id.clone()),
+                            // Not an id any node issued.
+                            None => report.not_connected += 1,
+                        }
+                    }
+                    remote.extend(by_node.into_iter().map(|(owner, connections)| RemotePart {
+                        topic: Topic::Node(owner.into()),
+                        connections,
+                        frame: frame.clone(),
+                    }));
+                }
+            }
+            here.push(local);
+        }
+        let targets: Vec<(Target<'_>, &Arc<EventFrame>)> = parts
+            .iter()
+            .zip(&here)
+            .map(|((reach, frame), local)| {
+                let target = match reach {
+                    Reach::User(user) => Target::User(user),
+                    Reach::Group(group) => Target::Group(group),
+                    Reach::Connections(_) => Target::Connections(local),
+                };
+                (target, frame)
+            })
+            .collect();
+        report.add(self.hub.deliver_parts(&targets, recipients.excepted()));
+        if !remote.is_empty() {
+            let delivery = RemoteDelivery {
+                id: Uuid::new_v4(),
+                parts: remote,
+                except: recipients.excepted().cloned(),
+                origin: node.clone(),
+            };
+            report.add(self.publish(delivery).await);
+        }
         Ok(report)
     }
 
@@ -97,7 +219,7 @@ impl Node {
         }
         for (node, ids) in by_node {
             let count = ids.len();
-            let published = self.publish(Topic::Node(node), ids, frame).await;
+            let published = self.publish_one(Topic::Node(node), ids, frame).await;
             if published.published == 0 && published.lost == 0 {
                 // No node by that id took it: those connections do not exist.
                 report.not_connected += count;
@@ -107,18 +229,24 @@ impl Node {
         report
     }
 
-    async fn publish(
+    /// Publishes `frame` for one topic.
+    async fn publish_one(
         &self,
         topic: Topic,
         connections: Vec<ConnectionId>,
         frame: &Arc<EventFrame>,
     ) -> DeliveryReport {
-        let delivery = RemoteDelivery {
+        let origin = self.hub.node_id().clone();
+        self.publish(RemoteDelivery::single(
             topic,
             connections,
-            frame: frame.clone(),
-            origin: self.hub.node_id().clone(),
-        };
+            frame.clone(),
+            origin,
+        ))
+        .await
+    }
+
+    async fn publish(&self, delivery: RemoteDelivery) -> DeliveryReport {
         let mut report = DeliveryReport::default();
         match self.broker.publish(delivery).await {
             Ok(nodes) => {

@@ -214,3 +214,54 @@ async fn a_frozen_redis_does_not_stall_emits_and_what_was_lost_never_arrives() {
         "the lost delivery never arrives"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_union_reaches_each_connection_once_across_nodes() {
+    let redis = RedisServer::start();
+    let (node_a, broker_a) = node(&redis);
+    let (node_b, broker_b) = node(&redis);
+    let mut bob_a = TestClient::connect_as(&node_a, "bob".to_owned());
+    let mut bob_b = TestClient::connect_as(&node_b, "bob".to_owned());
+    let mut carol_b = TestClient::connect_as(&node_b, "carol".to_owned());
+    let mut dave_b = TestClient::connect_as(&node_b, "dave".to_owned());
+    for client in [&bob_b, &carol_b, &dave_b] {
+        node_b.join(client.connection_id(), "board").unwrap();
+    }
+    ready(&broker_a, &[Topic::User("bob".into())]).await;
+    ready(
+        &broker_b,
+        &[Topic::User("bob".into()), Topic::Group("board".into())],
+    )
+    .await;
+
+    // bob_b is reached as bob and as a board member, on the node that did not emit.
+    let to = Recipient::user("bob")
+        .and(Recipient::group("board"))
+        .except(dave_b.connection_id());
+    let report = node_a.emit(to, &announcement("assigned")).await.unwrap();
+    assert_eq!(report.delivered, 1, "bob on A: {report:?}");
+    // The marker follows on one of the same channels: a second copy of the union would
+    // arrive at node B before it.
+    node_a
+        .emit(Recipient::group("board"), &announcement("marker"))
+        .await
+        .unwrap();
+
+    let first = next(&mut bob_b).await;
+    assert_eq!(first["payload"]["text"], "assigned");
+    assert_eq!(
+        first["recipient"], "user",
+        "the first recipient that reaches bob"
+    );
+    assert_eq!(next(&mut bob_b).await["payload"]["text"], "marker");
+    let first = next(&mut carol_b).await;
+    assert_eq!(first["payload"]["text"], "assigned");
+    assert_eq!(first["recipient"], "group");
+    assert_eq!(next(&mut carol_b).await["payload"]["text"], "marker");
+    assert_eq!(
+        next(&mut dave_b).await["payload"]["text"],
+        "marker",
+        "left out"
+    );
+    assert_eq!(next(&mut bob_a).await["payload"]["text"], "assigned");
+}

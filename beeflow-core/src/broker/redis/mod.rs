@@ -213,7 +213,11 @@ impl Broker for RedisBroker {
         let inner = self.inner.clone();
         let timeout = self.publish_timeout();
         Box::pin(async move {
-            let channel = inner.channel(&delivery.topic);
+            let channels: Vec<String> = delivery
+                .topics()
+                .into_iter()
+                .map(|topic| inner.channel(topic))
+                .collect();
             let payload = serde_json::to_vec(&Wire::new(&delivery, timeout))
                 .expect("wire serialization is infallible");
             let lost = |why: String| {
@@ -223,13 +227,24 @@ impl Broker for RedisBroker {
             let Some(mut publisher) = read(&inner.publisher) else {
                 return lost("not connected to Redis".into());
             };
-            let mut command = redis::cmd("PUBLISH");
-            command.arg(&channel).arg(payload);
-            let publishing = command.query_async::<usize>(&mut publisher);
+            // One message per topic, in one round trip; a node subscribed to several of
+            // them delivers the first copy only.
+            let mut pipeline = redis::pipe();
+            for channel in &channels {
+                pipeline.cmd("PUBLISH").arg(channel).arg(&payload);
+            }
+            let publishing = pipeline.query_async::<Vec<usize>>(&mut publisher);
             match tokio::time::timeout(timeout, publishing).await {
-                // This node's own subscription hears the publish too; it is not a delivery.
-                Ok(Ok(n)) => {
-                    Ok(n.saturating_sub(usize::from(inner.subscribed().contains(&channel))))
+                Ok(Ok(receivers)) => {
+                    let subscribed = inner.subscribed();
+                    // This node's own subscriptions hear the publish too; not deliveries.
+                    Ok(channels
+                        .iter()
+                        .zip(receivers)
+                        .map(|(channel, n)| {
+                            n.saturating_sub(usize::from(subscribed.contains(channel)))
+                        })
+                        .sum())
                 }
                 Ok(Err(error)) => lost(error.to_string()),
                 Err(_) => lost(format!("Redis did not answer within {timeout:?}")),
@@ -288,12 +303,12 @@ mod tests {
             "{}",
             false,
         );
-        let delivery = RemoteDelivery {
-            topic: Topic::User("u".into()),
-            connections: Vec::new(),
-            frame: Arc::new(frame),
-            origin: "n".into(),
-        };
+        let delivery = RemoteDelivery::single(
+            Topic::User("u".into()),
+            Vec::new(),
+            Arc::new(frame),
+            "n".into(),
+        );
         let outcome = futures_util::FutureExt::now_or_never(broker.publish(delivery)).unwrap();
         assert!(matches!(outcome, Err(BrokerError::Unavailable(_))));
         assert_eq!(broker.lost(), 1);

@@ -9,11 +9,9 @@ use futures_util::StreamExt;
 use redis::aio::PubSubSink;
 use tokio::sync::mpsc;
 
-use super::wire::{Wire, topic_of};
+use super::wire::Wire;
 use super::{Command, Inner, write};
-use crate::broker::{Inbox, RemoteDelivery};
-use crate::envelope::EventFrame;
-use crate::recipient::ConnectionId;
+use crate::broker::Inbox;
 
 /// The first wait before reconnecting; doubled after each failure up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
@@ -134,21 +132,9 @@ fn deliver(inner: &Inner, inbox: &Inbox, node: &str, channel: &str, payload: &[u
         );
         return;
     }
-    let Some(topic) = topic_of(channel, &inner.prefix) else {
-        return;
-    };
-    let Some(frame) = EventFrame::from_parts(&wire.text, wire.seq_at, wire.droppable) else {
+    let Some(delivery) = wire.into_delivery() else {
         tracing::warn!(channel, "ignored a malformed beeflow delivery");
         return;
     };
-    inbox.deliver(&RemoteDelivery {
-        topic,
-        connections: wire
-            .connections
-            .into_iter()
-            .map(|id| ConnectionId::new(id.into_owned()))
-            .collect(),
-        frame: Arc::new(frame),
-        origin: wire.origin.as_ref().into(),
-    });
+    inbox.deliver(&delivery);
 }

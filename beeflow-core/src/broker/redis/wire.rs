@@ -1,45 +1,106 @@
 //! A delivery as it crosses Redis: the channel it is published on, and the message.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
-use super::super::{RemoteDelivery, Topic};
+use super::super::{RemoteDelivery, RemotePart, Topic};
+use crate::envelope::EventFrame;
+use crate::recipient::ConnectionId;
 
 /// The message. Strings borrow from the payload where they can (the event text is JSON, so
 /// it arrives escaped and is decoded into an owned string).
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct Wire<'a> {
+    pub(super) id: Uuid,
     #[serde(borrow)]
     pub(super) origin: Cow<'a, str>,
+    #[serde(borrow)]
+    pub(super) parts: Vec<WirePart<'a>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub(super) except: Option<Cow<'a, str>>,
+    /// Unix time in milliseconds after which the publisher has reported the delivery lost:
+    /// a node that receives it later drops it, so "lost" never means "arrived late".
+    pub(super) expires_at_ms: u64,
+}
+
+/// One part of a delivery: its topic (`user:<id>`, `group:<name>`, `node:<id>`), the
+/// connections of a node topic, and the event frame.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct WirePart<'a> {
+    #[serde(borrow)]
+    pub(super) topic: Cow<'a, str>,
     #[serde(borrow, default, skip_serializing_if = "Vec::is_empty")]
     pub(super) connections: Vec<Cow<'a, str>>,
     #[serde(borrow)]
     pub(super) text: Cow<'a, str>,
     pub(super) seq_at: usize,
     pub(super) droppable: bool,
-    /// Unix time in milliseconds after which the publisher has reported the delivery lost:
-    /// a node that receives it later drops it, so "lost" never means "arrived late".
-    pub(super) expires_at_ms: u64,
 }
 
 impl<'a> Wire<'a> {
     /// The message for `delivery`, which its publisher gives up on after `timeout`.
     pub(super) fn new(delivery: &'a RemoteDelivery, timeout: Duration) -> Self {
-        let (text, seq_at, droppable) = delivery.frame.to_parts();
+        let parts = delivery
+            .parts
+            .iter()
+            .map(|part| {
+                let (text, seq_at, droppable) = part.frame.to_parts();
+                WirePart {
+                    topic: Cow::Owned(topic_key(&part.topic)),
+                    connections: part
+                        .connections
+                        .iter()
+                        .map(|id| Cow::Borrowed(id.as_str()))
+                        .collect(),
+                    text: Cow::Borrowed(text),
+                    seq_at,
+                    droppable,
+                }
+            })
+            .collect();
         Self {
+            id: delivery.id,
             origin: Cow::Borrowed(&delivery.origin),
-            connections: delivery
-                .connections
-                .iter()
-                .map(|id| Cow::Borrowed(id.as_str()))
-                .collect(),
-            text: Cow::Borrowed(text),
-            seq_at,
-            droppable,
+            parts,
+            except: delivery
+                .except
+                .as_ref()
+                .map(|id| Cow::Borrowed(id.as_str())),
             expires_at_ms: unix_ms().saturating_add(millis(timeout)),
         }
+    }
+
+    /// The delivery again; `None` when a part is malformed.
+    pub(super) fn into_delivery(self) -> Option<RemoteDelivery> {
+        let parts = self
+            .parts
+            .into_iter()
+            .map(|part| {
+                Some(RemotePart {
+                    topic: parse_topic_key(&part.topic)?,
+                    connections: part
+                        .connections
+                        .into_iter()
+                        .map(|id| ConnectionId::new(id.into_owned()))
+                        .collect(),
+                    frame: Arc::new(EventFrame::from_parts(
+                        &part.text,
+                        part.seq_at,
+                        part.droppable,
+                    )?),
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(RemoteDelivery {
+            id: self.id,
+            parts,
+            except: self.except.map(|id| ConnectionId::new(id.into_owned())),
+            origin: self.origin.as_ref().into(),
+        })
     }
 
     /// Whether the publisher has given up on it by now (by this node's clock).
@@ -60,17 +121,20 @@ fn millis(duration: Duration) -> u64 {
 
 /// The channel a topic is published on.
 pub(super) fn channel(prefix: &str, topic: &Topic) -> String {
+    format!("{prefix}:{}", topic_key(topic))
+}
+
+/// A topic as text: `node:<id>`, `user:<id>` or `group:<name>`.
+fn topic_key(topic: &Topic) -> String {
     match topic {
-        Topic::Node(node) => format!("{prefix}:node:{node}"),
-        Topic::User(user) => format!("{prefix}:user:{user}"),
-        Topic::Group(group) => format!("{prefix}:group:{group}"),
+        Topic::Node(node) => format!("node:{node}"),
+        Topic::User(user) => format!("user:{user}"),
+        Topic::Group(group) => format!("group:{group}"),
     }
 }
 
-/// The topic a channel stands for, if it is one of ours.
-pub(super) fn topic_of(channel: &str, prefix: &str) -> Option<Topic> {
-    let rest = channel.strip_prefix(prefix)?.strip_prefix(':')?;
-    let (kind, id) = rest.split_once(':')?;
+fn parse_topic_key(key: &str) -> Option<Topic> {
+    let (kind, id) = key.split_once(':')?;
     match kind {
         "node" => Some(Topic::Node(id.into())),
         "user" => Some(Topic::User(id.into())),
@@ -81,44 +145,56 @@ pub(super) fn topic_of(channel: &str, prefix: &str) -> Option<Topic> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::envelope::EventFrame;
-    use crate::recipient::{ConnectionId, Recipient};
+    use crate::recipient::Recipient;
 
     #[test]
-    fn channels_round_trip_to_topics() {
+    fn topics_round_trip_through_their_text() {
         for topic in [
             Topic::Node("abc".into()),
             Topic::User("ada:lovelace".into()),
             Topic::Group("room 1".into()),
         ] {
-            assert_eq!(
-                topic_of(&channel("beeflow", &topic), "beeflow"),
-                Some(topic)
-            );
+            assert_eq!(parse_topic_key(&topic_key(&topic)), Some(topic));
         }
-        assert_eq!(topic_of("other:user:x", "beeflow"), None);
-        assert_eq!(topic_of("beeflow:planet:x", "beeflow"), None);
+        assert_eq!(
+            channel("beeflow", &Topic::User("u".into())),
+            "beeflow:user:u"
+        );
+        assert_eq!(parse_topic_key("planet:x"), None);
     }
 
     #[test]
     fn the_wire_form_round_trips_and_expires() {
-        let frame = EventFrame::new(None, "e", &Recipient::user("u\"1"), r#"{"a":"b\\"}"#, true);
+        let frame = Arc::new(EventFrame::new(
+            None,
+            "e",
+            &Recipient::user("u\"1"),
+            r#"{"a":"b\\"}"#,
+            true,
+        ));
         let delivery = RemoteDelivery {
-            topic: Topic::Node("n".into()),
-            connections: vec![ConnectionId::new("n.1")],
-            frame: Arc::new(frame.clone()),
+            id: uuid::Uuid::new_v4(),
+            parts: vec![
+                RemotePart {
+                    topic: Topic::Node("n".into()),
+                    connections: vec![ConnectionId::new("n.1")],
+                    frame: frame.clone(),
+                },
+                RemotePart {
+                    topic: Topic::Group("room: 1".into()),
+                    connections: Vec::new(),
+                    frame,
+                },
+            ],
+            except: Some(ConnectionId::new("m.7")),
             origin: "m".into(),
         };
         let bytes = serde_json::to_vec(&Wire::new(&delivery, Duration::from_secs(60))).unwrap();
         let back: Wire<'_> = serde_json::from_slice(&bytes).unwrap();
-        let rebuilt = EventFrame::from_parts(&back.text, back.seq_at, back.droppable).unwrap();
-        assert_eq!(rebuilt, frame);
-        assert_eq!(back.connections, ["n.1"]);
         assert!(!back.expired());
-        let mut stale = back;
+        assert_eq!(back.into_delivery().unwrap(), delivery);
+        let mut stale: Wire<'_> = serde_json::from_slice(&bytes).unwrap();
         stale.expires_at_ms = unix_ms() - 1;
         assert!(stale.expired());
     }

@@ -1,0 +1,119 @@
+//! Deliveries to several targets at once (an emit to several recipients, or to a recipient
+//! except one connection): each connection gets the event once, the frame of the first
+//! target that reaches it.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use uuid::Uuid;
+
+use super::{DeliveryReport, Hub, Target};
+use crate::envelope::EventFrame;
+use crate::recipient::ConnectionId;
+
+impl Hub {
+    /// Delivers to the union of `parts`, in order, leaving out `except`: a connection that
+    /// several parts reach is counted and queued once, with the first part's frame.
+    pub(crate) fn deliver_parts(
+        &self,
+        parts: &[(Target<'_>, &Arc<EventFrame>)],
+        except: Option<&ConnectionId>,
+    ) -> DeliveryReport {
+        if let ([(target, frame)], None) = (parts, except) {
+            return self.deliver(*target, frame);
+        }
+        let index = self.read();
+        let mut report = DeliveryReport::default();
+        let mut reached: HashSet<&ConnectionId> = HashSet::new();
+        reached.extend(except);
+        for (target, frame) in parts {
+            match target {
+                Target::Connections(ids) => {
+                    for id in *ids {
+                        match index.connections.get_key_value(id) {
+                            Some((id, member)) => {
+                                if reached.insert(id) {
+                                    report.add(Self::push(Some(&member.mailbox), frame));
+                                }
+                            }
+                            None => report.not_connected += 1,
+                        }
+                    }
+                }
+                Target::User(user) => {
+                    for (id, mailbox) in index.users.get(*user).into_iter().flatten() {
+                        if reached.insert(id) {
+                            report.add(Self::push(Some(mailbox), frame));
+                        }
+                    }
+                }
+                Target::Group(group) => {
+                    for (id, mailbox) in index.groups.get(*group).into_iter().flatten() {
+                        if reached.insert(id) {
+                            report.add(Self::push(Some(mailbox), frame));
+                        }
+                    }
+                }
+            }
+        }
+        report
+    }
+
+    /// Whether delivery `id` is seen here for the first time. A delivery to several topics
+    /// is published on each of them, so a node subscribed to two gets it twice; only the
+    /// first copy is delivered.
+    pub(crate) fn first_sight(&self, id: Uuid) -> bool {
+        self.recent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(id)
+    }
+}
+
+/// The ids of the last [`RecentIds::CAPACITY`] multi-topic deliveries this node received.
+/// The copies of one delivery are published back to back, so they arrive close together;
+/// the window only has to outlast that.
+#[derive(Default)]
+pub(crate) struct RecentIds {
+    order: VecDeque<Uuid>,
+    ids: HashSet<Uuid>,
+}
+
+impl RecentIds {
+    const CAPACITY: usize = 4096;
+
+    /// Records `id`; false if it was recorded already.
+    fn insert(&mut self, id: Uuid) -> bool {
+        if !self.ids.insert(id) {
+            return false;
+        }
+        self.order.push_back(id);
+        if self.order.len() > Self::CAPACITY
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.ids.remove(&oldest);
+        }
+        true
+    }
+}
+
+/// Shared by the hub's fields.
+pub(crate) type Recent = Mutex<RecentIds>;
+
+#[cfg(test)]
+mod tests {
+    use super::RecentIds;
+
+    #[test]
+    fn recent_ids_remember_a_bounded_window() {
+        let mut recent = RecentIds::default();
+        let first = uuid::Uuid::new_v4();
+        assert!(recent.insert(first));
+        assert!(!recent.insert(first));
+        for _ in 0..RecentIds::CAPACITY {
+            recent.insert(uuid::Uuid::new_v4());
+        }
+        assert_eq!(recent.order.len(), RecentIds::CAPACITY);
+        assert!(recent.insert(first), "forgotten once out of the window");
+    }
+}
