@@ -266,7 +266,7 @@ impl Requests {
 
 impl Drop for Requests {
     fn drop(&mut self) {
-        self.node.disconnect(&self.info.id);
+        self.node.disconnected(&self.info);
     }
 }
 

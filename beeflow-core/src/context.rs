@@ -48,7 +48,13 @@ pub(crate) struct ConnectionInfo {
     pub(crate) id: ConnectionId,
     pub(crate) identity: Option<ErasedIdentity>,
     pub(crate) path: Box<str>,
+    /// What the connect hook stored for this connection, one value per type.
+    pub(crate) states: ConnectionStates,
 }
+
+/// Per-connection state, one value per type: set by the connect hook, read by
+/// [`ConnectionState<T>`] and the disconnect hook.
+pub(crate) type ConnectionStates = std::collections::HashMap<TypeId, Box<dyn Any + Send + Sync>>;
 
 /// The context of one action invocation.
 ///
@@ -89,6 +95,15 @@ impl ActionContext {
     /// Application state of type `T`, if the dispatcher was built with it.
     pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
         self.runtime.state(TypeId::of::<T>())?.downcast_ref()
+    }
+
+    /// The requesting connection's own state of type `T`, if the connect hook stored one
+    /// ([`ConnectContext::insert`](crate::ConnectContext::insert)).
+    pub fn connection_state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.connection
+            .states
+            .get(&TypeId::of::<T>())?
+            .downcast_ref()
     }
 
     /// Adds the requesting connection to `group` (until it leaves or disconnects).
@@ -163,7 +178,7 @@ impl fmt::Debug for ResolveContext {
 /// [`ResolveContext`]), the way an axum extractor reads a request.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a `#[action]`/`#[recipient]` argument here",
-    note = "after the payload (or recipient id), arguments must be `ActionContext`, `ResolveContext`, `State<T>`, `Identity<T>` or `Option<Identity<T>>`"
+    note = "after the payload (or recipient id), arguments must be `ActionContext`, `ResolveContext`, `State<T>`, `Identity<T>`, `Option<Identity<T>>`, `ConnectionId` or `ConnectionState<T>`"
 )]
 pub trait FromContext<C>: Sized {
     /// Performs the extraction.
@@ -285,6 +300,25 @@ fn identity_of<T: Clone + 'static>(cx: &ActionContext) -> Result<Option<T>, Prob
          connections as `{actual}`"
     );
     Err(Problem::identity_mismatch())
+}
+
+/// The requesting connection's own state of type `T`, cloned: what the connect hook stored
+/// with [`ConnectContext::insert`](crate::ConnectContext::insert) (a shopping cart, a
+/// cursor, a handle to per-connection data; put it behind an `Arc<Mutex<_>>` to change it
+/// from handlers).
+///
+/// A connection without one gets a 500 `missing_connection_state` Problem that names the
+/// type: the connect hook and the handler disagree.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConnectionState<T>(pub T);
+
+impl<T: Clone + Send + Sync + 'static> FromContext<ActionContext> for ConnectionState<T> {
+    fn from_context(cx: &ActionContext) -> Result<Self, Problem> {
+        cx.connection_state::<T>()
+            .cloned()
+            .map(ConnectionState)
+            .ok_or_else(|| Problem::missing_connection_state(type_name::<T>()))
+    }
 }
 
 impl FromContext<ActionContext> for ConnectionId {

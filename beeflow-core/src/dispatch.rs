@@ -13,9 +13,10 @@ use crate::connection::Connection;
 use crate::context::Requirement;
 use crate::event::{Emit, Event};
 use crate::handshake::Admission;
+use crate::hooks::{ConnectContext, DisconnectContext, Hooks};
 use crate::hub::{DeliveryReport, NodeStats};
 use crate::limits::Limits;
-use crate::node::{Node, PayloadValidators, Phase, StateMap};
+use crate::node::{Node, NodeParts, PayloadValidators, Phase, StateMap};
 use crate::problem::{Problem, ProblemTypeBase};
 use crate::rate::RateLimits;
 use crate::recipient::{ConnectionId, Recipients};
@@ -61,7 +62,13 @@ impl Dispatcher {
     /// `too_many_connections` (429) when a connection limit is reached.
     pub fn open(&self, path: &str, admission: &Admission) -> Result<Connection, Problem> {
         let (info, mailbox, queue) = self.node.connect(path, admission.identity.clone())?;
-        Ok(Connection::new(self.node.clone(), info, mailbox, queue))
+        let info = self.node.admit(info)?;
+        Ok(Connection::new(
+            self.node.clone(),
+            Arc::new(info),
+            mailbox,
+            queue,
+        ))
     }
 
     /// Shuts this node down gracefully, within `deadline`: admits no more connections
@@ -176,6 +183,7 @@ impl fmt::Debug for Dispatcher {
 pub struct DispatcherBuilder {
     registry: Option<Registry>,
     validate_payloads: bool,
+    hooks: Hooks,
     problem_base: ProblemTypeBase,
     limits: Limits,
     rate_limits: RateLimits,
@@ -188,6 +196,7 @@ impl Default for DispatcherBuilder {
         Self {
             registry: None,
             validate_payloads: true,
+            hooks: Hooks::default(),
             problem_base: ProblemTypeBase::default(),
             limits: Limits::default(),
             rate_limits: RateLimits::default(),
@@ -205,6 +214,53 @@ impl DispatcherBuilder {
     #[must_use]
     pub fn validate_payloads(mut self, on: bool) -> Self {
         self.validate_payloads = on;
+        self
+    }
+
+    /// Runs `hook` for every connection before it is admitted (before the 101): it may join
+    /// groups ([`ConnectContext::join`]), store per-connection state for handlers
+    /// ([`ConnectContext::insert`], read with [`ConnectionState<T>`](crate::ConnectionState)),
+    /// or refuse the connection with a Problem, which the client gets as the HTTP response.
+    /// A panic refuses it with `connect_hook_failed` (500).
+    ///
+    /// ```
+    /// use beeflow_core::{ConnectContext, Dispatcher, Problem};
+    ///
+    /// #[derive(Clone)]
+    /// struct Cursor(u32);
+    ///
+    /// let dispatcher = Dispatcher::builder()
+    ///     .on_connect(|cx: &mut ConnectContext<'_>| {
+    ///         if cx.user_id() == Some("banned") {
+    ///             return Err(Problem::new(403, "banned", "banned", "Banned"));
+    ///         }
+    ///         cx.join("lobby");
+    ///         cx.insert(Cursor(0));
+    ///         Ok(())
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = dispatcher;
+    /// ```
+    #[must_use]
+    pub fn on_connect<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&mut ConnectContext<'_>) -> Result<(), Problem> + Send + Sync + 'static,
+    {
+        self.hooks.on_connect = Some(Arc::new(hook));
+        self
+    }
+
+    /// Runs `hook` once for every admitted connection when it ends, however it ends (the
+    /// client closed, the server closed it, the socket broke, the node shut down), before it
+    /// leaves its groups: the hook sees its identity, groups and per-connection state. A
+    /// panic is logged.
+    #[must_use]
+    pub fn on_disconnect<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&DisconnectContext<'_>) + Send + Sync + 'static,
+    {
+        self.hooks.on_disconnect = Some(Arc::new(hook));
         self
     }
 
@@ -290,15 +346,16 @@ impl DispatcherBuilder {
             PayloadValidators::off()
         };
         let broker = self.broker.unwrap_or_else(|| Arc::new(MemoryBroker::new()));
-        let node = Node::start(
+        let node = Node::start(NodeParts {
             registry,
-            self.problem_base,
-            self.limits,
-            self.rate_limits,
+            problem_base: self.problem_base,
+            limits: self.limits,
+            rate_limits: self.rate_limits,
             broker,
-            self.states,
+            states: self.states,
             validators,
-        );
+            hooks: self.hooks,
+        });
         Ok(Dispatcher { node })
     }
 }

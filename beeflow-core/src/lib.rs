@@ -76,6 +76,7 @@ mod dispatch;
 pub mod envelope;
 mod event;
 mod handshake;
+mod hooks;
 mod hub;
 mod identity;
 mod limits;
@@ -116,10 +117,11 @@ pub mod handler {
 }
 
 pub use action::EventStream;
-pub use context::{ActionContext, ResolveContext, State};
+pub use context::{ActionContext, ConnectionState, ResolveContext, State};
 pub use dispatch::{BuildError, Dispatcher, DispatcherBuilder, ShutdownReport};
 pub use event::{Emit, Event};
 pub use handshake::{HandshakePolicy, HandshakeRequest};
+pub use hooks::{ConnectContext, DisconnectContext};
 pub use hub::{DeliveryReport, NodeStats};
 pub use identity::{Identity, Principal};
 pub use limits::{Limits, SlowConsumer};

@@ -26,7 +26,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("the broker seam", &["broker"]),
     (
         "the application model",
-        &["action", "context", "event", "resolver"],
+        &["action", "context", "event", "hooks", "resolver"],
     ),
     ("the registry and the built-ins", &["builtin", "registry"]),
     ("the node and its connections", &["connection", "node"]),

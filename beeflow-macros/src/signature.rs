@@ -180,14 +180,14 @@ pub(crate) fn param_types(sig: &Signature) -> Vec<&Type> {
 
 /// Whether `ty` is spelled as one of the context extractors an action may take instead of
 /// a payload (`ActionContext`, `State<T>`, `Identity<T>`, `Option<Identity<T>>`,
-/// `ConnectionId`, by their last path segment). The macro sees only tokens, so a
+/// `ConnectionId`, `ConnectionState<T>`, by their last path segment). The macro sees only tokens, so a
 /// payload type must not reuse these names.
 pub(crate) fn is_context_extractor(ty: &Type) -> bool {
     let Some(segment) = last_segment(ty) else {
         return false;
     };
     match segment.ident.to_string().as_str() {
-        "ActionContext" | "State" | "Identity" | "ConnectionId" => true,
+        "ActionContext" | "State" | "Identity" | "ConnectionId" | "ConnectionState" => true,
         "Option" => first_generic(segment)
             .and_then(last_segment)
             .is_some_and(|inner| inner.ident == "Identity"),

@@ -38,6 +38,9 @@ struct Errors;
 #[doc = include_str!("../../docs/guardrails.md")]
 struct Guardrails;
 
+#[doc = include_str!("../../docs/lifecycle.md")]
+struct Lifecycle;
+
 #[doc = include_str!("../../docs/events.md")]
 struct Events;
 

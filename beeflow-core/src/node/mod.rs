@@ -6,6 +6,7 @@
 //! tells the broker which topics this node needs.
 
 mod delivery;
+mod lifecycle;
 mod validation;
 
 pub(crate) use validation::PayloadValidators;
@@ -20,8 +21,9 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::broker::{Broker, Inbox};
-use crate::context::{ConnectionInfo, Runtime};
+use crate::context::{ConnectionInfo, ConnectionStates, Runtime};
 use crate::event::Emit;
+use crate::hooks::Hooks;
 use crate::hub::{Capacity, DeliveryReport, Full, Hub, NotLocal, Topic};
 use crate::identity::ErasedIdentity;
 use crate::limits::Limits;
@@ -36,6 +38,18 @@ use crate::wait;
 /// Application state, one value per type.
 pub(crate) type StateMap = HashMap<TypeId, Box<dyn Any + Send + Sync>>;
 
+/// What a node is built from (the dispatcher builder's configuration).
+pub(crate) struct NodeParts {
+    pub(crate) registry: Registry,
+    pub(crate) problem_base: ProblemTypeBase,
+    pub(crate) limits: Limits,
+    pub(crate) rate_limits: RateLimits,
+    pub(crate) broker: Arc<dyn Broker>,
+    pub(crate) states: StateMap,
+    pub(crate) validators: PayloadValidators,
+    pub(crate) hooks: Hooks,
+}
+
 /// Everything connections, contexts and the dispatcher share.
 pub(crate) struct Node {
     pub(crate) registry: Registry,
@@ -46,6 +60,7 @@ pub(crate) struct Node {
     pub(crate) telemetry: Telemetry,
     /// Checks payloads against their published schemas.
     pub(crate) validators: PayloadValidators,
+    hooks: Hooks,
     broker: Arc<dyn Broker>,
     states: StateMap,
     /// Where a shutdown is: see [`Phase`].
@@ -74,16 +89,18 @@ pub(crate) enum Phase {
 }
 
 impl Node {
-    /// A node with a fresh hub, attached to `broker`.
-    pub(crate) fn start(
-        registry: Registry,
-        problem_base: ProblemTypeBase,
-        limits: Limits,
-        rate_limits: RateLimits,
-        broker: Arc<dyn Broker>,
-        states: StateMap,
-        validators: PayloadValidators,
-    ) -> Arc<Self> {
+    /// A node with a fresh hub, attached to its broker.
+    pub(crate) fn start(parts: NodeParts) -> Arc<Self> {
+        let NodeParts {
+            registry,
+            problem_base,
+            limits,
+            rate_limits,
+            broker,
+            states,
+            validators,
+            hooks,
+        } = parts;
         let hub = Arc::new(Hub::new());
         broker.attach(Inbox::new(&hub));
         let telemetry = Telemetry::new(
@@ -98,6 +115,7 @@ impl Node {
             hub,
             rates: NodeRates::new(rate_limits),
             validators,
+            hooks,
             broker,
             states,
             phase: AtomicU8::new(Phase::Running as u8),
@@ -112,7 +130,7 @@ impl Node {
         &self,
         path: &str,
         identity: Option<ErasedIdentity>,
-    ) -> Result<(Arc<ConnectionInfo>, Arc<Mailbox>, OutboundQueue), Problem> {
+    ) -> Result<(ConnectionInfo, Arc<Mailbox>, OutboundQueue), Problem> {
         if self.phase() != Phase::Running {
             return Err(Problem::shutting_down());
         }
@@ -131,11 +149,12 @@ impl Node {
             Full::User => Problem::too_many_connections(capacity.per_user.unwrap_or_default()),
         })?;
         self.telemetry.connection_opened();
-        let info = Arc::new(ConnectionInfo {
+        let info = ConnectionInfo {
             id,
             identity,
             path: path.into(),
-        });
+            states: ConnectionStates::default(),
+        };
         Ok((info, mailbox, queue))
     }
 

@@ -36,6 +36,8 @@ catalogue! {
     UNAUTHENTICATED = 401, "unauthenticated", "unauthenticated", "Authentication required";
     MISSING_STATE = 500, "missing_state", "missing-state", "Server misconfigured";
     IDENTITY_MISMATCH = 500, "identity_mismatch", "identity-mismatch", "Server misconfigured";
+    MISSING_CONNECTION_STATE = 500, "missing_connection_state", "missing-connection-state", "Server misconfigured";
+    CONNECT_HOOK_FAILED = 500, "connect_hook_failed", "connect-hook-failed", "Connection setup failed";
     ACTION_PANICKED = 500, "action_panicked", "action-panicked", "Action panicked";
     ACTION_FAILED = 500, "action_failed", "action-failed", "Action failed";
     EVENT_SERIALIZATION_FAILED = 500, "event_serialization_failed", "event-serialization-failed", "Event serialization failed";
@@ -124,6 +126,21 @@ impl Problem {
         Self::of(IDENTITY_MISMATCH).with_detail(
             "This action expects another kind of identity than the server gave the connection.",
         )
+    }
+
+    /// `missing_connection_state` (500): a handler takes `ConnectionState<T>` and the
+    /// connect hook stored no value of that type for the connection.
+    pub fn missing_connection_state(type_name: &str) -> Self {
+        Self::of(MISSING_CONNECTION_STATE).with_detail(format!(
+            "Connection state of type `{type_name}` is needed here, but the server did not \
+             set it up for this connection."
+        ))
+    }
+
+    /// `connect_hook_failed` (500): the application's connect hook panicked; the connection
+    /// is refused. The panic message is only logged.
+    pub fn connect_hook_failed() -> Self {
+        Self::of(CONNECT_HOOK_FAILED).with_detail("The server could not set up the connection.")
     }
 
     /// `action_panicked` (500): a handler panicked. The connection survives it.

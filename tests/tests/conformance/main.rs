@@ -11,6 +11,7 @@ mod adapters;
 mod admission;
 mod auth;
 mod guardrails;
+mod lifecycle;
 mod limits;
 mod protocol;
 mod support;
@@ -82,6 +83,11 @@ suite! {
         a_client_that_pipelines_more_than_its_queue_holds_gets_every_reply,
         a_stream_to_a_reading_client_is_paced_not_closed,
         a_client_that_stops_reading_is_dropped_after_the_write_timeout,
+    ],
+    lifecycle: [
+        the_connect_hook_joins_groups_and_stores_state_for_handlers,
+        the_connect_hook_refuses_with_its_problem,
+        the_disconnect_hook_runs_once_however_a_connection_ends,
     ],
     limits: [
         a_message_over_the_limit_closes_with_1009,

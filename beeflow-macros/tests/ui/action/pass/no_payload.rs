@@ -2,7 +2,9 @@
 //! accepts any object and publishes `{"type": "object"}`.
 
 use beeflow_core::testing::TestClient;
-use beeflow_core::{ActionContext, Dispatcher, Event, Identity, State, action};
+use beeflow_core::{
+    ActionContext, ConnectContext, ConnectionState, Dispatcher, Event, Identity, State, action,
+};
 use serde_json::json;
 
 #[derive(serde::Serialize, schemars::JsonSchema, Event)]
@@ -31,6 +33,11 @@ async fn identity_first(who: Option<Identity<String>>) -> Pong {
     Pong { connection: who.map(|Identity(who)| who).unwrap_or_default() }
 }
 
+#[action(name = "connection_state_first", register = false)]
+async fn connection_state_first(ConnectionState(tab): ConnectionState<u32>) -> Pong {
+    Pong { connection: tab.to_string() }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let registry = beeflow_core::Registry::builder()
@@ -38,9 +45,10 @@ async fn main() {
         .action::<unit>()
         .action::<state_first>()
         .action::<identity_first>()
+        .action::<connection_state_first>()
         .build()
         .unwrap();
-    for name in ["ping", "unit", "state_first", "identity_first"] {
+    for name in ["ping", "unit", "state_first", "identity_first", "connection_state_first"] {
         let def = registry.action(name).unwrap();
         assert_eq!(def.payload_type, "object", "{name}");
         let mut generator = schemars::SchemaGenerator::default();
@@ -50,6 +58,10 @@ async fn main() {
     let dispatcher = Dispatcher::builder()
         .registry(registry)
         .state("hello")
+        .on_connect(|cx: &mut ConnectContext<'_>| {
+            cx.insert(7_u32);
+            Ok(())
+        })
         .build()
         .unwrap();
     let mut client = TestClient::connect(&dispatcher);
@@ -58,6 +70,7 @@ async fn main() {
         ("unit", json!({ "anything": [1, 2] })),
         ("state_first", json!({})),
         ("identity_first", json!({})),
+        ("connection_state_first", json!({})),
     ] {
         let frames = client.send(name, payload).await;
         assert_eq!(frames.len(), 1, "{name}: {frames:?}");
