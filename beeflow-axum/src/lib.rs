@@ -141,6 +141,14 @@ impl Endpoint {
     }
 }
 
+/// `problem` as the response of one of your own HTTP routes, exactly as the endpoint
+/// renders its refusals: its status, `application/problem+json`, `type` under the
+/// dispatcher's problem base, `instance` as given (the request path), and `Retry-After`
+/// when the problem says when to retry.
+pub fn problem(dispatcher: &Dispatcher, problem: &Problem, instance: &str) -> Response {
+    problem_response(problem, dispatcher.problem_type_base(), instance)
+}
+
 fn problem_response(problem: &Problem, base: &ProblemTypeBase, path: &str) -> Response {
     let status = StatusCode::from_u16(problem.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let body = problem.to_http_json(base, path);
