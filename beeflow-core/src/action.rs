@@ -18,6 +18,37 @@ pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Events, Problem>> + 
 /// synchronously (failing with a Problem), then returns the future that runs the handler.
 pub type Handler = fn(ActionContext, &str) -> Result<HandlerFuture, Problem>;
 
+/// What an action can answer with, for the schema documents: the names of the events it
+/// can produce and the `code`s of the Problems of its own it can fail with. Collected from
+/// the handler's return type where it names them (an event, `Vec<E>`, `Result<_, E>` with
+/// [`IntoProblem::problem_codes`]) and from `#[action(emits(...), problems(...))]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Replies {
+    /// Event names, each once, in the order first declared.
+    pub events: Vec<&'static str>,
+    /// Problem codes, each once, in the order first declared.
+    pub problems: Vec<&'static str>,
+}
+
+impl Replies {
+    /// Adds an event name (once).
+    pub fn event(&mut self, name: &'static str) {
+        if !self.events.contains(&name) {
+            self.events.push(name);
+        }
+    }
+
+    /// Adds Problem codes (each once).
+    pub fn problems(&mut self, codes: &[&'static str]) {
+        for code in codes {
+            if !self.problems.contains(code) {
+                self.problems.push(code);
+            }
+        }
+    }
+}
+
 /// How an action is registered: everything the dispatcher and the schema export need.
 ///
 /// Built by `#[action]`; read it through [`Registry::action`](crate::Registry::action).
@@ -38,6 +69,8 @@ pub struct ActionDef {
     pub location: Location,
     /// What the handler's arguments need from the dispatcher.
     pub requirements: fn() -> Vec<Requirement>,
+    /// What it can answer with.
+    pub replies: fn() -> Replies,
 }
 
 impl ActionDef {
@@ -60,7 +93,16 @@ impl ActionDef {
             description,
             location,
             requirements: Vec::new,
+            replies: Replies::default,
         }
+    }
+
+    /// Sets what the action can answer with; the macros' generated code calls it.
+    #[doc(hidden)]
+    #[must_use]
+    pub const fn with_replies(mut self, replies: fn() -> Replies) -> Self {
+        self.replies = replies;
+        self
     }
 
     /// Sets what the handler's arguments need; the macros' generated code calls it.
@@ -166,11 +208,21 @@ pub trait IntoEmit {
     ///
     /// The item's own error, or a serialization failure, as a Problem.
     fn into_emit(self) -> Result<Emit, Problem>;
+
+    /// Adds what this type says about itself to `replies` (nothing by default: an `Emit`
+    /// can carry any event).
+    fn declare(replies: &mut Replies) {
+        let _ = replies;
+    }
 }
 
 impl<E: Event> IntoEmit for E {
     fn into_emit(self) -> Result<Emit, Problem> {
         Emit::reply(&self)
+    }
+
+    fn declare(replies: &mut Replies) {
+        replies.event(E::NAME);
     }
 }
 
@@ -183,6 +235,11 @@ impl IntoEmit for Emit {
 impl<T: IntoEmit, E: IntoProblem> IntoEmit for Result<T, E> {
     fn into_emit(self) -> Result<Emit, Problem> {
         self.map_err(IntoProblem::into_problem)?.into_emit()
+    }
+
+    fn declare(replies: &mut Replies) {
+        T::declare(replies);
+        replies.problems(E::problem_codes());
     }
 }
 
@@ -200,6 +257,12 @@ pub trait IntoEvents {
     ///
     /// The handler's own error, or a serialization failure, as a Problem.
     fn into_events(self) -> Result<Events, Problem>;
+
+    /// Adds the events and Problem codes this type names to `replies` (nothing by default:
+    /// an `Emit` or a stream can carry any event).
+    fn declare(replies: &mut Replies) {
+        let _ = replies;
+    }
 }
 
 impl IntoEvents for () {
@@ -218,6 +281,10 @@ impl<E: Event> IntoEvents for E {
     fn into_events(self) -> Result<Events, Problem> {
         Ok(Events(EventsInner::One(Emit::reply(&self)?)))
     }
+
+    fn declare(replies: &mut Replies) {
+        replies.event(E::NAME);
+    }
 }
 
 impl IntoEvents for Emit {
@@ -234,6 +301,10 @@ impl<T: IntoEmit> IntoEvents for Vec<T> {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Events(EventsInner::Many(emits)))
     }
+
+    fn declare(replies: &mut Replies) {
+        T::declare(replies);
+    }
 }
 
 impl IntoEvents for EventStream {
@@ -245,5 +316,10 @@ impl IntoEvents for EventStream {
 impl<T: IntoEvents, E: IntoProblem> IntoEvents for Result<T, E> {
     fn into_events(self) -> Result<Events, Problem> {
         self.map_err(IntoProblem::into_problem)?.into_events()
+    }
+
+    fn declare(replies: &mut Replies) {
+        T::declare(replies);
+        replies.problems(E::problem_codes());
     }
 }

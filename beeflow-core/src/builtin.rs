@@ -4,7 +4,7 @@
 //! They are written out by hand, without the macros, so the core builds without its
 //! `macros` feature; they also show what the macros generate.
 
-use crate::action::{ActionDef, HandlerFuture, IntoEvents};
+use crate::action::{ActionDef, HandlerFuture, IntoEvents, Replies};
 use crate::context::{ActionContext, ResolveContext};
 use crate::event::{Event, EventDef};
 use crate::hub::Target;
@@ -40,7 +40,14 @@ pub(crate) const HEALTH_ACTION: ActionDef = ActionDef::new(
     any_object_schema,
     "Checks that the server dispatches actions; answers with event `health`.",
     Location::new(module_path!(), file!(), line!()),
-);
+)
+.with_replies(health_replies);
+
+fn health_replies() -> Replies {
+    let mut replies = Replies::default();
+    <Health as IntoEvents>::declare(&mut replies);
+    replies
+}
 
 pub(crate) const HEALTH_EVENT: EventDef = EventDef::new(
     Health::NAME,

@@ -110,7 +110,7 @@ pub mod __private;
 /// Applications rarely name these: they show up in compiler errors and in the bounds of
 /// generic code.
 pub mod handler {
-    pub use crate::action::{Action, Events, IntoEmit, IntoEvents};
+    pub use crate::action::{Action, Events, IntoEmit, IntoEvents, Replies};
     pub use crate::context::{FromContext, Requirement};
     pub use crate::resolver::{IntoConnections, Resolver};
     pub use crate::type_key::TypeKey;

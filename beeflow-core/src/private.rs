@@ -4,7 +4,7 @@
 pub use inventory;
 pub use schemars;
 
-pub use crate::action::{Action, ActionDef, Events, HandlerFuture, IntoEvents};
+pub use crate::action::{Action, ActionDef, Events, HandlerFuture, IntoEvents, Replies};
 pub use crate::context::{ActionContext, FromContext, Requirement, ResolveContext};
 pub use crate::event::{Event, EventDef, EventPayload};
 pub use crate::location::Location;

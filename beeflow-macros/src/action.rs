@@ -4,7 +4,7 @@
 //! module generates the code: [`generate`], or [`stub`] after a signature error.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::ItemFn;
 use syn::spanned::Spanned;
 
@@ -101,10 +101,23 @@ fn generate(args: &Args, func: &ItemFn, name: &str, register: bool) -> TokenStre
             let #var = <#ty as #private::FromContext<#private::ActionContext>>::from_context(&#cx)?;
         });
     }
-    let into_events = {
-        let turbofish = signature::output_turbofish(&func.sig);
-        let span = signature::output_span(&func.sig);
-        quote_spanned!(span=> #private::into_events #turbofish)
+    // A nameable return type is checked once, in one const that also names what it
+    // declares for the schema documents, so a bad return type is one error, at the type.
+    let into_events = match nameable_output(func) {
+        Some(ty) => {
+            checks.extend(quote_spanned! {ty.span()=>
+                #[allow(clippy::type_complexity)]
+                const __BEEFLOW_RETURN: (
+                    fn(#ty) -> ::core::result::Result<#private::Events, #private::Problem>,
+                    fn(&mut #private::Replies),
+                ) = (#private::into_events::<#ty>, <#ty as #private::IntoEvents>::declare);
+            });
+            quote!((__BEEFLOW_RETURN.0))
+        }
+        None => {
+            let span = signature::output_span(&func.sig);
+            quote_spanned!(span=> #private::into_events)
+        }
     };
     // A future that is not `Send` is reported at the function's name.
     let future = quote_spanned! {ident.span()=>
@@ -119,6 +132,7 @@ fn generate(args: &Args, func: &ItemFn, name: &str, register: bool) -> TokenStre
             ::core::result::Result::Ok(#future)
         }
     };
+    checks.extend(replies(args, func));
     let def = def(args, func, name, &payload_type, &payload_schema);
     let registration = register.then(|| {
         quote! {
@@ -136,6 +150,39 @@ fn generate(args: &Args, func: &ItemFn, name: &str, register: bool) -> TokenStre
             #def
             #registration
         };
+    }
+}
+
+/// `fn __beeflow_replies()`: what the return type names, then `emits(...)` and
+/// `problems(...)`.
+fn replies(args: &Args, func: &ItemFn) -> TokenStream {
+    let private = args.private();
+    let from_return = nameable_output(func)
+        .map(|_| quote!((__BEEFLOW_RETURN.1)(&mut replies);))
+        .unwrap_or_default();
+    let emits = args.emits.iter().map(|ty| {
+        quote_spanned! {ty.span()=>
+            replies.event(<#ty as #private::Event>::NAME);
+        }
+    });
+    let problems = &args.problems;
+    quote! {
+        fn __beeflow_replies() -> #private::Replies {
+            let mut replies = #private::Replies::default();
+            #from_return
+            #(#emits)*
+            replies.problems(&[#(#problems),*]);
+            replies
+        }
+    }
+}
+
+/// The declared return type, unless there is none (`()`) or it cannot be named
+/// (`impl Trait`).
+fn nameable_output(func: &ItemFn) -> Option<&syn::Type> {
+    match &func.sig.output {
+        syn::ReturnType::Type(_, ty) if !signature::contains_impl(ty.to_token_stream()) => Some(ty),
+        _ => None,
     }
 }
 
@@ -161,7 +208,8 @@ fn def(
                 #description,
                 #location,
             )
-            .with_requirements(__beeflow_requirements);
+            .with_requirements(__beeflow_requirements)
+            .with_replies(__beeflow_replies);
         }
     }
 }
@@ -194,6 +242,9 @@ fn stub(args: &Args, func: &ItemFn, name: &str) -> TokenStream {
             }
             fn __beeflow_requirements() -> ::std::vec::Vec<#private::Requirement> {
                 ::std::vec::Vec::new()
+            }
+            fn __beeflow_replies() -> #private::Replies {
+                #private::Replies::default()
             }
             #def
         };

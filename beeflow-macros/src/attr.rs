@@ -4,7 +4,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
 use syn::meta::ParseNestedMeta;
-use syn::parse::Parser;
+use syn::parse::{Parse, Parser};
 use syn::{Attribute, Expr, ExprLit, ExprPath, Lit, LitStr, Path, Token};
 
 use crate::errors::Errors;
@@ -40,6 +40,10 @@ pub(crate) struct Args {
     pub(crate) register: Option<bool>,
     /// `#[event(droppable)]`: a slow client may miss the event.
     pub(crate) droppable: bool,
+    /// `#[action(emits(A, B))]`: events the handler sends that its return type does not name.
+    pub(crate) emits: Vec<syn::Type>,
+    /// `#[action(problems("code", ...))]`: Problem codes of the application's own.
+    pub(crate) problems: Vec<LitStr>,
 }
 
 impl Args {
@@ -71,6 +75,8 @@ struct Seen {
     krate: bool,
     register: bool,
     droppable: bool,
+    emits: bool,
+    problems: bool,
 }
 
 /// Parses the arguments of an attribute macro (`#[action(...)]`).
@@ -128,12 +134,16 @@ fn entry(
         ("register", &mut seen.register)
     } else if meta.path.is_ident("droppable") && mac.attr == "event" {
         ("droppable", &mut seen.droppable)
+    } else if meta.path.is_ident("emits") && mac.attr == "action" {
+        ("emits", &mut seen.emits)
+    } else if meta.path.is_ident("problems") && mac.attr == "action" {
+        ("problems", &mut seen.problems)
     } else {
         let key = meta.path.to_token_stream().to_string().replace(' ', "");
-        let expected = if mac.attr == "event" {
-            "`name`, `crate`, `register` or `droppable`"
-        } else {
-            "`name`, `crate` or `register`"
+        let expected = match mac.attr {
+            "event" => "`name`, `crate`, `register` or `droppable`",
+            "action" => "`name`, `crate`, `register`, `emits` or `problems`",
+            _ => "`name`, `crate` or `register`",
         };
         errors.spanned(
             &meta.path,
@@ -161,6 +171,22 @@ fn entry(
             return skip_value(meta);
         }
         args.droppable = true;
+        return Ok(());
+    }
+    if key == "emits" {
+        // A list of event types: `emits(TaskAssigned, TaskMoved)`.
+        let content;
+        syn::parenthesized!(content in meta.input);
+        let types = content.parse_terminated(syn::Type::parse, Token![,])?;
+        args.emits.extend(types);
+        return Ok(());
+    }
+    if key == "problems" {
+        // A list of Problem codes: `problems("unknown_task", "board_closed")`.
+        let content;
+        syn::parenthesized!(content in meta.input);
+        let codes = content.parse_terminated(<LitStr as syn::parse::Parse>::parse, Token![,])?;
+        args.problems.extend(codes);
         return Ok(());
     }
     let value: Expr = meta.value()?.parse()?;

@@ -259,7 +259,7 @@ pub(crate) fn output_span(sig: &Signature) -> Span {
     }
 }
 
-fn contains_impl(tokens: TokenStream) -> bool {
+pub(crate) fn contains_impl(tokens: TokenStream) -> bool {
     tokens.into_iter().any(|token| match token {
         TokenTree::Ident(ident) => ident == "impl",
         TokenTree::Group(group) => contains_impl(group.stream()),

@@ -411,3 +411,47 @@ async fn closed_team(id: String, _closed: Closed) -> Vec<ConnectionId> {
     let _ = id;
     Vec::new()
 }
+
+/// An application error that says which Problem codes it can become.
+enum AssignError {
+    UnknownTask,
+}
+
+impl IntoProblem for AssignError {
+    fn into_problem(self) -> Problem {
+        match self {
+            AssignError::UnknownTask => {
+                Problem::new(404, "unknown_task", "unknown-task", "Unknown task")
+            }
+        }
+    }
+
+    fn problem_codes() -> &'static [&'static str] {
+        &["unknown_task"]
+    }
+}
+
+#[action(
+    name = "assign",
+    register = false,
+    emits(Tick, Echoed),
+    problems("board_closed", "unknown_task")
+)]
+async fn assign(_cx: ActionContext) -> Result<Vec<Echoed>, AssignError> {
+    Err(AssignError::UnknownTask)
+}
+
+#[action(name = "untyped", register = false)]
+async fn untyped(_cx: ActionContext) -> Result<Emit, Problem> {
+    Emit::reply(&Tick { n: 1 })
+}
+
+#[test]
+fn replies_come_from_the_return_type_and_the_attribute() {
+    let replies = (<assign as beeflow_core::handler::Action>::DEF.replies)();
+    assert_eq!(replies.events, ["echoed", "tick"]);
+    assert_eq!(replies.problems, ["unknown_task", "board_closed"]);
+
+    let replies = (<untyped as beeflow_core::handler::Action>::DEF.replies)();
+    assert!(replies.events.is_empty() && replies.problems.is_empty());
+}

@@ -104,8 +104,14 @@ def main(http_base):
     with urllib.request.urlopen(f"{http_base}/schema/asyncapi.json", timeout=10) as response:
         asyncapi = json.loads(response.read())
     operations = asyncapi["operations"]
-    for action in ("board.join", "task.add", "task.assign"):
-        expect(any(action in json.dumps(op) for op in operations.values()), f"{action} in AsyncAPI", list(operations))
+    for action, event in (("board.join", "board.joined"), ("task.add", "task.added"),
+                          ("task.assign", "task.assigned")):
+        operation = operations.get(f"action.{action}")
+        expect(operation is not None, f"an operation for {action}", list(operations))
+        replies = [message["$ref"].rsplit("/", 1)[1] for message in operation["reply"]["messages"]]
+        expect(replies == [f"event.{event}", "problem"], f"what {action} replies with", replies)
+    expect(operations["action.task.assign"]["x-beeflow-problems"] == ["unknown_task"],
+           "task.assign's own problem", operations["action.task.assign"])
 
     alice.ws.close()
     bob.ws.close()

@@ -230,6 +230,13 @@ pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> &str {
 pub trait IntoProblem {
     /// Performs the conversion.
     fn into_problem(self) -> Problem;
+
+    /// The `code`s of the Problems this type can become, for the schema documents: an
+    /// action returning `Result<_, Self>` lists them as the errors it can produce. Empty by
+    /// default (a plain `Problem` can be anything).
+    fn problem_codes() -> &'static [&'static str] {
+        &[]
+    }
 }
 
 impl IntoProblem for Problem {

@@ -1,7 +1,7 @@
 //! The AsyncAPI 3.0 document: one channel (the WebSocket endpoint), one message per action
-//! and per event plus the problem message, and three operations written, as AsyncAPI 3
-//! requires, from the application's (the server's) point of view: it *receives* actions and
-//! *sends* events and problems.
+//! and per event plus the problem message, and operations written, as AsyncAPI 3 requires,
+//! from the application's (the server's) point of view: it *receives* each action (with the
+//! events and problems it can reply with) and *sends* events and problems.
 //!
 //! Payload schemas use AsyncAPI's default schema format (a superset of JSON Schema draft
 //! 07), so schemars runs with its draft 07 settings and puts named types under
@@ -66,7 +66,7 @@ pub(crate) fn asyncapi(registry: &Registry, info: &AsyncApiInfo) -> Value {
         let key = unique_key(&mut keys, "action.", def.name);
         let message = message(def.name, "Action", description, schema, examples);
         messages.insert(key.clone(), message);
-        received.push(key);
+        received.push((key, def));
     }
     for (def, mut payload) in generated.events {
         generate::rewrite_refs(&mut payload, &refs);
@@ -87,49 +87,62 @@ pub(crate) fn asyncapi(registry: &Registry, info: &AsyncApiInfo) -> Value {
         let key = unique_key(&mut keys, "event.", def.name);
         let message = message(def.name, "Event", description, schema, examples);
         messages.insert(key.clone(), message);
-        sent.push(key);
+        sent.push((def.name, key));
     }
     let problem = problem_message(info);
     messages.insert("problem".into(), problem);
 
     let channel_ref = json!({ "$ref": format!("#/channels/{CHANNEL}") });
+    let message_ref = |key: &str| json!({ "$ref": format!("#/channels/{CHANNEL}/messages/{key}") });
     let mut operations = Map::new();
-    let mut operation = |id: &str, action: &str, summary: &str, keys: &[String]| {
-        if keys.is_empty() {
-            return;
-        }
-        let messages: Vec<Value> = keys
+    // One operation per action, with what it can answer: the events it declares and the
+    // problem message, and its own problem codes.
+    for (key, def) in &received {
+        let replies = (def.replies)();
+        let mut reply_messages: Vec<Value> = replies
+            .events
             .iter()
-            .map(|key| json!({ "$ref": format!("#/channels/{CHANNEL}/messages/{key}") }))
+            .filter_map(|event| sent.iter().find(|(name, _)| name == event))
+            .map(|(_, key)| message_ref(key))
             .collect();
+        reply_messages.push(message_ref("problem"));
+        let summary = match def.description.lines().next() {
+            Some(line) if !line.is_empty() => line.to_owned(),
+            _ => format!("Runs action `{}`.", def.name),
+        };
         operations.insert(
-            id.into(),
+            key.clone(),
             json!({
-                "action": action,
+                "action": "receive",
                 "channel": channel_ref,
                 "summary": summary,
-                "messages": messages,
+                "messages": [message_ref(key)],
+                "reply": { "channel": channel_ref, "messages": reply_messages },
+                "x-beeflow-problems": replies.problems,
             }),
         );
-    };
-    operation(
-        "receiveAction",
-        "receive",
-        "Clients send action envelopes; the server runs the action's handler.",
-        &received,
-    );
-    operation(
-        "sendEvent",
-        "send",
-        "The server sends the events handlers produce (or the application pushes) to the \
-         connections their recipient resolves to.",
-        &sent,
-    );
-    operation(
-        "sendProblem",
-        "send",
-        "The server answers a message or an action that failed with a problem.",
-        &["problem".to_owned()],
+    }
+    if !sent.is_empty() {
+        let events: Vec<Value> = sent.iter().map(|(_, key)| message_ref(key)).collect();
+        operations.insert(
+            "sendEvent".into(),
+            json!({
+                "action": "send",
+                "channel": channel_ref,
+                "summary": "The server sends the events handlers produce (or the application \
+                            pushes) to the connections their recipient resolves to.",
+                "messages": events,
+            }),
+        );
+    }
+    operations.insert(
+        "sendProblem".into(),
+        json!({
+            "action": "send",
+            "channel": channel_ref,
+            "summary": "The server answers a message or an action that failed with a problem.",
+            "messages": [message_ref("problem")],
+        }),
     );
 
     let channel_messages: Map<String, Value> = messages
@@ -313,7 +326,15 @@ mod tests {
             messages["event.health"]["payload"]["properties"]["payload"],
             json!({"$ref": "#/components/schemas/Health"})
         );
-        assert_eq!(doc["operations"]["receiveAction"]["action"], "receive");
+        let health = &doc["operations"]["action.health"];
+        assert_eq!(health["action"], "receive");
+        assert_eq!(
+            health["reply"]["messages"],
+            json!([
+                {"$ref": "#/channels/websocket/messages/event.health"},
+                {"$ref": "#/channels/websocket/messages/problem"},
+            ])
+        );
         assert_eq!(doc["operations"]["sendEvent"]["action"], "send");
         assert_eq!(messages["problem"]["examples"].as_array().unwrap().len(), 2);
         assert_eq!(

@@ -5,6 +5,7 @@ use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
 use super::{envelope, generate};
+use crate::action::Replies;
 use crate::registry::Registry;
 
 /// Builds the bundle; see [`Registry::json_schema_bundle`].
@@ -13,8 +14,10 @@ pub(crate) fn bundle(registry: &Registry) -> Value {
     let generated = generate::generate(registry, &settings);
 
     let mut actions = Map::new();
+    let mut replies = Map::new();
     for (def, schema) in generated.actions {
         actions.insert(def.name.into(), describe(schema, def.description));
+        replies.insert(def.name.into(), reply_schema(&(def.replies)()));
     }
     let mut events = Map::new();
     for (def, schema) in generated.events {
@@ -27,20 +30,28 @@ pub(crate) fn bundle(registry: &Registry) -> Value {
         "title": "Beeflow",
         "description": "The JSON Schemas of a beeflow server (wire protocol 1). This root \
                         schema is a catalogue, not a message: `actions` maps each action name \
-                        to its payload, `events` each event name to its payload, and \
-                        `envelopes` holds the action, event and problem envelopes that carry \
-                        them. Named payload types are under `$defs`.",
+                        to its payload, `events` each event name to its payload, `replies` \
+                        each action name to the events and problem codes it can answer with, \
+                        and `envelopes` holds the action, event and problem envelopes that \
+                        carry them. Named payload types are under `$defs`.",
         "type": "object",
         "properties": {
             "actions": catalogue("Actions", "The payload of each action, by action name.", actions),
             "events": catalogue("Events", "The payload of each event, by event name.", events),
+            "replies": catalogue(
+                "Replies",
+                "What each action can answer with, by action name: the events it can \
+                 produce and the codes of the problems of its own it can fail with (any action \
+                 can also get the problems of `docs/errors.md`, such as a rate limit).",
+                replies,
+            ),
             "envelopes": catalogue(
                 "Envelopes",
                 "The messages on the WebSocket.",
                 envelopes(&recipients),
             ),
         },
-        "required": ["actions", "envelopes", "events"],
+        "required": ["actions", "envelopes", "events", "replies"],
         "additionalProperties": false,
     });
     if !generated.definitions.is_empty() {
@@ -63,6 +74,26 @@ fn describe(schema: Value, description: &str) -> Value {
         }
         schema => json!({ "allOf": [schema], "description": description }),
     }
+}
+
+/// The `replies` entry of one action: two lists of names, each item one of `declared`.
+fn reply_schema(replies: &Replies) -> Value {
+    let list = |names: &[&str]| {
+        if names.is_empty() {
+            json!({ "type": "array", "maxItems": 0 })
+        } else {
+            json!({ "type": "array", "items": { "enum": names }, "uniqueItems": true })
+        }
+    };
+    json!({
+        "type": "object",
+        "properties": {
+            "events": list(&replies.events),
+            "problems": list(&replies.problems),
+        },
+        "required": ["events", "problems"],
+        "additionalProperties": false,
+    })
 }
 
 /// An object schema with one required property per entry.

@@ -66,7 +66,7 @@ struct TaskAdded {
 }
 
 /// Adds a task to a board; everyone on the board hears of it.
-#[action(name = "task.add")]
+#[action(name = "task.add", emits(TaskAdded))]
 async fn add_task(
     payload: AddTask,
     Identity(by): Identity<String>,
@@ -102,7 +102,7 @@ struct TaskAssigned {
 }
 
 /// Assigns a task; the assignee and everyone on the board hear of it, once each.
-#[action(name = "task.assign")]
+#[action(name = "task.assign", emits(TaskAssigned), problems("unknown_task"))]
 async fn assign_task(
     payload: AssignTask,
     Identity(by): Identity<String>,

@@ -97,11 +97,18 @@ fn a_new_action_appears_in_the_asyncapi_document() {
         messages["event.schema_probed"]["description"],
         "What the probe found."
     );
-    let operation = document["operations"]["receiveAction"]["messages"]
-        .as_array()
-        .unwrap();
-    assert!(
-        operation.contains(&json!({"$ref": "#/channels/websocket/messages/action.schema_probe"}))
+    let operation = &document["operations"]["action.schema_probe"];
+    assert_eq!(
+        operation["messages"],
+        json!([{"$ref": "#/channels/websocket/messages/action.schema_probe"}])
+    );
+    assert_eq!(
+        operation["reply"]["messages"],
+        json!([
+            {"$ref": "#/channels/websocket/messages/event.schema_probed"},
+            {"$ref": "#/channels/websocket/messages/problem"},
+        ]),
+        "the event its return type names, and the problem message"
     );
 
     let (report, ok) =
