@@ -71,6 +71,9 @@ pub struct ActionDef {
     pub requirements: fn() -> Vec<Requirement>,
     /// What it can answer with.
     pub replies: fn() -> Replies,
+    /// Whether its requests run beside the connection's other requests
+    /// (`#[action(concurrent)]`) instead of one at a time in arrival order.
+    pub concurrent: bool,
 }
 
 impl ActionDef {
@@ -94,7 +97,16 @@ impl ActionDef {
             location,
             requirements: Vec::new,
             replies: Replies::default,
+            concurrent: false,
         }
+    }
+
+    /// Marks the action concurrent; the macros' generated code calls it.
+    #[doc(hidden)]
+    #[must_use]
+    pub const fn with_concurrent(mut self, concurrent: bool) -> Self {
+        self.concurrent = concurrent;
+        self
     }
 
     /// Sets what the action can answer with; the macros' generated code calls it.

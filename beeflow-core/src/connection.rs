@@ -2,8 +2,10 @@
 
 use std::any::Any;
 use std::fmt;
+use std::ops::Range;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures_util::{FutureExt, StreamExt};
 use tracing::Instrument;
@@ -23,7 +25,9 @@ use crate::telemetry::Outcome;
 /// One frame received from a client, borrowed from the transport's buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Inbound<'a> {
-    /// A text frame.
+    /// A text frame. The connection loop prepares text frames itself (to run concurrent
+    /// actions beside later requests); the test client hands them over whole.
+    #[cfg_attr(not(feature = "test-util"), allow(dead_code))]
     Text(&'a str),
     /// A binary frame (never a valid action: it gets `invalid_websocket_message`).
     Binary(&'a [u8]),
@@ -52,9 +56,11 @@ impl Connection {
         let rates = ConnectionRates::new(node.rates.config());
         Self {
             requests: Requests {
-                node,
-                info,
-                mailbox,
+                runner: Runner {
+                    node,
+                    info,
+                    mailbox,
+                },
                 rates,
             },
             queue,
@@ -63,15 +69,15 @@ impl Connection {
 
     /// This connection's id.
     pub fn id(&self) -> &ConnectionId {
-        &self.requests.info.id
+        &self.requests.runner.info.id
     }
 }
 
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connection")
-            .field("id", &self.requests.info.id)
-            .field("path", &self.requests.info.path)
+            .field("id", &self.requests.runner.info.id)
+            .field("path", &self.requests.runner.info.path)
             .finish_non_exhaustive()
     }
 }
@@ -79,49 +85,60 @@ impl fmt::Debug for Connection {
 /// The request side of a connection: what handles inbound frames while the outbound queue is
 /// drained beside it.
 pub(crate) struct Requests {
+    runner: Runner,
+    rates: ConnectionRates,
+}
+
+/// What running a request needs: cheap to clone into the future of a concurrent request,
+/// which runs beside the connection's later requests.
+#[derive(Clone)]
+pub(crate) struct Runner {
     node: Arc<Node>,
     info: Arc<ConnectionInfo>,
     mailbox: Arc<Mailbox>,
-    rates: ConnectionRates,
+}
+
+/// A request that passed the envelope, rate and action checks, ready to run.
+pub(crate) struct Prepared {
+    def: ActionDef,
+    req_id: Uuid,
+    /// Where the payload is in the frame's text.
+    payload: Range<usize>,
+    started: Option<Instant>,
+}
+
+impl Prepared {
+    /// Whether it may run beside the connection's other requests (`#[action(concurrent)]`).
+    pub(crate) fn concurrent(&self) -> bool {
+        self.def.concurrent
+    }
 }
 
 impl Requests {
     /// Handles one inbound frame to completion: validation, the action handler, and the
     /// delivery of every event it produces. Failures become problems on the outbound queue;
-    /// nothing here ends the connection.
+    /// nothing here ends the connection. Concurrent actions run to completion here too: the
+    /// connection loop runs them beside later requests with [`Requests::prepare`] instead.
     pub(crate) async fn handle(&mut self, frame: Inbound<'_>) {
         match frame {
-            Inbound::Text(text) => self.handle_text(text).await,
+            Inbound::Text(text) => {
+                if let Some(prepared) = self.prepare(text) {
+                    self.runner.run(prepared, text).await;
+                }
+            }
             Inbound::Binary(bytes) => {
                 let invalid = envelope::parse_binary(bytes);
                 if self.within_rate("", invalid.req_id) {
-                    self.send_problem(&Problem::invalid_websocket_message(), invalid.req_id);
+                    self.runner
+                        .send_problem(&Problem::invalid_websocket_message(), invalid.req_id);
                 }
             }
         }
     }
 
-    /// Takes one `action` from this connection's bucket and from its user's.
-    fn take_rate(&mut self, action: &str) -> Result<(), Limited> {
-        let config = self.node.rates.config();
-        self.rates.action(config, action)?;
-        match &self.info.identity {
-            Some(identity) => self.node.rates.user_action(&identity.user_id),
-            None => Ok(()),
-        }
-    }
-
-    /// The user id of the connection's identity; `None` for a guest.
-    pub(crate) fn user_id(&self) -> Option<&str> {
-        self.info.identity.as_ref().map(|i| &*i.user_id)
-    }
-
-    /// The node this connection belongs to.
-    pub(crate) fn node(&self) -> Arc<Node> {
-        self.node.clone()
-    }
-
-    async fn handle_text(&mut self, text: &str) {
+    /// Checks a text frame (the envelope, the rate limits, the action's name); a frame that
+    /// fails gets its problem now, and `None`.
+    pub(crate) fn prepare(&mut self, text: &str) -> Option<Prepared> {
         let parsed = envelope::parse_action(text);
         // Every frame counts against the rate limits, valid or not; a valid one against its
         // action's own bucket when it has one.
@@ -130,29 +147,90 @@ impl Requests {
             Err(invalid) => ("", invalid.req_id),
         };
         if !self.within_rate(action, req_id) {
-            let name = self.node.registry.action(action).map(|def| def.name);
-            let telemetry = &self.node.telemetry;
-            telemetry.action(name, parsed.is_ok(), Outcome::RateLimited, None);
-            return;
+            let node = &self.runner.node;
+            let name = node.registry.action(action).map(|def| def.name);
+            node.telemetry
+                .action(name, parsed.is_ok(), Outcome::RateLimited, None);
+            return None;
         }
+        let node = &self.runner.node;
         let envelope = match parsed {
             Ok(envelope) => envelope,
             Err(invalid) => {
-                self.node
-                    .telemetry
-                    .action(None, false, Outcome::Problem, None);
-                return self.send_problem(&Problem::invalid_websocket_message(), invalid.req_id);
+                node.telemetry.action(None, false, Outcome::Problem, None);
+                let problem = Problem::invalid_websocket_message();
+                self.runner.send_problem(&problem, invalid.req_id);
+                return None;
             }
         };
         let req_id = envelope.req_id;
-        let Some(def) = self.node.registry.action(&envelope.action) else {
-            self.node
-                .telemetry
-                .action(None, true, Outcome::Problem, None);
+        let Some(def) = node.registry.action(&envelope.action) else {
+            node.telemetry.action(None, true, Outcome::Problem, None);
             let problem = Problem::unknown_websocket_action(&envelope.action);
-            return self.send_problem(&problem, Some(req_id));
+            self.runner.send_problem(&problem, Some(req_id));
+            return None;
         };
-        let started = self.node.telemetry.start();
+        // The payload is a slice of `text`: where it starts, from the addresses.
+        let start = envelope.payload.as_ptr() as usize - text.as_ptr() as usize;
+        Some(Prepared {
+            def: *def,
+            req_id,
+            payload: start..start + envelope.payload.len(),
+            started: node.telemetry.start(),
+        })
+    }
+
+    /// What runs this connection's requests.
+    pub(crate) fn runner(&self) -> &Runner {
+        &self.runner
+    }
+
+    /// Takes one `action` from this connection's bucket and from its user's.
+    fn take_rate(&mut self, action: &str) -> Result<(), Limited> {
+        let node = &self.runner.node;
+        let config = node.rates.config();
+        self.rates.action(config, action)?;
+        match &self.runner.info.identity {
+            Some(identity) => node.rates.user_action(&identity.user_id),
+            None => Ok(()),
+        }
+    }
+
+    /// The user id of the connection's identity; `None` for a guest.
+    pub(crate) fn user_id(&self) -> Option<&str> {
+        self.runner.info.identity.as_ref().map(|i| &*i.user_id)
+    }
+
+    /// The node this connection belongs to.
+    pub(crate) fn node(&self) -> Arc<Node> {
+        self.runner.node.clone()
+    }
+
+    /// Takes one frame from the rate limits; when over them, answers `rate_limited` (and
+    /// after too many refusals, closes the connection) and returns false.
+    fn within_rate(&mut self, action: &str, req_id: Option<Uuid>) -> bool {
+        let Err(Limited(wait)) = self.take_rate(action) else {
+            return true;
+        };
+        self.runner
+            .send_problem(&Problem::rate_limited(wait), req_id);
+        if self.rates.refused() {
+            self.runner.mailbox.finish(CloseReason::RATE_LIMITED);
+        }
+        false
+    }
+}
+
+impl Runner {
+    /// Runs a prepared request of the frame `text` to completion, its problem (if any)
+    /// queued for the client.
+    pub(crate) async fn run(&self, prepared: Prepared, text: &str) {
+        let Prepared {
+            def,
+            req_id,
+            payload,
+            started,
+        } = prepared;
         let span = tracing::info_span!(
             "action",
             name = def.name,
@@ -160,7 +238,7 @@ impl Requests {
             user = self.info.identity.as_ref().map(|i| &*i.user_id),
         );
         let outcome = self
-            .run(def, req_id, envelope.payload)
+            .run_action(&def, req_id, &text[payload])
             .instrument(span)
             .await;
         let recorded = if outcome.is_ok() {
@@ -176,22 +254,14 @@ impl Requests {
         }
     }
 
-    /// Takes one frame from the rate limits; when over them, answers `rate_limited` (and
-    /// after too many refusals, closes the connection) and returns false.
-    fn within_rate(&mut self, action: &str, req_id: Option<Uuid>) -> bool {
-        let Err(Limited(wait)) = self.take_rate(action) else {
-            return true;
-        };
-        self.send_problem(&Problem::rate_limited(wait), req_id);
-        if self.rates.refused() {
-            self.mailbox.finish(CloseReason::RATE_LIMITED);
-        }
-        false
-    }
-
     /// Runs one action; the first problem (from decoding, the handler, or a delivery) ends
     /// the request. Panics anywhere in the handler become `action_panicked`.
-    async fn run(&self, def: &ActionDef, req_id: Uuid, payload: &str) -> Result<(), Problem> {
+    async fn run_action(
+        &self,
+        def: &ActionDef,
+        req_id: Uuid,
+        payload: &str,
+    ) -> Result<(), Problem> {
         let cx = ActionContext {
             runtime: self.node.clone(),
             connection: self.info.clone(),
@@ -266,7 +336,7 @@ impl Requests {
 
 impl Drop for Requests {
     fn drop(&mut self) {
-        self.node.disconnected(&self.info);
+        self.runner.node.disconnected(&self.runner.info);
     }
 }
 

@@ -33,6 +33,7 @@ pub struct Limits {
     max_connections: Option<usize>,
     max_connections_per_user: Option<usize>,
     max_header_bytes: usize,
+    max_concurrent_actions: usize,
 }
 
 /// What a connection's queue does when its client reads too slowly to keep it within the
@@ -66,6 +67,7 @@ impl Default for Limits {
             max_connections: None,
             max_connections_per_user: Some(64),
             max_header_bytes: 32 << 10,
+            max_concurrent_actions: 16,
         }
     }
 }
@@ -272,6 +274,20 @@ impl Limits {
         self
     }
 
+    /// How many requests of `#[action(concurrent)]` actions one connection may have running
+    /// at once. At the limit the server reads nothing more from the connection until one
+    /// finishes (TCP holds the client back). Default: 16.
+    pub fn max_concurrent_actions(&self) -> usize {
+        self.max_concurrent_actions
+    }
+
+    /// Sets [`Limits::max_concurrent_actions`]; at least 1.
+    #[must_use]
+    pub fn with_max_concurrent_actions(mut self, actions: usize) -> Self {
+        self.max_concurrent_actions = actions;
+        self
+    }
+
     /// Checks every limit; the first one out of range is returned by name.
     pub(crate) fn validate(&self) -> Result<(), InvalidLimit> {
         let sizes = [
@@ -281,6 +297,7 @@ impl Limits {
                 self.max_connections_per_user.unwrap_or(1),
             ),
             ("max_header_bytes", self.max_header_bytes),
+            ("max_concurrent_actions", self.max_concurrent_actions),
             ("outbound_queue", self.outbound_queue),
             ("outbound_queue_bytes", self.outbound_queue_bytes),
             ("max_message_size", self.max_message_size),

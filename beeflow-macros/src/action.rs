@@ -198,6 +198,7 @@ fn def(
     let ident = &func.sig.ident;
     let description = signature::description(func);
     let location = signature::location(&private, func);
+    let concurrent = args.concurrent;
     quote! {
         impl #private::Action for #ident {
             const DEF: &'static #private::ActionDef = &#private::ActionDef::new(
@@ -209,7 +210,8 @@ fn def(
                 #location,
             )
             .with_requirements(__beeflow_requirements)
-            .with_replies(__beeflow_replies);
+            .with_replies(__beeflow_replies)
+            .with_concurrent(#concurrent);
         }
     }
 }

@@ -44,6 +44,8 @@ pub(crate) struct Args {
     pub(crate) emits: Vec<syn::Type>,
     /// `#[action(problems("code", ...))]`: Problem codes of the application's own.
     pub(crate) problems: Vec<LitStr>,
+    /// `#[action(concurrent)]`: requests run beside the connection's other requests.
+    pub(crate) concurrent: bool,
 }
 
 impl Args {
@@ -77,6 +79,7 @@ struct Seen {
     droppable: bool,
     emits: bool,
     problems: bool,
+    concurrent: bool,
 }
 
 /// Parses the arguments of an attribute macro (`#[action(...)]`).
@@ -138,11 +141,13 @@ fn entry(
         ("emits", &mut seen.emits)
     } else if meta.path.is_ident("problems") && mac.attr == "action" {
         ("problems", &mut seen.problems)
+    } else if meta.path.is_ident("concurrent") && mac.attr == "action" {
+        ("concurrent", &mut seen.concurrent)
     } else {
         let key = meta.path.to_token_stream().to_string().replace(' ', "");
         let expected = match mac.attr {
             "event" => "`name`, `crate`, `register` or `droppable`",
-            "action" => "`name`, `crate`, `register`, `emits` or `problems`",
+            "action" => "`name`, `crate`, `register`, `concurrent`, `emits` or `problems`",
             _ => "`name`, `crate` or `register`",
         };
         errors.spanned(
@@ -161,16 +166,20 @@ fn entry(
         );
         return skip_value(meta);
     }
-    if key == "droppable" {
-        // A flag: `#[event(droppable)]`.
+    if key == "droppable" || key == "concurrent" {
+        // A flag: `#[event(droppable)]`, `#[action(concurrent)]`.
         if meta.input.peek(Token![=]) {
             errors.spanned(
                 &meta.path,
-                "`droppable` is a flag: write `#[event(droppable)]`",
+                format!("`{key}` is a flag: write `#[{}({key})]`", mac.attr),
             );
             return skip_value(meta);
         }
-        args.droppable = true;
+        if key == "droppable" {
+            args.droppable = true;
+        } else {
+            args.concurrent = true;
+        }
         return Ok(());
     }
     if key == "emits" {

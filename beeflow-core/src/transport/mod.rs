@@ -24,6 +24,7 @@
 //! at its own spawn site.
 
 mod accept;
+mod concurrent;
 mod serve;
 mod watched;
 mod wiring;

@@ -14,21 +14,48 @@
 //!   it at the shutdown's deadline.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use futures_util::future::{Either, select};
+use futures_util::future::{BoxFuture, Either, select};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Error, Message};
+use tokio_tungstenite::tungstenite::{Error, Message, Utf8Bytes};
 use tracing::Instrument;
 
+use super::concurrent::Running;
 use super::watched::{Clock, Progress, Watched};
 use crate::connection::{Connection, Inbound, Requests};
 use crate::limits::Limits;
 use crate::node::Phase;
 use crate::outbound::{CloseReason, OutboundQueue, Outgoing, Queued};
+
+/// A request the loop started, boxed so its state lives only while it runs.
+enum Started<'a> {
+    /// Runs before the next frame is read.
+    InOrder(BoxFuture<'a, ()>),
+    /// Runs beside the requests read after it (`#[action(concurrent)]`).
+    Concurrent(BoxFuture<'static, ()>),
+}
+
+/// Checks a text frame and starts its request, if it gets one. A plain function, and the
+/// request owns the frame: neither becomes part of the connection loop's own state, which
+/// every idle connection carries.
+fn start(requests: &mut Requests, text: Utf8Bytes) -> Option<Started<'_>> {
+    let prepared = requests.prepare(text.as_str())?;
+    if prepared.concurrent() {
+        let runner = requests.runner().clone();
+        return Some(Started::Concurrent(Box::pin(async move {
+            runner.run(prepared, text.as_str()).await;
+        })));
+    }
+    let runner = requests.runner();
+    Some(Started::InOrder(Box::pin(async move {
+        runner.run(prepared, text.as_str()).await;
+    })))
+}
 
 /// Why the connection loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,43 +127,85 @@ where
     ))
     .await;
     let (mut sink, mut stream) = socket.split();
+    // Concurrent requests running now (see `Running`), for the shutdown watch.
+    let in_flight = AtomicUsize::new(0);
 
     let stop = {
         let reader = async {
+            // Every wait that must also drive running concurrent requests is boxed: it is
+            // taken only while some run, and boxed it adds nothing to an idle connection's
+            // task.
+            let mut running = Running::new(&in_flight);
             loop {
                 // Room for the reply before the request is read: TCP holds the rest back. A
                 // queue that takes nothing more is closing: the writer sends what is queued,
                 // the close frame last, and ends the loop.
-                if !mailbox.room().await {
+                let room = if running.is_empty() {
+                    mailbox.room().await
+                } else {
+                    Box::pin(running.alongside(mailbox.room())).await
+                };
+                if !room {
                     return std::future::pending().await;
                 }
                 progress.resume_reading(&clock);
                 // A shutdown that began while the loop was away from the socket (`phases`
-                // below leaves the connection to it then) takes effect before the next read.
+                // below leaves the connection to it then) takes effect before the next read,
+                // once the concurrent requests still running are done.
                 if node.phase() != Phase::Running {
+                    Box::pin(running.all_finished()).await;
                     mailbox.finish(CloseReason::GOING_AWAY);
                     return std::future::pending().await;
                 }
-                let next = stream.next().await;
+                let next = if running.is_empty() {
+                    stream.next().await
+                } else {
+                    match Box::pin(running.next_frame(&mut stream, &node)).await {
+                        Some(next) => next,
+                        // The last concurrent request of a draining connection is done.
+                        None => {
+                            mailbox.finish(CloseReason::GOING_AWAY);
+                            return std::future::pending().await;
+                        }
+                    }
+                };
                 progress.pause_reading();
-                // Boxed so the handler state exists only while a frame is handled, not inside
-                // every idle connection's task.
-                match next {
+                // The message becomes a boxed request before anything is awaited, so neither
+                // it nor the handler's state is part of every idle connection's task.
+                let started = match next {
                     Some(Ok(Message::Text(text))) => {
                         progress.data_done(&clock);
-                        Box::pin(requests.handle(Inbound::Text(text.as_str()))).await;
+                        start(requests, text)
                     }
                     Some(Ok(Message::Binary(bytes))) => {
                         progress.data_done(&clock);
-                        Box::pin(requests.handle(Inbound::Binary(&bytes))).await;
+                        let requests = &mut *requests;
+                        Some(Started::InOrder(Box::pin(async move {
+                            requests.handle(Inbound::Binary(&bytes)).await;
+                        })))
                     }
                     // The codec answers pings itself.
                     Some(Ok(Message::Ping(payload) | Message::Pong(payload))) => {
                         progress.control_done(&clock, payload.len());
+                        None
                     }
-                    Some(Ok(Message::Frame(_))) => {}
+                    Some(Ok(Message::Frame(_))) => None,
                     Some(Ok(Message::Close(_))) | None => return Stop::ClientClosed,
                     Some(Err(error)) => return violation(&error),
+                };
+                match started {
+                    None => {}
+                    Some(Started::Concurrent(request)) => {
+                        // At the limit, nothing more is read until one finishes.
+                        while running.len() >= limits.max_concurrent_actions() {
+                            Box::pin(running.one_finished()).await;
+                        }
+                        running.push(request);
+                    }
+                    Some(Started::InOrder(request)) if running.is_empty() => request.await,
+                    Some(Started::InOrder(request)) => {
+                        Box::pin(running.alongside(request)).await;
+                    }
                 }
             }
         };
@@ -173,7 +242,7 @@ where
         // checks). Past the shutdown's deadline, whatever is still open is dropped.
         let phases = async {
             node.reached(Phase::Draining).await;
-            if progress.reading() {
+            if progress.reading() && in_flight.load(Ordering::Acquire) == 0 {
                 mailbox.finish(CloseReason::GOING_AWAY);
             }
             node.reached(Phase::Aborting).await;

@@ -10,6 +10,7 @@
 mod adapters;
 mod admission;
 mod auth;
+mod concurrency;
 mod guardrails;
 mod lifecycle;
 mod limits;
@@ -83,6 +84,11 @@ suite! {
         a_client_that_pipelines_more_than_its_queue_holds_gets_every_reply,
         a_stream_to_a_reading_client_is_paced_not_closed,
         a_client_that_stops_reading_is_dropped_after_the_write_timeout,
+    ],
+    concurrency: [
+        a_slow_concurrent_request_does_not_hold_up_later_ones,
+        at_most_the_limit_of_concurrent_requests_run_at_once,
+        a_shutdown_lets_running_concurrent_requests_finish,
     ],
     lifecycle: [
         the_connect_hook_joins_groups_and_stores_state_for_handlers,
