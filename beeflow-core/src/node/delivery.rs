@@ -77,22 +77,15 @@ impl Node {
                 };
                 self.to_connections(vec![id], &frame).await
             }
-            USER => {
-                let user: Arc<str> = recipient.id().into();
-                let mut report = self.hub.deliver(Target::User(&user), &frame);
-                report.add(
-                    self.publish_one(Topic::User(user), Vec::new(), &frame)
-                        .await,
-                );
-                report
-            }
-            GROUP => {
-                let group: Arc<str> = recipient.id().into();
-                let mut report = self.hub.deliver(Target::Group(&group), &frame);
-                report.add(
-                    self.publish_one(Topic::Group(group), Vec::new(), &frame)
-                        .await,
-                );
+            kind @ (USER | GROUP) => {
+                let id: Arc<str> = recipient.id().into();
+                let (target, topic) = if kind == USER {
+                    (Target::User(&id), Topic::User(id.clone()))
+                } else {
+                    (Target::Group(&id), Topic::Group(id.clone()))
+                };
+                let mut report = self.hub.deliver(target, &frame);
+                report.add(self.publish_one(topic, Vec::new(), &frame).await);
                 report
             }
             _ => {
