@@ -5,6 +5,7 @@ use std::fmt;
 use std::ops::Range;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use futures_util::{FutureExt, StreamExt};
@@ -249,8 +250,16 @@ impl Runner {
         self.node
             .telemetry
             .action(Some(def.name), true, recorded, started);
-        if let Err(problem) = outcome {
-            self.send_problem(&problem, Some(req_id));
+        match outcome {
+            // Version 2 ends every request with one terminal frame: a Problem, or this.
+            // Everything the request produced for this connection is queued before it.
+            Ok(events) if self.info.version == 2 => {
+                let done = envelope::completion(req_id, events);
+                // A full queue already means the connection is being closed.
+                let _ = self.mailbox.push(Queued::Text(done));
+            }
+            Ok(_) => {}
+            Err(problem) => self.send_problem(&problem, Some(req_id)),
         }
     }
 
@@ -261,11 +270,15 @@ impl Runner {
         def: &ActionDef,
         req_id: Uuid,
         payload: &str,
-    ) -> Result<(), Problem> {
+    ) -> Result<usize, Problem> {
+        // Version 2 reports how many events the request emitted (`docs/protocol.md` §6.2):
+        // those it returned, counted here, and those it sent with `cx.emit`, counted there.
+        let emitted = (self.info.version == 2).then(|| Arc::new(AtomicUsize::new(0)));
         let cx = ActionContext {
             runtime: self.node.clone(),
             connection: self.info.clone(),
             req_id,
+            emitted: emitted.clone(),
         };
         let started = std::panic::catch_unwind(AssertUnwindSafe(|| (def.handler)(cx, payload)))
             .map_err(|panic| panicked(def, &*panic))??;
@@ -276,31 +289,36 @@ impl Runner {
             .catch_unwind()
             .await
             .map_err(|panic| panicked(def, &*panic))??;
-        match events.0 {
-            EventsInner::None => Ok(()),
-            EventsInner::One(emit) => self.deliver(emit, req_id).await,
+        let returned = match events.0 {
+            EventsInner::None => 0,
+            EventsInner::One(emit) => {
+                self.deliver(emit, req_id).await?;
+                1
+            }
             EventsInner::Many(emits) => {
+                let count = emits.len();
                 for emit in emits {
                     self.paced(&emit).await;
                     self.deliver(emit, req_id).await?;
                 }
-                Ok(())
+                count
             }
-            EventsInner::Stream(mut stream) => loop {
-                let next = AssertUnwindSafe(stream.next())
-                    .catch_unwind()
-                    .await
-                    .map_err(|panic| panicked(def, &*panic))?;
-                match next {
-                    Some(emit) => {
-                        let emit = emit?;
-                        self.paced(&emit).await;
-                        self.deliver(emit, req_id).await?;
-                    }
-                    None => return Ok(()),
+            EventsInner::Stream(mut stream) => {
+                let mut count = 0;
+                loop {
+                    let next = AssertUnwindSafe(stream.next())
+                        .catch_unwind()
+                        .await
+                        .map_err(|panic| panicked(def, &*panic))?;
+                    let Some(emit) = next else { break count };
+                    let emit = emit?;
+                    self.paced(&emit).await;
+                    self.deliver(emit, req_id).await?;
+                    count += 1;
                 }
-            },
-        }
+            }
+        };
+        Ok(returned + emitted.map_or(0, |emitted| emitted.load(Ordering::Relaxed)))
     }
 
     /// Before a handler's next event to its own requester, waits until the requester's

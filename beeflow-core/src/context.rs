@@ -50,6 +50,8 @@ pub(crate) struct ConnectionInfo {
     pub(crate) path: Box<str>,
     /// What the connect hook stored for this connection, one value per type.
     pub(crate) states: ConnectionStates,
+    /// The protocol version it speaks (`docs/protocol.md` §6.1).
+    pub(crate) version: u8,
 }
 
 /// Per-connection state, one value per type: set by the connect hook, read by
@@ -64,6 +66,9 @@ pub struct ActionContext {
     pub(crate) runtime: Arc<dyn Runtime>,
     pub(crate) connection: Arc<ConnectionInfo>,
     pub(crate) req_id: Uuid,
+    /// On a version-2 connection: how many events the request sent with `emit`, for its
+    /// completion frame.
+    pub(crate) emitted: Option<Arc<std::sync::atomic::AtomicUsize>>,
 }
 
 impl ActionContext {
@@ -138,9 +143,13 @@ impl ActionContext {
         event: &E,
     ) -> Result<DeliveryReport, Problem> {
         let emit = Emit::to(to, event)?;
-        (self.runtime.clone())
+        let report = (self.runtime.clone())
             .emit(emit, Some(self.req_id), Some(&self.connection.id))
-            .await
+            .await?;
+        if let Some(emitted) = &self.emitted {
+            emitted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(report)
     }
 }
 

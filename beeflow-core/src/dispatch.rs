@@ -61,7 +61,8 @@ impl Dispatcher {
     /// `shutting_down` (503) once [`Dispatcher::shutdown`] began, `server_full` (503) or
     /// `too_many_connections` (429) when a connection limit is reached.
     pub fn open(&self, path: &str, admission: &Admission) -> Result<Connection, Problem> {
-        let (info, mailbox, queue) = self.node.connect(path, admission.identity.clone())?;
+        let identity = admission.identity.clone();
+        let (info, mailbox, queue) = self.node.connect(path, identity, admission.version())?;
         let info = self.node.admit(info)?;
         Ok(Connection::new(
             self.node.clone(),

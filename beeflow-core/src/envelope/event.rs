@@ -97,9 +97,39 @@ fn push_json_str(out: &mut String, s: &str) {
     out.push_str(&serde_json::to_string(s).expect("string serialization is infallible"));
 }
 
+/// The completion frame that ends a version-2 request (`docs/protocol.md` §6.2):
+/// `{"msg_id": ..., "req_id": ..., "done": {"events": n}}`. Like a Problem, it carries no
+/// `seq`.
+pub(crate) fn completion(req_id: Uuid, events: usize) -> String {
+    let mut frame = String::with_capacity(128);
+    let _ = write!(
+        frame,
+        r#"{{"msg_id":"{}","req_id":"{}","done":{{"events":{events}}}}}"#,
+        Uuid::new_v4().hyphenated(),
+        req_id.hyphenated()
+    );
+    frame
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_completion_has_its_members_in_protocol_order() {
+        let req_id = Uuid::parse_str("8d6e5f4c-3b2a-4190-8f7e-6d5c4b3a2918").unwrap();
+        let frame = completion(req_id, 2);
+        let (start, end) = frame.split_at(frame.find(r#","req_id""#).unwrap());
+        let msg_id = start
+            .strip_prefix(r#"{"msg_id":""#)
+            .unwrap()
+            .trim_end_matches('"');
+        assert_eq!(Uuid::parse_str(msg_id).unwrap().get_version_num(), 4);
+        assert_eq!(
+            end,
+            r#","req_id":"8d6e5f4c-3b2a-4190-8f7e-6d5c4b3a2918","done":{"events":2}}"#
+        );
+    }
 
     #[test]
     fn members_in_protocol_order() {

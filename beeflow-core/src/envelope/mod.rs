@@ -34,6 +34,7 @@ mod trim;
 mod uuid;
 
 pub use self::event::EventFrame;
+pub(crate) use self::event::completion;
 pub use self::trim::trim_action;
 pub use self::uuid::parse_uuid;
 

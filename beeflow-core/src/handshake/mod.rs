@@ -18,6 +18,10 @@ use crate::identity::{ErasedIdentity, Principal};
 use crate::problem::Problem;
 use crate::type_key::TypeKey;
 
+/// The subprotocol a client offers to speak version 2 of the protocol
+/// (`docs/protocol.md` §6.1): `new WebSocket(url, ["beeflow.v2", "access-token", token])`.
+pub const V2_PROTOCOL: &str = "beeflow.v2";
+
 /// The subprotocol marker a browser sends before its token:
 /// `new WebSocket(url, ["access-token", token])`.
 pub const ACCESS_TOKEN_PROTOCOL: &str = "access-token";
@@ -134,10 +138,28 @@ impl Admission {
         self.identity.as_ref().map(|i| &*i.user_id)
     }
 
-    /// The subprotocol the transport selects in its 101 response: `access-token` when the
-    /// client offered it, never the token itself.
+    /// The subprotocol the transport selects in its 101 response: `beeflow.v2` when the
+    /// client offered it, else `access-token` when the client offered that; never the token.
     pub fn protocol(&self) -> Option<&'static str> {
         self.protocol
+    }
+
+    /// The protocol version the connection speaks: 2 when the client offered `beeflow.v2`,
+    /// else 1 (`docs/protocol.md` §6.1).
+    pub fn version(&self) -> u8 {
+        if self.protocol == Some(V2_PROTOCOL) {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// The same admission speaking protocol version 2, as if the client had offered
+    /// `beeflow.v2` (for in-process clients and tests).
+    #[must_use]
+    pub fn v2(mut self) -> Self {
+        self.protocol = Some(V2_PROTOCOL);
+        self
     }
 
     #[cfg(test)]
@@ -257,10 +279,12 @@ impl HandshakePolicy {
             return Err(Problem::origin_not_allowed(origin));
         }
         let offered = offered_protocols(&request.headers);
-        let protocol = offered
-            .iter()
-            .any(|p| p == ACCESS_TOKEN_PROTOCOL)
-            .then_some(ACCESS_TOKEN_PROTOCOL);
+        let offers = |protocol: &str| offered.iter().any(|p| p == protocol);
+        let protocol = if offers(V2_PROTOCOL) {
+            Some(V2_PROTOCOL)
+        } else {
+            offers(ACCESS_TOKEN_PROTOCOL).then_some(ACCESS_TOKEN_PROTOCOL)
+        };
         request.token = token_after_marker(&offered).or_else(|| {
             let name = self.query_token_param.as_deref()?;
             query_param(query?, name)

@@ -130,6 +130,7 @@ impl Node {
         &self,
         path: &str,
         identity: Option<ErasedIdentity>,
+        version: u8,
     ) -> Result<(ConnectionInfo, Arc<Mailbox>, OutboundQueue), Problem> {
         if self.phase() != Phase::Running {
             return Err(Problem::shutting_down());
@@ -154,6 +155,7 @@ impl Node {
             identity,
             path: path.into(),
             states: ConnectionStates::default(),
+            version,
         };
         Ok((info, mailbox, queue))
     }

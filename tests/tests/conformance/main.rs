@@ -16,6 +16,7 @@ mod lifecycle;
 mod limits;
 mod protocol;
 mod support;
+mod version2;
 
 /// Expands to `mod $adapter { mod $group { #[tokio::test] async fn $test() } }` for one
 /// adapter.
@@ -94,6 +95,11 @@ suite! {
         the_connect_hook_joins_groups_and_stores_state_for_handlers,
         the_connect_hook_refuses_with_its_problem,
         the_disconnect_hook_runs_once_however_a_connection_ends,
+    ],
+    version2: [
+        beeflow_v2_is_selected_when_offered_and_never_the_token,
+        every_v2_request_ends_with_one_completion_or_problem,
+        a_v1_client_gets_no_completion,
     ],
     limits: [
         a_message_over_the_limit_closes_with_1009,
