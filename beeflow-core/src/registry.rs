@@ -29,7 +29,22 @@ pub enum RegistryError {
         /// The other definition.
         second: Location,
     },
+    /// A name in the `beeflow.` namespace, which the protocol's own built-ins use.
+    #[error(
+        "{kind} '{name}' at {location}: names starting with `beeflow.` are reserved for beeflow's built-ins"
+    )]
+    Reserved {
+        /// `action`, `event` or `recipient type`.
+        kind: &'static str,
+        /// The name.
+        name: &'static str,
+        /// The definition.
+        location: Location,
+    },
 }
+
+/// The prefix of the names beeflow keeps for the protocol's own actions and events.
+pub const RESERVED_PREFIX: &str = "beeflow.";
 
 /// Every action, event and recipient type a server dispatches, keyed and sorted by name.
 ///
@@ -56,8 +71,8 @@ impl Registry {
     ///
     /// # Errors
     ///
-    /// [`RegistryError::Duplicate`] when two definitions of one kind share a name; the error
-    /// names both.
+    /// [`RegistryError::Duplicate`] when two definitions of one kind share a name (the error
+    /// names both), [`RegistryError::Reserved`] for a name starting with `beeflow.`.
     pub fn global() -> Result<Self, RegistryError> {
         let mut builder = RegistryBuilder::empty();
         for def in inventory::iter::<ActionDef> {
@@ -164,7 +179,8 @@ impl RegistryBuilder {
     ///
     /// # Errors
     ///
-    /// The first duplicate name met while adding, naming both definitions.
+    /// The first duplicate name met while adding, naming both definitions, or the first
+    /// name in the reserved `beeflow.` namespace.
     pub fn build(self) -> Result<Registry, RegistryError> {
         match self.error {
             Some(err) => Err(err),
@@ -224,6 +240,14 @@ fn insert<D>(
     location: fn(&D) -> Location,
     same_definition: fn(&D, &D) -> bool,
 ) -> Result<(), RegistryError> {
+    // beeflow's own built-ins are defined in this crate; nothing else may take the prefix.
+    if name.starts_with(RESERVED_PREFIX) && !location(&def).module.starts_with("beeflow_core") {
+        return Err(RegistryError::Reserved {
+            kind,
+            name,
+            location: location(&def),
+        });
+    }
     if let Some(existing) = map.get(name) {
         // The same definition reached twice (e.g. registered explicitly and globally) is not
         // a conflict.

@@ -237,6 +237,13 @@ fn name(value: &Expr, errors: &mut Errors) -> Option<LitStr> {
         errors.spanned(lit, "`name` must not be empty or blank");
         return None;
     }
+    if trimmed.starts_with("beeflow.") {
+        errors.spanned(
+            lit,
+            "names starting with `beeflow.` are reserved for beeflow's built-ins: choose another",
+        );
+        return None;
+    }
     if trimmed != name {
         errors.spanned(
             lit,

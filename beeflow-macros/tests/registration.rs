@@ -122,3 +122,27 @@ fn the_payload_schema_is_the_payload_types() {
     let definitions = generator.take_definitions(true);
     assert!(definitions["EchoPayload"]["properties"]["text"].is_object());
 }
+
+/// An event named in the reserved namespace by hand, without the macro (which refuses it).
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Impostor {}
+
+impl beeflow_core::Event for Impostor {
+    const NAME: &'static str = "beeflow.subscribed";
+}
+
+#[test]
+fn the_beeflow_namespace_is_reserved() {
+    let error = Registry::builder().event::<Impostor>().build().unwrap_err();
+    assert!(
+        matches!(
+            error,
+            beeflow_core::registry::RegistryError::Reserved {
+                name: "beeflow.subscribed",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("reserved"), "{error}");
+}
