@@ -199,7 +199,7 @@ impl Requests {
 
     /// The user id of the connection's identity; `None` for a guest.
     pub(crate) fn user_id(&self) -> Option<&str> {
-        self.runner.info.identity.as_ref().map(|i| &*i.user_id)
+        self.runner.info.user_id()
     }
 
     /// The node this connection belongs to.
@@ -236,7 +236,7 @@ impl Runner {
             "action",
             name = def.name,
             %req_id,
-            user = self.info.identity.as_ref().map(|i| &*i.user_id),
+            user = self.info.user_id(),
         );
         let outcome = self
             .run_action(&def, req_id, &text[payload])

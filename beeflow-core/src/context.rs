@@ -54,6 +54,28 @@ pub(crate) struct ConnectionInfo {
     pub(crate) version: u8,
 }
 
+impl ConnectionInfo {
+    /// The user id of the connection's identity; `None` for a guest.
+    pub(crate) fn user_id(&self) -> Option<&str> {
+        self.identity.as_ref().map(|i| &*i.user_id)
+    }
+
+    /// The connection's identity, if it has one of type `T`.
+    pub(crate) fn identity<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.identity.as_ref()?.value.downcast_ref()
+    }
+
+    /// The connection's own state of type `T`, if the connect hook stored one.
+    pub(crate) fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.states.get(&TypeId::of::<T>())?.downcast_ref()
+    }
+}
+
+/// Application state of type `T` from `runtime`, if the dispatcher was built with it.
+pub(crate) fn app_state<T: Send + Sync + 'static>(runtime: &dyn Runtime) -> Option<&T> {
+    runtime.state(TypeId::of::<T>())?.downcast_ref()
+}
+
 /// Per-connection state, one value per type: set by the connect hook, read by
 /// [`ConnectionState<T>`] and the disconnect hook.
 pub(crate) type ConnectionStates = std::collections::HashMap<TypeId, Box<dyn Any + Send + Sync>>;
@@ -89,26 +111,23 @@ impl ActionContext {
 
     /// The connection's authenticated identity, if it has one of type `T`.
     pub fn identity<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.connection.identity.as_ref()?.value.downcast_ref()
+        self.connection.identity()
     }
 
     /// The user id of the connection's identity; `None` for a guest.
     pub fn user_id(&self) -> Option<&str> {
-        self.connection.identity.as_ref().map(|i| &*i.user_id)
+        self.connection.user_id()
     }
 
     /// Application state of type `T`, if the dispatcher was built with it.
     pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.runtime.state(TypeId::of::<T>())?.downcast_ref()
+        app_state(&*self.runtime)
     }
 
     /// The requesting connection's own state of type `T`, if the connect hook stored one
     /// ([`ConnectContext::insert`](crate::ConnectContext::insert)).
     pub fn connection_state<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.connection
-            .states
-            .get(&TypeId::of::<T>())?
-            .downcast_ref()
+        self.connection.state()
     }
 
     /// Adds the requesting connection to `group` (until it leaves or disconnects).
@@ -173,7 +192,7 @@ pub struct ResolveContext {
 impl ResolveContext {
     /// Application state of type `T`, if the dispatcher was built with it.
     pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.runtime.state(TypeId::of::<T>())?.downcast_ref()
+        app_state(&*self.runtime)
     }
 }
 

@@ -12,7 +12,7 @@ use std::any::TypeId;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::context::{ConnectionInfo, ConnectionStates, Runtime};
+use crate::context::{ConnectionInfo, Runtime, app_state};
 use crate::problem::Problem;
 use crate::recipient::ConnectionId;
 
@@ -45,12 +45,12 @@ impl ConnectContext<'_> {
 
     /// The user id of the connection's identity; `None` for a guest.
     pub fn user_id(&self) -> Option<&str> {
-        self.info.identity.as_ref().map(|i| &*i.user_id)
+        self.info.user_id()
     }
 
     /// The connection's identity, if it has one of type `T`.
     pub fn identity<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.info.identity.as_ref()?.value.downcast_ref()
+        self.info.identity()
     }
 
     /// The WebSocket request path the connection is opened on.
@@ -60,7 +60,7 @@ impl ConnectContext<'_> {
 
     /// Application state of type `T`, if the dispatcher was built with it.
     pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.runtime.state(TypeId::of::<T>())?.downcast_ref()
+        app_state(self.runtime)
     }
 
     /// Adds the connection to `group` (until it leaves or disconnects).
@@ -103,12 +103,12 @@ impl DisconnectContext<'_> {
 
     /// The user id of the connection's identity; `None` for a guest.
     pub fn user_id(&self) -> Option<&str> {
-        self.info.identity.as_ref().map(|i| &*i.user_id)
+        self.info.user_id()
     }
 
     /// The connection's identity, if it had one of type `T`.
     pub fn identity<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.info.identity.as_ref()?.value.downcast_ref()
+        self.info.identity()
     }
 
     /// The WebSocket request path the connection was opened on.
@@ -123,12 +123,12 @@ impl DisconnectContext<'_> {
 
     /// The connection's own state of type `T`, if the connect hook stored one.
     pub fn connection_state<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        states_get(&self.info.states)
+        self.info.state()
     }
 
     /// Application state of type `T`, if the dispatcher was built with it.
     pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.runtime.state(TypeId::of::<T>())?.downcast_ref()
+        app_state(self.runtime)
     }
 }
 
@@ -140,8 +140,4 @@ impl fmt::Debug for DisconnectContext<'_> {
             .field("groups", &self.groups)
             .finish_non_exhaustive()
     }
-}
-
-fn states_get<T: Send + Sync + 'static>(states: &ConnectionStates) -> Option<&T> {
-    states.get(&TypeId::of::<T>())?.downcast_ref()
 }
