@@ -19,6 +19,26 @@ use crate::hub::{DeliveryReport, Hub, Target, Topic};
 use crate::problem::{Problem, panic_message};
 use crate::recipient::{ConnectionId, GROUP, Recipient, Recipients, USER, WEBSOCKET};
 
+/// Connection ids split by the node that holds them.
+#[derive(Default)]
+struct SplitByNode {
+    local: Vec<ConnectionId>,
+    remote: HashMap<Arc<str>, Vec<ConnectionId>>,
+    /// Ids no node issued.
+    unknown: usize,
+}
+
+/// `emit` as `recipient` gets it, serialized once for every connection it reaches.
+fn frame(emit: &Emit, recipient: &Recipient, req_id: Option<Uuid>) -> Arc<EventFrame> {
+    Arc::new(EventFrame::new(
+        req_id,
+        emit.event,
+        recipient,
+        &emit.payload,
+        emit.droppable,
+    ))
+}
+
 /// Whom one recipient of a union reaches.
 enum Reach {
     Connections(Vec<ConnectionId>),
@@ -62,13 +82,7 @@ impl Node {
         req_id: Option<Uuid>,
         requester: Option<&ConnectionId>,
     ) -> Result<DeliveryReport, Problem> {
-        let frame = Arc::new(EventFrame::new(
-            req_id,
-            emit.event,
-            recipient,
-            &emit.payload,
-            emit.droppable,
-        ));
+        let frame = frame(emit, recipient, req_id);
         let report = match recipient.kind() {
             WEBSOCKET => {
                 let id = match requester {
@@ -107,13 +121,7 @@ impl Node {
     ) -> Result<DeliveryReport, Problem> {
         let mut parts = Vec::new();
         for recipient in recipients.iter() {
-            let frame = Arc::new(EventFrame::new(
-                req_id,
-                emit.event,
-                recipient,
-                &emit.payload,
-                emit.droppable,
-            ));
+            let frame = frame(emit, recipient, req_id);
             let reach = match recipient.kind() {
                 WEBSOCKET => Reach::Connections(vec![ConnectionId::new(recipient.id())]),
                 USER => Reach::User(recipient.id().into()),
@@ -141,19 +149,15 @@ impl Node {
                     frame: frame.clone(),
                 }),
                 Reach::Connections(ids) => {
-                    let mut by_node: HashMap<&str, Vec<ConnectionId>> = HashMap::new();
-                    for id in ids {
-                        match Hub::node_of(id) {
-                            Some(owner) if owner == &**node => local.push(id.clone()),
-                            Some(owner) => by_node.entry(owner).or_default().push(id.clone()),
-                            // Not an id any node issued.
-                            None => report.not_connected += 1,
+                    let split = self.split_by_node(ids.iter().cloned());
+                    report.not_connected += split.unknown;
+                    local = split.local;
+                    remote.extend(split.remote.into_iter().map(|(owner, connections)| {
+                        RemotePart {
+                            topic: Topic::Node(owner),
+                            connections,
+                            frame: frame.clone(),
                         }
-                    }
-                    remote.extend(by_node.into_iter().map(|(owner, connections)| RemotePart {
-                        topic: Topic::Node(owner.into()),
-                        connections,
-                        frame: frame.clone(),
                     }));
                 }
             }
@@ -198,19 +202,10 @@ impl Node {
         {
             return self.hub.deliver(Target::Connections(&ids), frame);
         }
-        let (local, remote): (Vec<_>, Vec<_>) = ids
-            .into_iter()
-            .partition(|id| Hub::node_of(id) == Some(&**node));
-        let mut report = self.hub.deliver(Target::Connections(&local), frame);
-        let mut by_node: HashMap<Arc<str>, Vec<ConnectionId>> = HashMap::new();
-        for id in remote {
-            match Hub::node_of(&id) {
-                Some(node) => by_node.entry(node.into()).or_default().push(id),
-                // Not an id any node issued.
-                None => report.not_connected += 1,
-            }
-        }
-        for (node, ids) in by_node {
+        let split = self.split_by_node(ids);
+        let mut report = self.hub.deliver(Target::Connections(&split.local), frame);
+        report.not_connected += split.unknown;
+        for (node, ids) in split.remote {
             let count = ids.len();
             let published = self.publish_one(Topic::Node(node), ids, frame).await;
             if published.published == 0 && published.lost == 0 {
@@ -220,6 +215,21 @@ impl Node {
             report.add(published);
         }
         report
+    }
+
+    /// `ids` by the node that holds them.
+    fn split_by_node(&self, ids: impl IntoIterator<Item = ConnectionId>) -> SplitByNode {
+        let here = self.hub.node_id();
+        let mut split = SplitByNode::default();
+        for id in ids {
+            match Hub::node_of(&id) {
+                Some(node) if node == &**here => split.local.push(id),
+                Some(node) => split.remote.entry(node.into()).or_default().push(id),
+                // Not an id any node issued.
+                None => split.unknown += 1,
+            }
+        }
+        split
     }
 
     /// Publishes `frame` for one topic.
