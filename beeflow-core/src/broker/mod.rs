@@ -75,6 +75,13 @@ impl RemoteDelivery {
         }
     }
 
+    /// Whether it is published on more than one topic, so a node may receive it twice.
+    fn spans_topics(&self) -> bool {
+        let mut topics = self.parts.iter().map(|part| &part.topic);
+        let first = topics.next();
+        topics.any(|topic| Some(topic) != first)
+    }
+
     /// The topics to publish it on: each part's, once, in order.
     pub fn topics(&self) -> Vec<&Topic> {
         let mut topics: Vec<&Topic> = Vec::with_capacity(self.parts.len());
@@ -144,26 +151,33 @@ impl Inbox {
         let Some(hub) = self.hub.upgrade() else {
             return DeliveryReport::default();
         };
-        if delivery.topics().len() > 1 && !hub.first_sight(delivery.id) {
+        if delivery.spans_topics() && !hub.first_sight(delivery.id) {
             return DeliveryReport::default();
+        }
+        // The common case, one topic and nobody left out, needs no list of parts.
+        if let ([part], None) = (delivery.parts.as_slice(), &delivery.except) {
+            return match self.target(part) {
+                Some(target) => hub.deliver(target, &part.frame),
+                None => DeliveryReport::default(),
+            };
         }
         let parts: Vec<(Target<'_>, &Arc<EventFrame>)> = delivery
             .parts
             .iter()
-            .filter_map(|part| {
-                let target = match &part.topic {
-                    Topic::Node(node) if *node == self.node_id => {
-                        Target::Connections(&part.connections)
-                    }
-                    // Connections of another node, named in the same delivery.
-                    Topic::Node(_) => return None,
-                    Topic::User(user) => Target::User(user),
-                    Topic::Group(group) => Target::Group(group),
-                };
-                Some((target, &part.frame))
-            })
+            .filter_map(|part| Some((self.target(part)?, &part.frame)))
             .collect();
         hub.deliver_parts(&parts, delivery.except.as_ref())
+    }
+
+    /// Whom `part` is for on this node; `None` for connections of another node, named in
+    /// the same delivery.
+    fn target<'a>(&self, part: &'a RemotePart) -> Option<Target<'a>> {
+        Some(match &part.topic {
+            Topic::Node(node) if *node == self.node_id => Target::Connections(&part.connections),
+            Topic::Node(_) => return None,
+            Topic::User(user) => Target::User(user),
+            Topic::Group(group) => Target::Group(group),
+        })
     }
 
     /// Everything this node needs now: its node topic, and its users' and groups' topics
