@@ -81,7 +81,13 @@ impl PayloadValidators {
         };
         // The validator (and dropping the value) recurse once per level: a deep payload gets
         // a stack of its own, sized for its depth, instead of overflowing the task's.
-        let depth = nesting_depth(payload);
+        // Each level takes an opening and a closing bracket, so a short payload cannot be
+        // deep: only longer ones are scanned.
+        let depth = if payload.len() <= 2 * SHALLOW {
+            0
+        } else {
+            nesting_depth(payload)
+        };
         if depth <= SHALLOW {
             validate()
         } else {
