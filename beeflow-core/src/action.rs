@@ -335,3 +335,23 @@ impl<T: IntoEvents, E: IntoProblem> IntoEvents for Result<T, E> {
         replies.problems(E::problem_codes());
     }
 }
+
+/// Decodes an action's raw payload JSON into its typed payload. The envelope parser already
+/// bounded the nesting depth, so serde_json's own recursion limit (128, below the protocol's
+/// 500) is lifted and `serde_stacker` grows the stack for deep payloads instead.
+///
+/// # Errors
+///
+/// `invalid_action_payload` naming the failing path.
+pub fn decode_payload<T: serde::de::DeserializeOwned>(
+    action: &str,
+    raw: &str,
+) -> Result<T, Problem> {
+    let mut json = serde_json::Deserializer::from_str(raw);
+    json.disable_recursion_limit();
+    let deserializer = serde_stacker::Deserializer::new(&mut json);
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        Problem::invalid_action_payload(action, &path, &err.into_inner().to_string())
+    })
+}

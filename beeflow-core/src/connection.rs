@@ -21,6 +21,7 @@ use crate::outbound::{CloseReason, Mailbox, OutboundQueue, Queued};
 use crate::problem::{Problem, panic_message};
 use crate::rate::{ConnectionRates, Limited};
 use crate::recipient::ConnectionId;
+use crate::registry::RESERVED_PREFIX;
 use crate::telemetry::Outcome;
 
 /// One frame received from a client, borrowed from the transport's buffer.
@@ -165,7 +166,13 @@ impl Requests {
             }
         };
         let req_id = envelope.req_id;
-        let Some(def) = node.registry.action(&envelope.action) else {
+        // The `beeflow.` built-ins are version 2's: a version-1 client (like one of the
+        // Python reference) gets what it would get there, an unknown action.
+        let def = node
+            .registry
+            .action(&envelope.action)
+            .filter(|def| self.runner.info.version == 2 || !def.name.starts_with(RESERVED_PREFIX));
+        let Some(def) = def else {
             node.telemetry.action(None, true, Outcome::Problem, None);
             let problem = Problem::unknown_websocket_action(&envelope.action);
             self.runner.send_problem(&problem, Some(req_id));

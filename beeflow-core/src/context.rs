@@ -15,6 +15,8 @@ use uuid::Uuid;
 use crate::event::{Emit, Event};
 use crate::hub::{DeliveryReport, Hub};
 use crate::identity::{ErasedIdentity, Identity};
+use crate::pattern::TopicPattern;
+use crate::presence::Presence;
 use crate::problem::Problem;
 use crate::recipient::{ConnectionId, Recipients};
 use crate::type_key::TypeKey;
@@ -32,6 +34,29 @@ pub(crate) trait Runtime: Send + Sync + 'static {
 
     /// Removes a local connection from a group.
     fn leave(&self, id: &ConnectionId, group: &str) -> Result<(), Problem>;
+
+    /// Subscribes a local connection to a topic, if the application's hook allows it.
+    fn subscribe(
+        &self,
+        connection: &ConnectionInfo,
+        topic: &TopicPattern,
+        presence: bool,
+    ) -> Result<(), Problem>;
+
+    /// Ends a local connection's subscription.
+    fn unsubscribe(&self, id: &ConnectionId, topic: &str) -> Result<(), Problem>;
+
+    /// Whether the application's hook lets a connection subscribe to (or see the presence
+    /// of) a topic.
+    fn authorize(
+        &self,
+        connection: &ConnectionInfo,
+        topic: &TopicPattern,
+        presence: bool,
+    ) -> Result<(), Problem>;
+
+    /// Who is in a group, on every node.
+    fn presence(self: Arc<Self>, group: String) -> BoxFuture<'static, Result<Presence, Problem>>;
 
     /// Delivers `emit` now, tagged with `req_id` (addressed to `requester` when it names no
     /// recipient).

@@ -13,10 +13,11 @@ use crate::connection::Connection;
 use crate::context::Requirement;
 use crate::event::{Emit, Event};
 use crate::handshake::Admission;
-use crate::hooks::{ConnectContext, DisconnectContext, Hooks};
+use crate::hooks::{ConnectContext, DisconnectContext, Hooks, SubscriptionRequest};
 use crate::hub::{DeliveryReport, NodeStats};
 use crate::limits::Limits;
 use crate::node::{Node, NodeParts, PayloadValidators, Phase, StateMap};
+use crate::presence::Presence;
 use crate::problem::{Problem, ProblemTypeBase};
 use crate::rate::RateLimits;
 use crate::recipient::{ConnectionId, Recipients};
@@ -70,6 +71,17 @@ impl Dispatcher {
             mailbox,
             queue,
         ))
+    }
+
+    /// Who is in `group`, on every node: each connection that an action joined there or
+    /// that subscribed to the group's exact topic, counted by user, and guests
+    /// (`docs/protocol.md` §6.5).
+    ///
+    /// # Errors
+    ///
+    /// `presence_unavailable` (503) when the broker cannot be reached.
+    pub async fn presence(&self, group: &str) -> Result<Presence, Problem> {
+        self.node.presence(group).await
     }
 
     /// Shuts this node down gracefully, within `deadline`: admits no more connections
@@ -262,6 +274,34 @@ impl DispatcherBuilder {
         F: Fn(&DisconnectContext<'_>) + Send + Sync + 'static,
     {
         self.hooks.on_disconnect = Some(Arc::new(hook));
+        self
+    }
+
+    /// Decides who may subscribe to what, and see whose presence (`docs/protocol.md` §6.3,
+    /// §6.5): `hook` sees the connection (identity, per-connection state) and the topic, and
+    /// returns whether to allow it. Without a hook every subscription is refused with
+    /// `subscription_denied` (403), so nothing is readable by accident. A panic refuses.
+    ///
+    /// ```
+    /// use beeflow_core::{Dispatcher, SubscriptionRequest};
+    ///
+    /// let dispatcher = Dispatcher::builder()
+    ///     .authorize_subscriptions(|request: &SubscriptionRequest<'_>| {
+    ///         // Anyone may follow public topics; a user, their own.
+    ///         let topic = request.topic().as_str();
+    ///         topic.starts_with("public.")
+    ///             || request.user_id().is_some_and(|user| topic == format!("user.{user}"))
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = dispatcher;
+    /// ```
+    #[must_use]
+    pub fn authorize_subscriptions<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&SubscriptionRequest<'_>) -> bool + Send + Sync + 'static,
+    {
+        self.hooks.authorize_subscription = Some(Arc::new(hook));
         self
     }
 

@@ -1,6 +1,8 @@
-//! Lifecycle hooks: what the application runs when a connection opens and when it closes
+//! Hooks: what the application runs when a connection opens and when it closes
 //! ([`DispatcherBuilder::on_connect`](crate::DispatcherBuilder::on_connect) and
-//! [`DispatcherBuilder::on_disconnect`](crate::DispatcherBuilder::on_disconnect)).
+//! [`DispatcherBuilder::on_disconnect`](crate::DispatcherBuilder::on_disconnect)), and who may
+//! subscribe to what
+//! ([`DispatcherBuilder::authorize_subscriptions`](crate::DispatcherBuilder::authorize_subscriptions)).
 //!
 //! Both are plain functions, run synchronously where the connection opens and closes, so
 //! they cannot be skipped or reordered: the connect hook runs before the connection is
@@ -13,6 +15,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::context::{ConnectionInfo, Runtime, app_state};
+use crate::pattern::TopicPattern;
 use crate::problem::Problem;
 use crate::recipient::ConnectionId;
 
@@ -23,11 +26,16 @@ pub(crate) type OnConnect =
 /// The disconnect hook, as the builder stores it.
 pub(crate) type OnDisconnect = Arc<dyn Fn(&DisconnectContext<'_>) + Send + Sync>;
 
+/// The subscription hook, as the builder stores it.
+pub(crate) type AuthorizeSubscription = Arc<dyn Fn(&SubscriptionRequest<'_>) -> bool + Send + Sync>;
+
 /// The application's hooks, if any.
 #[derive(Clone, Default)]
 pub(crate) struct Hooks {
     pub(crate) on_connect: Option<OnConnect>,
     pub(crate) on_disconnect: Option<OnDisconnect>,
+    /// Without one, every subscription is refused.
+    pub(crate) authorize_subscription: Option<AuthorizeSubscription>,
 }
 
 /// What the connect hook can see and do: the new connection (its id, identity and path),
@@ -138,6 +146,69 @@ impl fmt::Debug for DisconnectContext<'_> {
             .field("connection_id", &self.info.id)
             .field("user_id", &self.user_id())
             .field("groups", &self.groups)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the subscription hook decides on: a version-2 connection (its id, identity, path and
+/// per-connection state) asking to subscribe to a topic, or for the presence of a group.
+pub struct SubscriptionRequest<'a> {
+    pub(crate) runtime: &'a dyn Runtime,
+    pub(crate) info: &'a ConnectionInfo,
+    pub(crate) topic: &'a TopicPattern,
+    pub(crate) presence: bool,
+}
+
+impl SubscriptionRequest<'_> {
+    /// The topic: an exact group name or a pattern ([`TopicPattern::is_pattern`]).
+    pub fn topic(&self) -> &TopicPattern {
+        self.topic
+    }
+
+    /// Whether the connection asks to see who is in the group (`beeflow.presence`, or
+    /// `beeflow.subscribe` with `"presence": true`).
+    pub fn wants_presence(&self) -> bool {
+        self.presence
+    }
+
+    /// The connection's id.
+    pub fn connection_id(&self) -> &ConnectionId {
+        &self.info.id
+    }
+
+    /// The user id of the connection's identity; `None` for a guest.
+    pub fn user_id(&self) -> Option<&str> {
+        self.info.user_id()
+    }
+
+    /// The connection's identity, if it has one of type `T`.
+    pub fn identity<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.info.identity()
+    }
+
+    /// The WebSocket request path the connection was opened on.
+    pub fn path(&self) -> &str {
+        &self.info.path
+    }
+
+    /// The connection's own state of type `T`, if the connect hook stored one.
+    pub fn connection_state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.info.state()
+    }
+
+    /// Application state of type `T`, if the dispatcher was built with it.
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        app_state(self.runtime)
+    }
+}
+
+impl fmt::Debug for SubscriptionRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubscriptionRequest")
+            .field("connection_id", &self.info.id)
+            .field("user_id", &self.user_id())
+            .field("topic", &self.topic.as_str())
+            .field("presence", &self.presence)
             .finish_non_exhaustive()
     }
 }

@@ -34,6 +34,7 @@ pub struct Limits {
     max_connections_per_user: Option<usize>,
     max_header_bytes: usize,
     max_concurrent_actions: usize,
+    max_subscriptions: usize,
 }
 
 /// What a connection's queue does when its client reads too slowly to keep it within the
@@ -68,6 +69,7 @@ impl Default for Limits {
             max_connections_per_user: Some(64),
             max_header_bytes: 32 << 10,
             max_concurrent_actions: 16,
+            max_subscriptions: 128,
         }
     }
 }
@@ -288,6 +290,20 @@ impl Limits {
         self
     }
 
+    /// How many topics one version-2 connection may be subscribed to at once
+    /// (`docs/protocol.md` §6.3); one more is refused with `too_many_subscriptions`.
+    /// Default: 128.
+    pub fn max_subscriptions(&self) -> usize {
+        self.max_subscriptions
+    }
+
+    /// Sets [`Limits::max_subscriptions`]; at least 1.
+    #[must_use]
+    pub fn with_max_subscriptions(mut self, topics: usize) -> Self {
+        self.max_subscriptions = topics;
+        self
+    }
+
     /// Checks every limit; the first one out of range is returned by name.
     pub(crate) fn validate(&self) -> Result<(), InvalidLimit> {
         let sizes = [
@@ -298,6 +314,7 @@ impl Limits {
             ),
             ("max_header_bytes", self.max_header_bytes),
             ("max_concurrent_actions", self.max_concurrent_actions),
+            ("max_subscriptions", self.max_subscriptions),
             ("outbound_queue", self.outbound_queue),
             ("outbound_queue_bytes", self.outbound_queue_bytes),
             ("max_message_size", self.max_message_size),

@@ -4,7 +4,9 @@
 pub use inventory;
 pub use schemars;
 
-pub use crate::action::{Action, ActionDef, Events, HandlerFuture, IntoEvents, Replies};
+pub use crate::action::{
+    Action, ActionDef, Events, HandlerFuture, IntoEvents, Replies, decode_payload,
+};
 pub use crate::context::{ActionContext, FromContext, Requirement, ResolveContext};
 pub use crate::event::{Event, EventDef, EventPayload};
 pub use crate::location::Location;
@@ -13,23 +15,6 @@ pub use crate::recipient::ConnectionId;
 pub use crate::resolver::{IntoConnections, ResolveFuture, Resolver, ResolverDef};
 
 use serde::de::DeserializeOwned;
-
-/// Decodes an action's raw payload JSON into its typed payload. The envelope parser already
-/// bounded the nesting depth, so serde_json's own recursion limit (128, below the protocol's
-/// 500) is lifted and `serde_stacker` grows the stack for deep payloads instead.
-///
-/// # Errors
-///
-/// `invalid_action_payload` naming the failing path.
-pub fn decode_payload<T: DeserializeOwned>(action: &str, raw: &str) -> Result<T, Problem> {
-    let mut json = serde_json::Deserializer::from_str(raw);
-    json.disable_recursion_limit();
-    let deserializer = serde_stacker::Deserializer::new(&mut json);
-    serde_path_to_error::deserialize(deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        Problem::invalid_action_payload(action, &path, &err.into_inner().to_string())
-    })
-}
 
 /// The JSON Schema of `T`, as a `fn` pointer for a registration.
 pub fn schema_for<T: schemars::JsonSchema>(

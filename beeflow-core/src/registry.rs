@@ -147,6 +147,12 @@ impl RegistryBuilder {
             .and_then(|()| builder.add_resolver(builtin::WEBSOCKET_RESOLVER))
             .and_then(|()| builder.add_resolver(builtin::USER_RESOLVER))
             .and_then(|()| builder.add_resolver(builtin::GROUP_RESOLVER))
+            .and_then(|()| builder.add_action(builtin::v2::SUBSCRIBE))
+            .and_then(|()| builder.add_action(builtin::v2::UNSUBSCRIBE))
+            .and_then(|()| builder.add_action(builtin::v2::PRESENCE))
+            .and_then(|()| builder.add_event(builtin::v2::PRESENCE_EVENT))
+            .and_then(|()| builder.add_event(builtin::v2::JOIN_EVENT))
+            .and_then(|()| builder.add_event(builtin::v2::LEAVE_EVENT))
             .expect("built-ins have distinct names");
         builder
     }

@@ -14,6 +14,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "identity",
             "limits",
             "location",
+            "pattern",
+            "presence",
             "problem",
             "rate",
             "recipient",

@@ -4,7 +4,11 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{Broker, Inbox, PublishFuture, RemoteDelivery, Topic};
+use super::{
+    Broker, Inbox, MembershipChange, PresenceFuture, PublishFuture, RemoteDelivery, Topic,
+};
+use crate::pattern::TopicPattern;
+use crate::presence::PresenceCounts;
 
 /// Connects the dispatchers of one process: each is a node, deliveries between them are
 /// handed over in memory, synchronously. A dispatcher gets its own `MemoryBroker` unless
@@ -27,6 +31,19 @@ pub struct MemoryBroker {
 struct Node {
     inbox: Inbox,
     topics: HashSet<Topic>,
+    /// The pattern topics among `topics`, parsed.
+    patterns: Vec<TopicPattern>,
+    /// This node's members, by group.
+    presence: HashMap<Arc<str>, PresenceCounts>,
+}
+
+impl Node {
+    /// Whether this node takes deliveries for `topic`.
+    fn needs(&self, topic: &Topic) -> bool {
+        self.topics.contains(topic)
+            || matches!(topic, Topic::Group(group)
+                if self.patterns.iter().any(|pattern| pattern.matches(group)))
+    }
 }
 
 impl MemoryBroker {
@@ -41,6 +58,16 @@ impl MemoryBroker {
     }
 }
 
+/// How many connections of `user` are members of `group` on the live nodes.
+fn connections_of(nodes: &HashMap<Arc<str>, Node>, group: &str, user: &str) -> usize {
+    nodes
+        .values()
+        .filter(|node| node.inbox.is_alive())
+        .filter_map(|node| node.presence.get(group))
+        .map(|counts| counts.connections_of(user))
+        .sum()
+}
+
 impl Broker for MemoryBroker {
     fn attach(&self, inbox: Inbox) {
         let node: Arc<str> = inbox.node_id().into();
@@ -48,7 +75,15 @@ impl Broker for MemoryBroker {
         let mut nodes = self.lock();
         // Nodes that were dropped never say so; forget them here.
         nodes.retain(|_, n| n.inbox.is_alive());
-        nodes.insert(node, Node { inbox, topics });
+        nodes.insert(
+            node,
+            Node {
+                inbox,
+                topics,
+                patterns: Vec::new(),
+                presence: HashMap::new(),
+            },
+        );
     }
 
     fn publish(&self, delivery: RemoteDelivery) -> PublishFuture {
@@ -58,7 +93,7 @@ impl Broker for MemoryBroker {
             .iter()
             .filter(|(id, node)| {
                 **id != delivery.origin
-                    && topics.iter().any(|topic| node.topics.contains(*topic))
+                    && topics.iter().any(|topic| node.needs(topic))
                     && node.inbox.is_alive()
             })
             .map(|(_, node)| node.inbox.clone())
@@ -72,14 +107,71 @@ impl Broker for MemoryBroker {
 
     fn subscribe(&self, node: &str, topic: Topic) {
         if let Some(node) = self.lock().get_mut(node) {
+            if let Topic::Pattern(pattern) = &topic
+                && let Ok(pattern) = TopicPattern::parse(pattern)
+            {
+                node.patterns.push(pattern);
+            }
             node.topics.insert(topic);
         }
     }
 
     fn unsubscribe(&self, node: &str, topic: Topic) {
         if let Some(node) = self.lock().get_mut(node) {
+            if let Topic::Pattern(pattern) = &topic {
+                node.patterns.retain(|p| p.as_str() != &**pattern);
+            }
             node.topics.remove(&topic);
         }
+    }
+
+    fn membership(&self, node: &str, change: MembershipChange) {
+        let MembershipChange {
+            group,
+            user,
+            entered,
+        } = change;
+        let mut nodes = self.lock();
+        let before = user
+            .as_ref()
+            .map(|user| connections_of(&nodes, &group, user));
+        let Some(counts) = nodes
+            .get_mut(node)
+            .map(|node| node.presence.entry(group.clone()).or_default())
+        else {
+            return;
+        };
+        counts.apply(user.as_ref(), entered);
+        if counts.is_empty() {
+            nodes.get_mut(node).map(|node| node.presence.remove(&group));
+        }
+        let (Some(user), Some(before)) = (user, before) else {
+            return;
+        };
+        let after = connections_of(&nodes, &group, &user);
+        if (before == 0) == (after == 0) {
+            return;
+        }
+        let watching = Topic::Presence(group.clone());
+        let watchers: Vec<Inbox> = nodes
+            .values()
+            .filter(|node| node.topics.contains(&watching) && node.inbox.is_alive())
+            .map(|node| node.inbox.clone())
+            .collect();
+        drop(nodes);
+        for inbox in watchers {
+            inbox.presence_notice(&group, &user, after > 0);
+        }
+    }
+
+    fn presence(&self, group: &str) -> PresenceFuture {
+        let mut all = PresenceCounts::default();
+        for node in self.lock().values().filter(|node| node.inbox.is_alive()) {
+            if let Some(counts) = node.presence.get(group) {
+                all.add(counts);
+            }
+        }
+        Box::pin(std::future::ready(Ok(all.to_presence(group))))
     }
 }
 

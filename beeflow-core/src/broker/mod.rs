@@ -3,8 +3,14 @@
 //! A node delivers to its own connections itself and hands the rest to its [`Broker`]:
 //! a delivery for one connection goes to that connection's node (connection ids start with
 //! their node's id), one for a user or a group goes to every node that has local members.
-//! Each node subscribes only to what its connections need — its node topic, and the users
-//! and groups it holds members of — so traffic scales with interest, not node count.
+//! Each node subscribes only to what its connections need — its node topic, the users and
+//! groups it holds members of, the patterns its connections subscribed to, and the groups
+//! whose presence they watch — so traffic scales with interest, not node count.
+//!
+//! A broker also keeps every node's presence counts: each node tells it when a connection
+//! enters or leaves a group ([`Broker::membership`]), and it answers who is in a group
+//! ([`Broker::presence`]) and hands `beeflow.join` / `beeflow.leave` notices to the nodes
+//! that watch ([`Inbox::presence_notice`]).
 //!
 //! [`MemoryBroker`] is the embedded default: in one process it connects any number of
 //! dispatchers (useful for tests); alone, it costs nothing.
@@ -27,7 +33,9 @@ pub use self::redis::RedisBroker;
 pub use crate::envelope::EventFrame;
 pub use crate::hub::Topic;
 use crate::hub::{DeliveryReport, Hub, Target};
-use crate::recipient::ConnectionId;
+pub use crate::presence::PresenceCounts;
+use crate::presence::{Presence, PresenceNotice, notice_event};
+use crate::recipient::{ConnectionId, Recipient};
 
 /// A delivery crossing nodes: the event, serialized once per recipient, and whom it is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,13 +83,6 @@ impl RemoteDelivery {
         }
     }
 
-    /// Whether it is published on more than one topic, so a node may receive it twice.
-    fn spans_topics(&self) -> bool {
-        let mut topics = self.parts.iter().map(|part| &part.topic);
-        let first = topics.next();
-        topics.any(|topic| Some(topic) != first)
-    }
-
     /// The topics to publish it on: each part's, once, in order.
     pub fn topics(&self) -> Vec<&Topic> {
         let mut topics: Vec<&Topic> = Vec::with_capacity(self.parts.len());
@@ -106,6 +107,22 @@ pub enum BrokerError {
 /// The future of [`Broker::publish`]: how many nodes took the delivery, when known.
 pub type PublishFuture = Pin<Box<dyn Future<Output = Result<usize, BrokerError>> + Send>>;
 
+/// The future of [`Broker::presence`].
+pub type PresenceFuture = Pin<Box<dyn Future<Output = Result<Presence, BrokerError>> + Send>>;
+
+/// A connection became a member of a group, or stopped being one
+/// ([`Broker::membership`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MembershipChange {
+    /// The group.
+    pub group: Arc<str>,
+    /// The connection's user; `None` for a guest.
+    pub user: Option<Arc<str>>,
+    /// Whether it entered (else it left).
+    pub entered: bool,
+}
+
 /// Carries deliveries between nodes. Implementations: [`MemoryBroker`] (one process) and,
 /// behind a cargo feature, networked brokers.
 pub trait Broker: Send + Sync + 'static {
@@ -121,6 +138,19 @@ pub trait Broker: Send + Sync + 'static {
 
     /// `node` no longer has local members of `topic`.
     fn unsubscribe(&self, node: &str, topic: Topic);
+
+    /// A connection on `node` entered or left a group. Called in the order the node's
+    /// memberships changed, while the node holds its index lock: an implementation must not
+    /// call back into that node's [`Inbox`] from here except for
+    /// [`Inbox::presence_notice`].
+    ///
+    /// When it makes a user's first connection a member of the group anywhere, or removes
+    /// its last, the broker hands the notice to every node subscribed to
+    /// [`Topic::Presence`] of the group (this one included).
+    fn membership(&self, node: &str, change: MembershipChange);
+
+    /// Who is in `group`, on every node. A change this node made before asking is counted.
+    fn presence(&self, group: &str) -> PresenceFuture;
 }
 
 /// One node's receiving end, given to its broker by [`Broker::attach`].
@@ -151,7 +181,9 @@ impl Inbox {
         let Some(hub) = self.hub.upgrade() else {
             return DeliveryReport::default();
         };
-        if delivery.spans_topics() && !hub.first_sight(delivery.id) {
+        // A delivery published on several topics, or on a group that a node hears of
+        // through more than one pattern, may arrive more than once.
+        if !hub.first_sight(delivery.id) {
             return DeliveryReport::default();
         }
         // The common case, one topic and nobody left out, needs no list of parts.
@@ -177,7 +209,30 @@ impl Inbox {
             Topic::Node(_) => return None,
             Topic::User(user) => Target::User(user),
             Topic::Group(group) => Target::Group(group),
+            // Subscriptions only: nothing is published to a pattern or a presence topic.
+            Topic::Pattern(_) | Topic::Presence(_) => return None,
         })
+    }
+
+    /// Delivers a presence notice (`beeflow.join` when `joined`, else `beeflow.leave`) for
+    /// `user` in `group` to this node's connections that watch the group's presence.
+    pub fn presence_notice(&self, group: &str, user: &str, joined: bool) -> DeliveryReport {
+        let Some(hub) = self.hub.upgrade() else {
+            return DeliveryReport::default();
+        };
+        let notice = PresenceNotice {
+            topic: group.to_owned(),
+            user: user.to_owned(),
+        };
+        let payload = serde_json::to_string(&notice).expect("a notice serializes");
+        let frame = EventFrame::new(
+            None,
+            notice_event(joined),
+            &Recipient::group(group.to_owned()),
+            &payload,
+            false,
+        );
+        hub.deliver(Target::Presence(group), &Arc::new(frame))
     }
 
     /// Everything this node needs now: its node topic, and its users' and groups' topics
@@ -188,6 +243,19 @@ impl Inbox {
             topics.extend(hub.topics());
         }
         topics
+    }
+
+    /// Every group's members on this node, counted by user (for a broker that lost its
+    /// store and puts them back). `mark` runs at the point the counts stand for: every
+    /// [`Broker::membership`] call before it is included, none after it.
+    pub fn presence(&self, mark: impl FnOnce()) -> Vec<(Arc<str>, PresenceCounts)> {
+        match self.hub.upgrade() {
+            Some(hub) => hub.presence(mark),
+            None => {
+                mark();
+                Vec::new()
+            }
+        }
     }
 
     /// Whether the node still runs.

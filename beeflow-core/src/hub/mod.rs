@@ -6,12 +6,21 @@
 //! the queue (`OutboundQueue::recv`), the single point all events pass, so it is gap-free by
 //! construction.
 //!
-//! The hub also knows which [`Topic`]s this node needs deliveries for, and says so through
-//! an interest callback whenever that changes; the broker layer above it listens.
+//! The hub also knows which [`Topic`]s this node needs deliveries for, and which groups its
+//! connections enter and leave, and says so through a [`Change`] callback whenever that
+//! changes; the broker layer above it listens.
+//!
+//! A connection is a member of a group when an action joined it there or it subscribed to the
+//! group's exact topic; pattern subscriptions live in a token trie beside the groups. Either
+//! way an event to the group reaches each connection once (`membership.rs`).
 
+mod membership;
+
+pub(crate) use membership::Refused;
+mod patterns;
 mod union;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -19,6 +28,7 @@ use uuid::Uuid;
 
 use crate::envelope::EventFrame;
 use crate::outbound::{Bounds, Mailbox, OutboundQueue, Push, Queued};
+use crate::presence::PresenceCounts;
 use crate::recipient::ConnectionId;
 
 /// What a node needs deliveries for.
@@ -31,6 +41,10 @@ pub enum Topic {
     User(Arc<str>),
     /// Deliveries to every member of a group.
     Group(Arc<str>),
+    /// Deliveries to every group a pattern topic (`docs/protocol.md` §6.3) matches.
+    Pattern(Arc<str>),
+    /// The presence notices (`beeflow.join`, `beeflow.leave`) of a group.
+    Presence(Arc<str>),
 }
 
 /// What one delivery reached.
@@ -82,25 +96,52 @@ pub(crate) enum Target<'a> {
     Connections(&'a [ConnectionId]),
     User(&'a str),
     Group(&'a str),
+    /// The connections watching a group's presence.
+    Presence(&'a str),
 }
 
 type Members = HashMap<ConnectionId, Arc<Mailbox>>;
 
-/// Told of each topic this node starts (`true`) or stops (`false`) needing.
-pub(crate) type Interest<'a> = &'a dyn Fn(Topic, bool);
+/// What changed on this node, told to the layer above in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// This node starts (`true`) or stops (`false`) needing deliveries for a topic.
+    Interest(Topic, bool),
+    /// A connection (of `user`; `None`: a guest) became a member of `group` (`entered`), or
+    /// stopped being one.
+    Membership {
+        group: Arc<str>,
+        user: Option<Arc<str>>,
+        entered: bool,
+    },
+}
+
+/// Told of every [`Change`], under the hub's lock.
+pub(crate) type Changes<'a> = &'a dyn Fn(Change);
 
 struct Member {
     mailbox: Arc<Mailbox>,
     user: Option<Arc<str>>,
+    /// Groups actions joined it to, in order.
     groups: Vec<Arc<str>>,
+    /// Topics it subscribed to, in order.
+    subscriptions: Vec<membership::Subscription>,
 }
 
 #[derive(Default)]
 struct Index {
     connections: HashMap<ConnectionId, Member>,
     users: HashMap<Arc<str>, Members>,
+    /// Members by group: joined there, or subscribed to its exact topic.
     groups: HashMap<Arc<str>, Members>,
+    /// Pattern subscriptions.
+    patterns: patterns::PatternTrie,
+    /// The pattern topics with a subscriber here.
+    pattern_topics: HashSet<Arc<str>>,
 }
+
+/// Connections watching a group's presence, by group.
+type Watchers = HashMap<Arc<str>, Members>;
 
 /// A connection id that is not held by this node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +168,9 @@ pub(crate) struct Hub {
     node_id: Arc<str>,
     next_connection: AtomicU64,
     index: RwLock<Index>,
+    /// Behind a lock of its own: presence notices are delivered while the broker hears of a
+    /// membership change, under the index lock. Taken after the index lock, never before.
+    watchers: RwLock<Watchers>,
     /// Multi-topic deliveries received lately, so each is delivered once.
     recent: union::Recent,
 }
@@ -138,6 +182,7 @@ impl Hub {
             node_id: node[..12].into(),
             next_connection: AtomicU64::new(1),
             index: RwLock::default(),
+            watchers: RwLock::default(),
             recent: union::Recent::default(),
         }
     }
@@ -152,10 +197,10 @@ impl Hub {
         id.as_str().rsplit_once('.').map(|(node, _)| node)
     }
 
-    /// Registers a new connection (of `user`, if authenticated). Tells `interest` when this
+    /// Registers a new connection (of `user`, if authenticated). Tells `changes` when this
     /// node newly needs the user's topic (its first connection here).
     ///
-    /// Every `interest` call happens under the index lock, so the broker hears of needs in
+    /// Every `changes` call happens under the index lock, so the broker hears of needs in
     /// the order they changed: a user who leaves and comes back is never left unsubscribed.
     ///
     /// Refused, changing nothing, when this node already holds `capacity.per_node`
@@ -165,7 +210,7 @@ impl Hub {
         bounds: Bounds,
         user: Option<Arc<str>>,
         capacity: Capacity,
-        interest: Interest<'_>,
+        changes: Changes<'_>,
     ) -> Result<(ConnectionId, Arc<Mailbox>, OutboundQueue), Full> {
         let mut index = self.write();
         if capacity
@@ -185,7 +230,7 @@ impl Hub {
         if let Some(user) = &user {
             let members = index.users.entry(user.clone()).or_default();
             if members.is_empty() {
-                interest(Topic::User(user.clone()), true);
+                changes(Change::Interest(Topic::User(user.clone()), true));
             }
             members.insert(id.clone(), mailbox.clone());
         }
@@ -195,6 +240,7 @@ impl Hub {
                 mailbox: mailbox.clone(),
                 user,
                 groups: Vec::new(),
+                subscriptions: Vec::new(),
             },
         );
         drop(index);
@@ -202,76 +248,20 @@ impl Hub {
         Ok((id, mailbox, outbound))
     }
 
-    /// Forgets a connection and closes its queue. Tells `interest` which topics this node
-    /// no longer needs (its user's and groups' last local member left).
-    pub(crate) fn disconnect(&self, id: &ConnectionId, interest: Interest<'_>) {
-        let mut index = self.write();
-        let Some(member) = index.connections.remove(id) else {
-            return;
-        };
-        if let Some(user) = member.user
-            && remove_member(&mut index.users, &user, id)
-        {
-            interest(Topic::User(user), false);
-        }
-        for group in member.groups {
-            if remove_member(&mut index.groups, &group, id) {
-                interest(Topic::Group(group), false);
-            }
-        }
-        drop(index);
-        member.mailbox.close();
-    }
-
-    /// Adds a local connection to a group, telling `interest` when it is the first local
-    /// member.
-    pub(crate) fn join(
-        &self,
-        id: &ConnectionId,
-        group: &Arc<str>,
-        interest: Interest<'_>,
-    ) -> Result<(), NotLocal> {
-        let mut index = self.write();
-        let index = &mut *index;
-        let member = index.connections.get_mut(id).ok_or(NotLocal)?;
-        if member.groups.contains(group) {
-            return Ok(());
-        }
-        member.groups.push(group.clone());
-        let members = index.groups.entry(group.clone()).or_default();
-        if members.is_empty() {
-            interest(Topic::Group(group.clone()), true);
-        }
-        members.insert(id.clone(), member.mailbox.clone());
-        Ok(())
-    }
-
-    /// Removes a local connection from a group, telling `interest` when its last local
-    /// member left.
-    pub(crate) fn leave(
-        &self,
-        id: &ConnectionId,
-        group: &str,
-        interest: Interest<'_>,
-    ) -> Result<(), NotLocal> {
-        let mut index = self.write();
-        let index = &mut *index;
-        let member = index.connections.get_mut(id).ok_or(NotLocal)?;
-        let Some(at) = member.groups.iter().position(|g| &**g == group) else {
-            return Ok(());
-        };
-        let group = member.groups.remove(at);
-        if remove_member(&mut index.groups, &group, id) {
-            interest(Topic::Group(group), false);
-        }
-        Ok(())
-    }
-
     /// Queues one serialized event for every local connection of `target`.
     pub(crate) fn deliver(&self, target: Target<'_>, frame: &Arc<EventFrame>) -> DeliveryReport {
-        let index = self.read();
         let mut report = DeliveryReport::default();
         let mut push = |mailbox: Option<&Arc<Mailbox>>| report.add(Self::push(mailbox, frame));
+        if let Target::Presence(group) = target {
+            // Without the index lock: a notice may be delivered while it is held.
+            let watchers = self.watchers();
+            for mailbox in watchers.get(group).into_iter().flat_map(|m| m.values()) {
+                push(Some(mailbox));
+            }
+            drop(watchers);
+            return report;
+        }
+        let index = self.read();
         match target {
             Target::Connections(ids) => {
                 for id in ids {
@@ -284,13 +274,10 @@ impl Hub {
                 .into_iter()
                 .flatten()
                 .for_each(|(_, m)| push(Some(m))),
-            Target::Group(group) => index
-                .groups
-                .get(group)
-                .into_iter()
-                .flatten()
-                .for_each(|(_, m)| push(Some(m))),
+            Target::Group(group) => index.reach_group(group, &mut |_, m| push(Some(m))),
+            Target::Presence(_) => {}
         }
+        drop(index);
         report
     }
 
@@ -323,8 +310,13 @@ impl Hub {
                 .get(user)
                 .map(|m| m.keys().cloned().collect())
                 .unwrap_or_default(),
-            Target::Group(group) => index
-                .groups
+            Target::Group(group) => {
+                let mut ids = Vec::new();
+                index.reach_group(group, &mut |id, _| ids.push(id.clone()));
+                ids
+            }
+            Target::Presence(group) => self
+                .watchers()
                 .get(group)
                 .map(|m| m.keys().cloned().collect())
                 .unwrap_or_default(),
@@ -347,7 +339,35 @@ impl Hub {
         let index = self.read();
         let users = index.users.keys().map(|u| Topic::User(u.clone()));
         let groups = index.groups.keys().map(|g| Topic::Group(g.clone()));
-        users.chain(groups).collect()
+        let patterns = index
+            .pattern_topics
+            .iter()
+            .map(|p| Topic::Pattern(p.clone()));
+        let watched: Vec<Arc<str>> = self.watchers().keys().cloned().collect();
+        let watched = watched.into_iter().map(Topic::Presence);
+        users.chain(groups).chain(patterns).chain(watched).collect()
+    }
+
+    /// Every group's members on this node, counted by user. `mark` runs while no
+    /// membership can change, so a broker can tell the changes the counts include from
+    /// those they do not.
+    pub(crate) fn presence(&self, mark: impl FnOnce()) -> Vec<(Arc<str>, PresenceCounts)> {
+        let index = self.read();
+        let counts = index
+            .groups
+            .iter()
+            .map(|(group, members)| {
+                let mut counts = PresenceCounts::default();
+                for id in members.keys() {
+                    let user = index.connections.get(id).and_then(|m| m.user.as_ref());
+                    counts.apply(user, true);
+                }
+                (group.clone(), counts)
+            })
+            .collect();
+        mark();
+        drop(index);
+        counts
     }
 
     pub(crate) fn stats(&self) -> NodeStats {
@@ -369,6 +389,54 @@ impl Hub {
     fn write(&self) -> RwLockWriteGuard<'_, Index> {
         self.index.write().unwrap_or_else(|e| e.into_inner())
     }
+
+    fn watchers(&self) -> RwLockReadGuard<'_, Watchers> {
+        self.watchers.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn watchers_mut(&self) -> RwLockWriteGuard<'_, Watchers> {
+        self.watchers.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Index {
+    /// Calls `reach` once for every connection an event to `group` reaches here: its members,
+    /// then the pattern subscribers that are not members.
+    fn reach_group<'a>(
+        &'a self,
+        group: &str,
+        reach: &mut impl FnMut(&'a ConnectionId, &'a Arc<Mailbox>),
+    ) {
+        let members = self.groups.get(group);
+        members
+            .into_iter()
+            .flatten()
+            .for_each(|(id, m)| reach(id, m));
+        if self.patterns.is_empty() {
+            return;
+        }
+        // Allocates only when a pattern reaches a connection that is not a member.
+        let mut seen: HashSet<&ConnectionId> = HashSet::new();
+        self.patterns.for_each_match(group, &mut |id, mailbox| {
+            let member = members.is_some_and(|m| m.contains_key(id));
+            if !member && seen.insert(id) {
+                reach(id, mailbox);
+            }
+        });
+    }
+}
+
+/// Adds `id` to the member set under `key`; true when it is the set's first member.
+fn insert_member(
+    sets: &mut HashMap<Arc<str>, Members>,
+    key: &Arc<str>,
+    id: &ConnectionId,
+    mailbox: &Arc<Mailbox>,
+) -> bool {
+    let members = sets.entry(key.clone()).or_default();
+    let first = members.is_empty();
+    members.insert(id.clone(), mailbox.clone());
+    first
 }
 
 /// Removes `id` from the member set under `key`; true when that emptied (and removed) it.

@@ -11,17 +11,39 @@ fn bounds(frames: usize) -> Bounds {
     }
 }
 
-/// Records what the hub told the broker.
+/// Records what the hub told the broker: topics needed, and memberships.
 #[derive(Default)]
-struct Heard(std::cell::RefCell<Vec<(Topic, bool)>>);
+struct Heard {
+    interest: std::cell::RefCell<Vec<(Topic, bool)>>,
+    memberships: std::cell::RefCell<Vec<(String, Option<String>, bool)>>,
+}
 
 impl Heard {
+    fn record(&self, change: Change) {
+        match change {
+            Change::Interest(topic, needed) => self.interest.borrow_mut().push((topic, needed)),
+            Change::Membership {
+                group,
+                user,
+                entered,
+            } => self.memberships.borrow_mut().push((
+                group.to_string(),
+                user.map(|u| u.to_string()),
+                entered,
+            )),
+        }
+    }
+
     fn take(&self) -> Vec<(Topic, bool)> {
-        std::mem::take(&mut self.0.borrow_mut())
+        std::mem::take(&mut self.interest.borrow_mut())
+    }
+
+    fn memberships(&self) -> Vec<(String, Option<String>, bool)> {
+        std::mem::take(&mut self.memberships.borrow_mut())
     }
 }
 
-fn ignore(_: Topic, _: bool) {}
+fn ignore(_: Change) {}
 
 fn frame(droppable: bool) -> Arc<EventFrame> {
     Arc::new(EventFrame::new(
@@ -152,7 +174,7 @@ fn the_byte_bound_applies_but_one_big_frame_passes_an_empty_queue() {
 fn users_and_groups_reach_every_local_member_once() {
     let hub = Hub::new();
     let heard = Heard::default();
-    let tell = |topic, needed| heard.0.borrow_mut().push((topic, needed));
+    let tell = |change| heard.record(change);
     let ada: Arc<str> = "ada".into();
     let (a1, _, mut o1) = hub
         .connect(bounds(8), Some(ada.clone()), Capacity::default(), &tell)
@@ -197,7 +219,7 @@ fn users_and_groups_reach_every_local_member_once() {
 fn disconnect_cleans_every_index_and_reports_unneeded_topics() {
     let hub = Hub::new();
     let heard = Heard::default();
-    let tell = |topic, needed| heard.0.borrow_mut().push((topic, needed));
+    let tell = |change| heard.record(change);
     let user: Arc<str> = "ada".into();
     let group: Arc<str> = "room".into();
     let (id, _, _o) = hub
@@ -258,4 +280,97 @@ fn connections_beyond_capacity_are_refused_without_a_trace() {
     assert_eq!(hub.stats().connections, 3);
     hub.disconnect(&first, &ignore);
     connect(Some(&ada)).unwrap();
+}
+
+fn pattern(text: &str) -> crate::pattern::TopicPattern {
+    crate::pattern::TopicPattern::parse(text).unwrap()
+}
+
+#[test]
+fn joining_and_subscribing_to_one_group_is_one_membership() {
+    let hub = Hub::new();
+    let heard = Heard::default();
+    let tell = |change| heard.record(change);
+    let (id, _, mut out) = hub
+        .connect(bounds(8), Some("ada".into()), Capacity::default(), &tell)
+        .unwrap();
+    heard.take();
+    let room: Arc<str> = "room".into();
+    hub.join(&id, &room, &tell).unwrap();
+    hub.subscribe(&id, &pattern("room"), false, 8, &tell)
+        .unwrap();
+    let entered = ("room".to_owned(), Some("ada".to_owned()), true);
+    assert_eq!(heard.memberships(), [entered]);
+    assert_eq!(heard.take(), [(Topic::Group(room.clone()), true)]);
+    assert_eq!(
+        hub.deliver(Target::Group("room"), &frame(false)).delivered,
+        1
+    );
+    assert!(out.try_recv().is_some());
+
+    hub.leave(&id, "room", &tell).unwrap();
+    assert!(heard.memberships().is_empty(), "still subscribed");
+    assert_eq!(hub.unsubscribe(&id, "room", &tell), Ok(true));
+    let left = ("room".to_owned(), Some("ada".to_owned()), false);
+    assert_eq!(heard.memberships(), [left]);
+    assert_eq!(heard.take(), [(Topic::Group(room), false)]);
+    assert_eq!(hub.unsubscribe(&id, "room", &tell), Ok(false));
+}
+
+#[test]
+fn patterns_and_presence_watchers_are_topics_until_their_last_subscriber_goes() {
+    let hub = Hub::new();
+    let heard = Heard::default();
+    let tell = |change| heard.record(change);
+    let (a, _, mut out_a) = hub
+        .connect(bounds(8), None, Capacity::default(), &tell)
+        .unwrap();
+    let (b, _, _out_b) = hub
+        .connect(bounds(8), None, Capacity::default(), &tell)
+        .unwrap();
+    hub.subscribe(&a, &pattern("room.*"), false, 8, &tell)
+        .unwrap();
+    hub.subscribe(&b, &pattern("room.*"), false, 8, &tell)
+        .unwrap();
+    hub.subscribe(&b, &pattern("lobby"), true, 8, &tell)
+        .unwrap();
+    let mut needed = heard.take();
+    needed.sort_by_key(|(t, _)| format!("{t:?}"));
+    assert_eq!(
+        needed,
+        [
+            (Topic::Group("lobby".into()), true),
+            (Topic::Pattern("room.*".into()), true),
+            (Topic::Presence("lobby".into()), true),
+        ]
+    );
+    assert_eq!(
+        hub.deliver(Target::Group("room.1"), &frame(false))
+            .delivered,
+        2
+    );
+    assert!(out_a.try_recv().is_some());
+    assert_eq!(
+        hub.deliver(Target::Presence("lobby"), &frame(false))
+            .delivered,
+        1
+    );
+    assert_eq!(
+        hub.subscribe(&a, &pattern("x"), false, 1, &tell),
+        Err(Refused::TooMany)
+    );
+    hub.disconnect(&a, &tell);
+    assert!(heard.take().is_empty(), "b still needs room.*");
+    hub.disconnect(&b, &tell);
+    let mut unneeded = heard.take();
+    unneeded.sort_by_key(|(t, _)| format!("{t:?}"));
+    assert_eq!(
+        unneeded,
+        [
+            (Topic::Group("lobby".into()), false),
+            (Topic::Pattern("room.*".into()), false),
+            (Topic::Presence("lobby".into()), false),
+        ]
+    );
+    assert!(hub.topics().is_empty());
 }

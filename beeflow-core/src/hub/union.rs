@@ -47,21 +47,22 @@ impl Hub {
                         }
                     }
                 }
-                Target::Group(group) => {
-                    for (id, mailbox) in index.groups.get(*group).into_iter().flatten() {
-                        if reached.insert(id) {
-                            report.add(Self::push(Some(mailbox), frame));
-                        }
+                Target::Group(group) => index.reach_group(group, &mut |id, mailbox| {
+                    if reached.insert(id) {
+                        report.add(Self::push(Some(mailbox), frame));
                     }
-                }
+                }),
+                // Presence notices go to one group's watchers alone, never in a union.
+                Target::Presence(_) => {}
             }
         }
         report
     }
 
     /// Whether delivery `id` is seen here for the first time. A delivery to several topics
-    /// is published on each of them, so a node subscribed to two gets it twice; only the
-    /// first copy is delivered.
+    /// is published on each of them, and one to a group reaches a node through each of its
+    /// patterns that match, so a node may get it more than once; only the first copy is
+    /// delivered.
     pub(crate) fn first_sight(&self, id: Uuid) -> bool {
         self.recent
             .lock()
@@ -70,7 +71,7 @@ impl Hub {
     }
 }
 
-/// The ids of the last [`RecentIds::CAPACITY`] multi-topic deliveries this node received.
+/// The ids of the last [`RecentIds::CAPACITY`] deliveries this node received from others.
 /// The copies of one delivery are published back to back, so they arrive close together;
 /// the window only has to outlast that.
 #[derive(Default)]

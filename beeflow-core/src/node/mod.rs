@@ -7,6 +7,7 @@
 
 mod delivery;
 mod lifecycle;
+mod subscriptions;
 mod validation;
 
 pub(crate) use validation::PayloadValidators;
@@ -20,14 +21,16 @@ use futures_util::future::BoxFuture;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::broker::{Broker, Inbox};
+use crate::broker::{Broker, Inbox, MembershipChange};
 use crate::context::{ConnectionInfo, ConnectionStates, Runtime};
 use crate::event::Emit;
 use crate::hooks::Hooks;
-use crate::hub::{Capacity, DeliveryReport, Full, Hub, NotLocal, Topic};
+use crate::hub::{Capacity, Change, DeliveryReport, Full, Hub, NotLocal};
 use crate::identity::ErasedIdentity;
 use crate::limits::Limits;
 use crate::outbound::{Mailbox, OutboundQueue};
+use crate::pattern::TopicPattern;
+use crate::presence::Presence;
 use crate::problem::{Problem, ProblemTypeBase};
 use crate::rate::{NodeRates, RateLimits};
 use crate::recipient::ConnectionId;
@@ -61,7 +64,7 @@ pub(crate) struct Node {
     /// Checks payloads against their published schemas.
     pub(crate) validators: PayloadValidators,
     hooks: Hooks,
-    broker: Arc<dyn Broker>,
+    pub(crate) broker: Arc<dyn Broker>,
     states: StateMap,
     /// Where a shutdown is: see [`Phase`].
     phase: AtomicU8,
@@ -140,11 +143,11 @@ impl Node {
             per_node: self.limits.max_connections(),
             per_user: self.limits.max_connections_per_user(),
         };
-        let connected =
-            self.hub
-                .connect((&self.limits).into(), user, capacity, &|topic, needed| {
-                    self.interest(topic, needed);
-                });
+        let connected = self
+            .hub
+            .connect((&self.limits).into(), user, capacity, &|change| {
+                self.changed(change);
+            });
         let (id, mailbox, queue) = connected.map_err(|full| match full {
             Full::Node => Problem::server_full(),
             Full::User => Problem::too_many_connections(capacity.per_user.unwrap_or_default()),
@@ -189,21 +192,18 @@ impl Node {
 
     pub(crate) fn join(&self, id: &ConnectionId, group: &str) -> Result<(), Problem> {
         self.hub
-            .join(id, &group.into(), &|topic, needed| {
-                self.interest(topic, needed);
-            })
+            .join(id, &group.into(), &|change| self.changed(change))
             .map_err(|NotLocal| Problem::connection_not_found(id.as_str()))
     }
 
     pub(crate) fn leave(&self, id: &ConnectionId, group: &str) -> Result<(), Problem> {
         self.hub
-            .leave(id, group, &|topic, needed| self.interest(topic, needed))
+            .leave(id, group, &|change| self.changed(change))
             .map_err(|NotLocal| Problem::connection_not_found(id.as_str()))
     }
 
     pub(crate) fn disconnect(&self, id: &ConnectionId) {
-        self.hub
-            .disconnect(id, &|topic, needed| self.interest(topic, needed));
+        self.hub.disconnect(id, &|change| self.changed(change));
         self.telemetry.connection_closed();
         self.left.notify_waiters();
         if self.departures.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == FORGET_EVERY - 1 {
@@ -211,13 +211,25 @@ impl Node {
         }
     }
 
-    /// Tells the broker what this node started or stopped needing.
-    fn interest(&self, topic: Topic, needed: bool) {
+    /// Tells the broker what this node started or stopped needing, and which groups its
+    /// connections entered and left.
+    pub(crate) fn changed(&self, change: Change) {
         let node = self.hub.node_id();
-        if needed {
-            self.broker.subscribe(node, topic);
-        } else {
-            self.broker.unsubscribe(node, topic);
+        match change {
+            Change::Interest(topic, true) => self.broker.subscribe(node, topic),
+            Change::Interest(topic, false) => self.broker.unsubscribe(node, topic),
+            Change::Membership {
+                group,
+                user,
+                entered,
+            } => self.broker.membership(
+                node,
+                MembershipChange {
+                    group,
+                    user,
+                    entered,
+                },
+            ),
         }
     }
 }
@@ -237,6 +249,32 @@ impl Runtime for Node {
 
     fn leave(&self, id: &ConnectionId, group: &str) -> Result<(), Problem> {
         Node::leave(self, id, group)
+    }
+
+    fn subscribe(
+        &self,
+        connection: &ConnectionInfo,
+        topic: &TopicPattern,
+        presence: bool,
+    ) -> Result<(), Problem> {
+        Node::subscribe(self, connection, topic, presence)
+    }
+
+    fn unsubscribe(&self, id: &ConnectionId, topic: &str) -> Result<(), Problem> {
+        Node::unsubscribe(self, id, topic)
+    }
+
+    fn authorize(
+        &self,
+        connection: &ConnectionInfo,
+        topic: &TopicPattern,
+        presence: bool,
+    ) -> Result<(), Problem> {
+        Node::authorize(self, connection, topic, presence)
+    }
+
+    fn presence(self: Arc<Self>, group: String) -> BoxFuture<'static, Result<Presence, Problem>> {
+        Box::pin(async move { Node::presence(&self, &group).await })
     }
 
     fn emit<'a>(

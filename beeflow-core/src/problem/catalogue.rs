@@ -54,6 +54,10 @@ catalogue! {
     SHUTTING_DOWN = 503, "shutting_down", "shutting-down", "Server shutting down";
     HANDSHAKE_TIMED_OUT = 408, "handshake_timed_out", "handshake-timed-out", "Handshake timed out";
     HEADERS_TOO_LARGE = 431, "headers_too_large", "headers-too-large", "Request headers too large";
+    INVALID_TOPIC = 422, "invalid_topic", "invalid-topic", "Invalid topic";
+    SUBSCRIPTION_DENIED = 403, "subscription_denied", "subscription-denied", "Subscription denied";
+    TOO_MANY_SUBSCRIPTIONS = 429, "too_many_subscriptions", "too-many-subscriptions", "Too many subscriptions";
+    PRESENCE_UNAVAILABLE = 503, "presence_unavailable", "presence-unavailable", "Presence unavailable";
 }
 
 /// How much of a client's own text a Problem repeats back: at most this many characters,
@@ -255,6 +259,39 @@ impl Problem {
     pub fn shutting_down() -> Self {
         Self::of(SHUTTING_DOWN)
             .with_detail("This server is shutting down; connect to another or try again.")
+    }
+
+    /// `invalid_topic` (422): a topic to subscribe to (or to ask the presence of) breaks the
+    /// topic rules; `reason` says which (`docs/protocol.md` §6.3).
+    pub fn invalid_topic(topic: &str, reason: &str) -> Self {
+        Self::of(INVALID_TOPIC).with_detail(format!(
+            "The topic '{}' is invalid: {reason}.",
+            shown(topic)
+        ))
+    }
+
+    /// `subscription_denied` (403): the application's subscription hook refused the topic
+    /// (or no hook is set: every subscription is refused by default).
+    pub fn subscription_denied(topic: &str) -> Self {
+        Self::of(SUBSCRIPTION_DENIED).with_detail(format!(
+            "This connection may not subscribe to '{}'.",
+            shown(topic)
+        ))
+    }
+
+    /// `too_many_subscriptions` (429): the connection holds as many subscriptions as one
+    /// connection may.
+    pub fn too_many_subscriptions(limit: usize) -> Self {
+        Self::of(TOO_MANY_SUBSCRIPTIONS).with_detail(format!(
+            "This connection already holds {limit} subscriptions, the most one may hold; unsubscribe from one first."
+        ))
+    }
+
+    /// `presence_unavailable` (503): the broker that keeps every node's presence counts
+    /// cannot be reached now.
+    pub fn presence_unavailable() -> Self {
+        Self::of(PRESENCE_UNAVAILABLE)
+            .with_detail("Who is in this group cannot be told now; try again shortly.")
     }
 
     /// `headers_too_large` (431): the upgrade request's headers add up to more than the limit.

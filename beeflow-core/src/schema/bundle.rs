@@ -149,8 +149,32 @@ mod tests {
         let registry = Registry::builder().build().unwrap();
         let bundle = bundle(&registry);
         let props = &bundle["properties"];
-        assert_eq!(props["actions"]["required"], json!(["health"]));
-        assert_eq!(props["events"]["required"], json!(["health"]));
+        assert_eq!(
+            props["actions"]["required"],
+            json!([
+                "beeflow.presence",
+                "beeflow.subscribe",
+                "beeflow.unsubscribe",
+                "health"
+            ])
+        );
+        assert_eq!(
+            props["events"]["required"],
+            json!([
+                "beeflow.join",
+                "beeflow.leave",
+                "beeflow.presence",
+                "health"
+            ])
+        );
+        let subscribe = &props["actions"]["properties"]["beeflow.subscribe"];
+        assert_eq!(
+            subscribe["allOf"],
+            json!([{"$ref": "#/$defs/BeeflowSubscribe"}])
+        );
+        let payload = &bundle["$defs"]["BeeflowSubscribe"];
+        assert_eq!(payload["required"], json!(["topic"]));
+        assert_eq!(payload["additionalProperties"], json!(false));
         assert_eq!(
             props["actions"]["properties"]["health"]["type"],
             json!("object")

@@ -15,6 +15,7 @@ mod guardrails;
 mod lifecycle;
 mod limits;
 mod protocol;
+mod subscriptions;
 mod support;
 mod version2;
 
@@ -100,6 +101,14 @@ suite! {
         beeflow_v2_is_selected_when_offered_and_never_the_token,
         every_v2_request_ends_with_one_completion_or_problem,
         a_v1_client_gets_no_completion,
+    ],
+    subscriptions: [
+        patterns_reach_exactly_the_groups_they_match,
+        an_event_reaches_a_connection_once_however_many_ways_it_matches,
+        subscriptions_are_denied_without_a_hook_and_by_it,
+        malformed_topics_and_the_limit_get_problems,
+        a_v1_client_does_not_see_the_built_ins,
+        presence_is_a_snapshot_then_joins_and_leaves,
     ],
     limits: [
         a_message_over_the_limit_closes_with_1009,

@@ -7,8 +7,14 @@
 //! reconnects with exponential backoff and jitter, and resubscribes everything its
 //! connections need. Delivery across nodes is at most once (see `docs/scaling.md`).
 //!
-//! `wire.rs` is the message and the channel names; `task.rs` the connection task.
+//! Patterns are subscribed with `PSUBSCRIBE` on a glob of their literal tokens, so a node
+//! hears of the groups its patterns may match, not of every group. Presence is counted in
+//! Redis by Lua scripts, with per-node heartbeats and a reaper for nodes that die.
+//!
+//! `wire.rs` is the message and the channel names; `task.rs` the connection task;
+//! `presence.rs` the presence scripts.
 
+mod presence;
 mod task;
 mod wire;
 
@@ -19,10 +25,14 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use self::wire::Wire;
-use super::{Broker, BrokerError, Inbox, PublishFuture, RemoteDelivery, Topic};
+use super::{
+    Broker, BrokerError, Inbox, MembershipChange, PresenceFuture, PublishFuture, RemoteDelivery,
+    Topic,
+};
+use crate::presence::Presence;
 
 /// How long a publish may take by default.
 const PUBLISH_TIMEOUT: Duration = Duration::from_millis(200);
@@ -54,11 +64,12 @@ pub(super) struct Inner {
     prefix: String,
     /// The publishing connection while Redis is reachable.
     publisher: RwLock<Option<MultiplexedConnection>>,
-    /// Subscription changes for the connection task, in the order the hub made them.
+    /// Subscription and membership changes for the connection task, in the order the hub
+    /// made them.
     commands: mpsc::UnboundedSender<Command>,
     receiver: Mutex<Option<mpsc::UnboundedReceiver<Command>>>,
-    /// Channels this node is subscribed to now (its own publishes come back on them).
-    subscribed: Mutex<HashSet<String>>,
+    /// Topics this node is subscribed to now (its own publishes come back on them).
+    subscribed: Mutex<HashSet<Topic>>,
     node: OnceLock<Arc<str>>,
     /// How long a publish may take, in nanoseconds.
     publish_timeout: AtomicU64,
@@ -69,9 +80,18 @@ pub(super) struct Inner {
 }
 
 pub(super) enum Command {
-    Subscribe(String),
-    Unsubscribe(String),
+    Subscribe(Topic),
+    Unsubscribe(Topic),
+    Membership(MembershipChange),
+    /// Who is in a group: asked through the task, so every change made before is counted.
+    Presence(Arc<str>, oneshot::Sender<Result<Presence, BrokerError>>),
+    /// Where the presence counts the task put back after a reconnect end: membership changes
+    /// queued before it are in them already.
+    Mark,
 }
+
+/// How long a presence query waits for Redis.
+const PRESENCE_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl RedisBroker {
     /// A broker for the Redis at `url` (e.g. `redis://127.0.0.1:6379/`), with channels
@@ -148,7 +168,7 @@ impl RedisBroker {
     /// Whether this node is subscribed to `topic` now: a delivery published before the
     /// subscription is in place does not reach this node (pub/sub keeps no history).
     pub fn is_subscribed(&self, topic: &Topic) -> bool {
-        self.inner.subscribed().contains(&self.inner.channel(topic))
+        self.inner.subscribed().contains(topic)
     }
 
     /// Whether the broker is connected to Redis now.
@@ -174,7 +194,7 @@ impl Inner {
         wire::channel(&self.prefix, topic)
     }
 
-    fn subscribed(&self) -> MutexGuard<'_, HashSet<String>> {
+    fn subscribed(&self) -> MutexGuard<'_, HashSet<Topic>> {
         self.subscribed.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -213,11 +233,8 @@ impl Broker for RedisBroker {
         let inner = self.inner.clone();
         let timeout = self.publish_timeout();
         Box::pin(async move {
-            let channels: Vec<String> = delivery
-                .topics()
-                .into_iter()
-                .map(|topic| inner.channel(topic))
-                .collect();
+            let topics = delivery.topics();
+            let channels: Vec<String> = topics.iter().map(|topic| inner.channel(topic)).collect();
             let payload = serde_json::to_vec(&Wire::new(&delivery, timeout))
                 .expect("wire serialization is infallible");
             let lost = |why: String| {
@@ -238,11 +255,11 @@ impl Broker for RedisBroker {
                 Ok(Ok(receivers)) => {
                     let subscribed = inner.subscribed();
                     // This node's own subscriptions hear the publish too; not deliveries.
-                    Ok(channels
+                    Ok(topics
                         .iter()
                         .zip(receivers)
-                        .map(|(channel, n)| {
-                            n.saturating_sub(usize::from(subscribed.contains(channel)))
+                        .map(|(topic, n)| {
+                            n.saturating_sub(usize::from(subscribed.contains(*topic)))
                         })
                         .sum())
                 }
@@ -256,20 +273,37 @@ impl Broker for RedisBroker {
         if !self.serves(node) {
             return;
         }
-        let _ = self
-            .inner
-            .commands
-            .send(Command::Subscribe(self.inner.channel(&topic)));
+        let _ = self.inner.commands.send(Command::Subscribe(topic));
     }
 
     fn unsubscribe(&self, node: &str, topic: Topic) {
         if !self.serves(node) {
             return;
         }
-        let _ = self
+        let _ = self.inner.commands.send(Command::Unsubscribe(topic));
+    }
+
+    fn membership(&self, node: &str, change: MembershipChange) {
+        if !self.serves(node) {
+            return;
+        }
+        let _ = self.inner.commands.send(Command::Membership(change));
+    }
+
+    fn presence(&self, group: &str) -> PresenceFuture {
+        let (reply, answer) = oneshot::channel();
+        let asked = self
             .inner
             .commands
-            .send(Command::Unsubscribe(self.inner.channel(&topic)));
+            .send(Command::Presence(group.into(), reply));
+        Box::pin(async move {
+            let unavailable = || BrokerError::Unavailable("presence query unanswered".into());
+            asked.map_err(|_| unavailable())?;
+            match tokio::time::timeout(PRESENCE_TIMEOUT, answer).await {
+                Ok(Ok(presence)) => presence,
+                _ => Err(unavailable()),
+            }
+        })
     }
 }
 

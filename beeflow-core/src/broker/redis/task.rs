@@ -1,17 +1,19 @@
-//! The connection task: connect, subscribe to everything the node needs, deliver what
-//! arrives, apply subscription changes; on any failure start over after a backoff.
+//! The connection task: connect, put back this node's presence counts, subscribe to
+//! everything the node needs, deliver what arrives, apply subscription and membership
+//! changes, heartbeat; on any failure start over after a backoff.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use redis::aio::PubSubSink;
+use redis::aio::{MultiplexedConnection, PubSubSink};
 use tokio::sync::mpsc;
 
-use super::wire::Wire;
+use super::presence::{self, HEARTBEAT, Notice};
+use super::wire::{PRESENCE, Wire};
 use super::{Command, Inner, write};
-use crate::broker::Inbox;
+use crate::broker::{BrokerError, Inbox, Topic};
 
 /// The first wait before reconnecting; doubled after each failure up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
@@ -28,7 +30,10 @@ pub(super) async fn run(
     while inbox.is_alive() {
         let connections_before = inner.reconnects.load(Ordering::Relaxed);
         match connect_and_serve(&inner, &inbox, &mut commands).await {
-            Ok(Stop) => break,
+            Ok(Stop) => {
+                say_goodbye(&inner).await;
+                break;
+            }
             Err(error) => {
                 write(&inner.publisher, None);
                 inner.subscribed().clear();
@@ -50,6 +55,13 @@ pub(super) async fn run(
 /// The node is gone: the task ends.
 struct Stop;
 
+/// What the task is doing with membership changes.
+struct Session {
+    publisher: MultiplexedConnection,
+    /// Skipping them until [`Command::Mark`]: the counts put back include them.
+    skipping: bool,
+}
+
 async fn connect_and_serve(
     inner: &Inner,
     inbox: &Inbox,
@@ -57,6 +69,13 @@ async fn connect_and_serve(
 ) -> redis::RedisResult<Stop> {
     let publisher = inner.client.get_multiplexed_async_connection().await?;
     let (mut sink, mut stream) = inner.client.get_async_pubsub().await?.split();
+    let mut session = Session {
+        publisher: publisher.clone(),
+        skipping: false,
+    };
+    let node = inner.node.get().cloned().unwrap_or_default();
+    // Presence first, so a node that was reaped while away is back before anyone asks.
+    put_presence_back(inner, inbox, &node, &mut session).await?;
     // Publishing works from here on; what others publish reaches this node once each
     // subscription below is in place (pub/sub keeps no history).
     write(&inner.publisher, Some(publisher));
@@ -64,12 +83,13 @@ async fn connect_and_serve(
     // Subscribe to the current needs first, then apply changes queued meanwhile in order:
     // the result matches the hub whichever way they interleaved.
     for topic in inbox.topics() {
-        subscribe(inner, &mut sink, inner.channel(&topic)).await?;
+        subscribe(inner, &mut sink, topic).await?;
     }
     while let Ok(command) = commands.try_recv() {
-        apply(inner, &mut sink, command).await?;
+        apply(inner, &node, &mut sink, &mut session, command).await?;
     }
-    let node = inner.node.get().cloned().unwrap_or_default();
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.tick().await;
     loop {
         if !inbox.is_alive() {
             return Ok(Stop);
@@ -82,37 +102,113 @@ async fn connect_and_serve(
                 deliver(inner, inbox, &node, message.get_channel_name(), message.get_payload_bytes());
             }
             command = commands.recv() => match command {
-                Some(command) => apply(inner, &mut sink, command).await?,
+                Some(command) => apply(inner, &node, &mut sink, &mut session, command).await?,
                 None => return Ok(Stop),
             },
+            _ = heartbeat.tick() => {
+                if presence::tick(&mut session.publisher, &inner.prefix, &node).await? {
+                    tracing::warn!("this node's presence was reaped while it could not reach Redis; putting it back");
+                    put_presence_back(inner, inbox, &node, &mut session).await?;
+                }
+            }
             // Wakes an idle loop now and then to notice a node that is gone.
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
 }
 
-async fn apply(inner: &Inner, sink: &mut PubSubSink, command: Command) -> redis::RedisResult<()> {
+/// Replaces what Redis counts for this node with the hub's counts, and skips the membership
+/// changes those include.
+async fn put_presence_back(
+    inner: &Inner,
+    inbox: &Inbox,
+    node: &str,
+    session: &mut Session,
+) -> redis::RedisResult<()> {
+    let counts = inbox.presence(|| {
+        let _ = inner.commands.send(Command::Mark);
+    });
+    session.skipping = true;
+    presence::sync(&mut session.publisher, &inner.prefix, node, &counts, true).await
+}
+
+/// The node is gone: its members leave at once instead of when the reaper notices.
+async fn say_goodbye(inner: &Inner) {
+    let (Some(node), Some(mut publisher)) = (inner.node.get(), super::read(&inner.publisher))
+    else {
+        return;
+    };
+    let goodbye = presence::sync(&mut publisher, &inner.prefix, node, &[], false);
+    if let Err(error) = goodbye.await {
+        tracing::warn!(%error, "could not remove this node's presence from Redis; the reaper will");
+    }
+}
+
+async fn apply(
+    inner: &Inner,
+    node: &str,
+    sink: &mut PubSubSink,
+    session: &mut Session,
+    command: Command,
+) -> redis::RedisResult<()> {
     match command {
-        Command::Subscribe(channel) => subscribe(inner, sink, channel).await,
-        Command::Unsubscribe(channel) => {
-            sink.unsubscribe(&channel).await?;
-            inner.subscribed().remove(&channel);
+        Command::Subscribe(topic) => subscribe(inner, sink, topic).await,
+        Command::Unsubscribe(topic) => {
+            let channel = inner.channel(&topic);
+            if matches!(topic, Topic::Pattern(_)) {
+                sink.punsubscribe(&channel).await?;
+            } else {
+                sink.unsubscribe(&channel).await?;
+            }
+            inner.subscribed().remove(&topic);
             Ok(())
+        }
+        Command::Membership(change) if !session.skipping => {
+            presence::change(&mut session.publisher, &inner.prefix, node, &change).await
+        }
+        Command::Membership(_) => Ok(()),
+        Command::Mark => {
+            session.skipping = false;
+            Ok(())
+        }
+        Command::Presence(group, reply) => {
+            let answer = presence::snapshot(&mut session.publisher, &inner.prefix, &group).await;
+            let _ = reply.send(
+                answer
+                    .as_ref()
+                    .map_err(|error| BrokerError::Unavailable(error.to_string()))
+                    .cloned(),
+            );
+            answer.map(drop)
         }
     }
 }
 
-async fn subscribe(
-    inner: &Inner,
-    sink: &mut PubSubSink,
-    channel: String,
-) -> redis::RedisResult<()> {
-    sink.subscribe(&channel).await?;
-    inner.subscribed().insert(channel);
+async fn subscribe(inner: &Inner, sink: &mut PubSubSink, topic: Topic) -> redis::RedisResult<()> {
+    let channel = inner.channel(&topic);
+    if matches!(topic, Topic::Pattern(_)) {
+        sink.psubscribe(&channel).await?;
+    } else {
+        sink.subscribe(&channel).await?;
+    }
+    inner.subscribed().insert(topic);
     Ok(())
 }
 
 fn deliver(inner: &Inner, inbox: &Inbox, node: &str, channel: &str, payload: &[u8]) {
+    let presence = channel
+        .strip_prefix(inner.prefix.as_str())
+        .and_then(|rest| rest.strip_prefix(':'))
+        .and_then(|rest| rest.strip_prefix(PRESENCE));
+    if let Some(group) = presence {
+        match serde_json::from_slice::<Notice>(payload) {
+            Ok(notice) => {
+                inbox.presence_notice(group, &notice.user, notice.joined);
+            }
+            Err(_) => tracing::warn!(channel, "ignored a malformed presence notice"),
+        }
+        return;
+    }
     let Ok(wire) = serde_json::from_slice::<Wire<'_>>(payload) else {
         tracing::warn!(channel, "ignored a message that is not a beeflow delivery");
         return;

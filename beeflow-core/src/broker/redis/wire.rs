@@ -119,17 +119,52 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The channel a topic is published on.
+/// The channel a topic is published on; for a pattern, the glob of the channels it
+/// subscribes to (`PSUBSCRIBE`).
 pub(super) fn channel(prefix: &str, topic: &Topic) -> String {
-    format!("{prefix}:{}", topic_key(topic))
+    match topic {
+        Topic::Pattern(pattern) => format!("{prefix}:group:{}", glob(pattern)),
+        Topic::Presence(group) => format!("{prefix}:{PRESENCE}{group}"),
+        _ => format!("{prefix}:{}", topic_key(topic)),
+    }
 }
 
-/// A topic as text: `node:<id>`, `user:<id>` or `group:<name>`.
+/// What a presence channel's name starts with, after the prefix and `:`.
+pub(super) const PRESENCE: &str = "presence:";
+
+/// A glob for the group channels a pattern topic may match. Globs have no "one token", so
+/// `*` and `>` become `*`, which may match more: the hub matches the group again exactly.
+/// Each literal token narrows the channels, so a pattern never means "every group" unless
+/// it is `>`.
+fn glob(pattern: &str) -> String {
+    let mut glob = String::with_capacity(pattern.len());
+    for (i, token) in pattern.split('.').enumerate() {
+        if i > 0 {
+            glob.push('.');
+        }
+        if token == "*" || token == ">" {
+            glob.push('*');
+            continue;
+        }
+        for c in token.chars() {
+            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                glob.push('\\');
+            }
+            glob.push(c);
+        }
+    }
+    glob
+}
+
+/// A topic as text: `node:<id>`, `user:<id>` or `group:<name>` (the topics deliveries are
+/// published to).
 fn topic_key(topic: &Topic) -> String {
     match topic {
         Topic::Node(node) => format!("node:{node}"),
         Topic::User(user) => format!("user:{user}"),
         Topic::Group(group) => format!("group:{group}"),
+        Topic::Pattern(pattern) => format!("pattern:{pattern}"),
+        Topic::Presence(group) => format!("presence:{group}"),
     }
 }
 
@@ -162,6 +197,19 @@ mod tests {
             "beeflow:user:u"
         );
         assert_eq!(parse_topic_key("planet:x"), None);
+    }
+
+    #[test]
+    fn patterns_subscribe_to_a_glob_of_their_literal_tokens() {
+        let pattern = |p: &str| channel("bf", &Topic::Pattern(p.into()));
+        assert_eq!(pattern("orders.*"), "bf:group:orders.*");
+        assert_eq!(pattern("orders.>"), "bf:group:orders.*");
+        assert_eq!(pattern("*.eu"), "bf:group:*.eu");
+        assert_eq!(pattern("a?[b].*"), r"bf:group:a\?\[b\].*");
+        assert_eq!(
+            channel("bf", &Topic::Presence("lobby".into())),
+            "bf:presence:lobby"
+        );
     }
 
     #[test]

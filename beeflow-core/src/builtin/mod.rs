@@ -1,8 +1,11 @@
 //! The built-ins every server has (`docs/protocol.md` §4): action `health`, event `health`,
-//! recipient types `websocket`, `user` and `group`.
+//! recipient types `websocket`, `user` and `group`; and those of protocol version 2
+//! (`v2.rs`).
 //!
 //! They are written out by hand, without the macros, so the core builds without its
 //! `macros` feature; they also show what the macros generate.
+
+pub(crate) mod v2;
 
 use crate::action::{ActionDef, HandlerFuture, IntoEvents, Replies};
 use crate::context::{ActionContext, ResolveContext};

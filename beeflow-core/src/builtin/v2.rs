@@ -1,0 +1,186 @@
+//! The built-ins of protocol version 2 (`docs/protocol.md` §6.3, §6.5): actions
+//! `beeflow.subscribe`, `beeflow.unsubscribe` and `beeflow.presence`, and events
+//! `beeflow.presence`, `beeflow.join` and `beeflow.leave`. A version-1 connection does not
+//! see them: to it they are unknown actions, as they are to the Python reference.
+
+use serde::Deserialize;
+
+use crate::action::{ActionDef, HandlerFuture, IntoEvents, Replies, decode_payload};
+use crate::context::ActionContext;
+use crate::event::{Event, EventDef};
+use crate::location::Location;
+use crate::pattern::TopicPattern;
+use crate::presence::{Presence, PresenceNotice};
+use crate::problem::Problem;
+
+/// The `beeflow.presence` event. A type of its own, private, so that the public
+/// [`Presence`] is not an `Event` (compiler errors would offer it to every handler).
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[serde(transparent)]
+struct PresenceEvent(Presence);
+
+impl Event for PresenceEvent {
+    const NAME: &'static str = "beeflow.presence";
+}
+
+/// The payload of `beeflow.subscribe`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "BeeflowSubscribe")]
+struct Subscribe {
+    /// A group name, or a pattern of them: tokens separated by `.`, where `*` stands for one
+    /// token and a last `>` for one or more. 1 to 255 bytes.
+    topic: String,
+    /// Also send who is in the group now (event `beeflow.presence`, before the completion)
+    /// and, from then on, `beeflow.join` and `beeflow.leave`. Exact topics only.
+    #[serde(default)]
+    presence: bool,
+}
+
+/// The payload of `beeflow.unsubscribe` and `beeflow.presence`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "BeeflowTopic")]
+struct TopicOnly {
+    /// The topic, as subscribed (for `beeflow.presence`: an exact group name).
+    topic: String,
+}
+
+/// The problems a topic the client sent can get.
+const TOPIC_PROBLEMS: &[&str] = &["invalid_topic", "subscription_denied"];
+
+fn parse(topic: &str) -> Result<TopicPattern, Problem> {
+    TopicPattern::parse(topic)
+        .map_err(|invalid| Problem::invalid_topic(topic, &invalid.to_string()))
+}
+
+fn exact(topic: &str) -> Result<TopicPattern, Problem> {
+    let topic = parse(topic)?;
+    if topic.is_pattern() {
+        return Err(Problem::invalid_topic(
+            topic.as_str(),
+            "presence is kept per group, so this needs an exact topic, not a pattern",
+        ));
+    }
+    Ok(topic)
+}
+
+fn subscribe(cx: ActionContext, payload: &str) -> Result<HandlerFuture, Problem> {
+    let request: Subscribe = decode_payload(SUBSCRIBE.name, payload)?;
+    let topic = if request.presence {
+        exact(&request.topic)?
+    } else {
+        parse(&request.topic)?
+    };
+    cx.runtime
+        .subscribe(&cx.connection, &topic, request.presence)?;
+    if !request.presence {
+        return Ok(Box::pin(async { ().into_events() }));
+    }
+    let runtime = cx.runtime.clone();
+    Ok(Box::pin(async move {
+        let snapshot = runtime.presence(topic.as_str().to_owned()).await?;
+        PresenceEvent(snapshot).into_events()
+    }))
+}
+
+fn unsubscribe(cx: ActionContext, payload: &str) -> Result<HandlerFuture, Problem> {
+    let request: TopicOnly = decode_payload(UNSUBSCRIBE.name, payload)?;
+    let topic = parse(&request.topic)?;
+    cx.runtime.unsubscribe(&cx.connection.id, topic.as_str())?;
+    Ok(Box::pin(async { ().into_events() }))
+}
+
+fn presence(cx: ActionContext, payload: &str) -> Result<HandlerFuture, Problem> {
+    let request: TopicOnly = decode_payload(PRESENCE.name, payload)?;
+    let topic = exact(&request.topic)?;
+    cx.runtime.authorize(&cx.connection, &topic, true)?;
+    let runtime = cx.runtime.clone();
+    Ok(Box::pin(async move {
+        let snapshot = runtime.presence(topic.as_str().to_owned()).await?;
+        PresenceEvent(snapshot).into_events()
+    }))
+}
+
+fn subscribe_replies() -> Replies {
+    let mut replies = Replies::default();
+    replies.event(PresenceEvent::NAME);
+    replies.problems(TOPIC_PROBLEMS);
+    replies.problems(&["too_many_subscriptions", "presence_unavailable"]);
+    replies
+}
+
+fn unsubscribe_replies() -> Replies {
+    let mut replies = Replies::default();
+    replies.problems(&["invalid_topic"]);
+    replies
+}
+
+fn presence_replies() -> Replies {
+    let mut replies = Replies::default();
+    replies.event(PresenceEvent::NAME);
+    replies.problems(TOPIC_PROBLEMS);
+    replies.problems(&["presence_unavailable"]);
+    replies
+}
+
+pub(crate) const SUBSCRIBE: ActionDef = ActionDef::new(
+    "beeflow.subscribe",
+    subscribe,
+    "Subscribe",
+    |generator| generator.subschema_for::<Subscribe>(),
+    "Version 2: receive every event addressed to a group the topic matches, until \
+     `beeflow.unsubscribe` or the connection ends. The application's hook decides who may.",
+    Location::new(module_path!(), file!(), line!()),
+)
+.with_replies(subscribe_replies);
+
+pub(crate) const UNSUBSCRIBE: ActionDef = ActionDef::new(
+    "beeflow.unsubscribe",
+    unsubscribe,
+    "Unsubscribe",
+    |generator| generator.subschema_for::<TopicOnly>(),
+    "Version 2: ends the subscription to the topic (the same string it subscribed with); \
+     nothing happens if there is none.",
+    Location::new(module_path!(), file!(), line!()),
+)
+.with_replies(unsubscribe_replies);
+
+pub(crate) const PRESENCE: ActionDef = ActionDef::new(
+    "beeflow.presence",
+    presence,
+    "Presence",
+    |generator| generator.subschema_for::<TopicOnly>(),
+    "Version 2: answers with event `beeflow.presence`, who is in the group on every node. \
+     Allowed by the same hook as subscribing.",
+    Location::new(module_path!(), file!(), line!()),
+)
+.with_replies(presence_replies);
+
+pub(crate) const PRESENCE_EVENT: EventDef = EventDef::new(
+    PresenceEvent::NAME,
+    "beeflow_core::Presence",
+    |generator| generator.subschema_for::<Presence>(),
+    Location::new(module_path!(), file!(), line!()),
+);
+
+pub(crate) const JOIN_EVENT: EventDef = EventDef::new(
+    "beeflow.join",
+    "beeflow_core::PresenceNotice",
+    |generator| generator.subschema_for::<PresenceNotice>(),
+    Location::new(module_path!(), file!(), line!()),
+);
+
+pub(crate) const LEAVE_EVENT: EventDef = EventDef::new(
+    "beeflow.leave",
+    "beeflow_core::PresenceNotice",
+    |generator| generator.subschema_for::<PresenceNotice>(),
+    Location::new(module_path!(), file!(), line!()),
+);
+
+inventory::submit!(SUBSCRIBE);
+inventory::submit!(UNSUBSCRIBE);
+inventory::submit!(PRESENCE);
+inventory::submit!(PRESENCE_EVENT);
+inventory::submit!(JOIN_EVENT);
+inventory::submit!(LEAVE_EVENT);
