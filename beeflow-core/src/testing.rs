@@ -152,10 +152,27 @@ impl TestClient {
         Self::admitted(dispatcher, &Admission::authenticated(identity))
     }
 
+    /// Connects as `admission` says: a guest or an identity, speaking protocol version 1
+    /// or ([`Admission::v2`]) version 2.
+    ///
+    /// ```
+    /// use beeflow_core::testing::TestClient;
+    /// use beeflow_core::transport::Admission;
+    /// use beeflow_core::Dispatcher;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let dispatcher = Dispatcher::builder().build().unwrap();
+    /// let mut client = TestClient::admitted(&dispatcher, &Admission::guest().v2());
+    /// let frames = client.send("health", serde_json::json!({})).await;
+    /// assert_eq!(frames[1]["done"]["events"], 1);
+    /// # }
+    /// ```
+    ///
     /// # Panics
     ///
     /// When the dispatcher refuses the connection (it is shutting down, or full).
-    fn admitted(dispatcher: &Dispatcher, admission: &Admission) -> Self {
+    pub fn admitted(dispatcher: &Dispatcher, admission: &Admission) -> Self {
         let connection = dispatcher
             .open(TEST_PATH, admission)
             .unwrap_or_else(|problem| panic!("the dispatcher refused the connection: {problem}"));

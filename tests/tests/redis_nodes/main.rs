@@ -1,8 +1,10 @@
 //! Multi-node delivery through a real `redis-server`: every recipient type across two
 //! nodes in one process, two separate node processes chatting over real sockets, Redis
-//! killed and restarted mid-test, and Redis frozen.
+//! killed and restarted mid-test, Redis frozen, and version 2's subscriptions and presence
+//! across nodes.
 
 mod processes;
+mod subscriptions;
 
 use std::time::{Duration, Instant};
 

@@ -19,14 +19,14 @@ use beeflow_tests::{TIMEOUT, http, until};
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A node process; killed (by its PID) when dropped.
-struct NodeProcess {
+pub(crate) struct NodeProcess {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     node_id: String,
 }
 
 impl NodeProcess {
-    fn start(redis: &RedisServer) -> Self {
+    pub(crate) fn start(redis: &RedisServer) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_chat-node"))
             .arg(redis.url())
             .stdout(Stdio::piped())
@@ -47,6 +47,14 @@ impl NodeProcess {
     }
 }
 
+impl NodeProcess {
+    /// Kills the process with SIGKILL: it says goodbye to no one.
+    pub(crate) fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for NodeProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -54,7 +62,7 @@ impl Drop for NodeProcess {
     }
 }
 
-async fn connect(addr: SocketAddr, nick: &str) -> Socket {
+pub(crate) async fn connect(addr: SocketAddr, nick: &str) -> Socket {
     let mut request = format!("ws://{addr}/ws/").into_client_request().unwrap();
     let protocols = HeaderValue::from_str(&format!("access-token, {nick}")).unwrap();
     request
@@ -67,7 +75,7 @@ async fn connect(addr: SocketAddr, nick: &str) -> Socket {
         .0
 }
 
-async fn send(socket: &mut Socket, action: &str, payload: Value) {
+pub(crate) async fn send(socket: &mut Socket, action: &str, payload: Value) {
     let text = json!({"msg_id": Uuid::new_v4(), "req_id": Uuid::new_v4(), "action": action, "payload": payload});
     socket
         .send(Message::Text(text.to_string().into()))
@@ -76,7 +84,7 @@ async fn send(socket: &mut Socket, action: &str, payload: Value) {
 }
 
 /// The next frame with event `event`, skipping the nodes' clock ticks.
-async fn recv_event(socket: &mut Socket, event: &str) -> Value {
+pub(crate) async fn recv_event(socket: &mut Socket, event: &str) -> Value {
     loop {
         let message = tokio::time::timeout(TIMEOUT, socket.next())
             .await

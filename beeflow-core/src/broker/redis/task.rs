@@ -76,10 +76,6 @@ async fn connect_and_serve(
     let node = inner.node.get().cloned().unwrap_or_default();
     // Presence first, so a node that was reaped while away is back before anyone asks.
     put_presence_back(inner, inbox, &node, &mut session).await?;
-    // Publishing works from here on; what others publish reaches this node once each
-    // subscription below is in place (pub/sub keeps no history).
-    write(&inner.publisher, Some(publisher));
-    inner.reconnects.fetch_add(1, Ordering::Relaxed);
     // Subscribe to the current needs first, then apply changes queued meanwhile in order:
     // the result matches the hub whichever way they interleaved.
     for topic in inbox.topics() {
@@ -88,6 +84,10 @@ async fn connect_and_serve(
     while let Ok(command) = commands.try_recv() {
         apply(inner, &node, &mut sink, &mut session, command).await?;
     }
+    // Publishing works from here on, and what others publish reaches this node (pub/sub
+    // keeps no history); every later change is applied in the order it was made.
+    write(&inner.publisher, Some(publisher));
+    inner.reconnects.fetch_add(1, Ordering::Relaxed);
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.tick().await;
     loop {
