@@ -9,10 +9,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The multi-node tests (tests/tests/redis_nodes) start their own redis-server on a free loopback
-# port; Debian's package provides it.
-if ! command -v redis-server >/dev/null; then
+# port, and the browser test (tests/tests/browser_chat.rs) drives Debian's chromium headless.
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v chromium >/dev/null || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 # The Python client test (tests/tests/python_client.rs) runs a client written with the
@@ -34,6 +37,13 @@ schema_tools=tests/schema-tools
 if [ ! -f "$schema_tools/node_modules/.package-lock.json" ] ||
   [ "$schema_tools/package-lock.json" -nt "$schema_tools/node_modules/.package-lock.json" ]; then
   npm ci --prefix "$schema_tools" --ignore-scripts --no-audit --no-fund
+fi
+
+# The browser test drives chromium with playwright-core, pinned in tests/browser/package-lock.json.
+browser=tests/browser
+if [ ! -f "$browser/node_modules/.package-lock.json" ] ||
+  [ "$browser/package-lock.json" -nt "$browser/node_modules/.package-lock.json" ]; then
+  npm ci --prefix "$browser" --ignore-scripts --no-audit --no-fund
 fi
 
 cargo test --workspace --all-features --features beeflow-tests/external-tools

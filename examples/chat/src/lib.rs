@@ -1,5 +1,6 @@
-//! The chat example's application: rooms as groups, whispers to users, a timer and an HTTP
-//! endpoint pushing to everyone. Shared by the binary and the end-to-end tests.
+//! The chat example's application: rooms as subscriptions (protocol version 2), who is in a
+//! room from presence, whispers to users, a timer and an HTTP endpoint pushing to everyone.
+//! Shared by the binary and the end-to-end tests.
 
 pub mod actions;
 
@@ -11,18 +12,30 @@ use axum::response::Html;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use beeflow_axum::Endpoint;
-use beeflow_core::{Dispatcher, HandshakePolicy, HandshakeRequest, Problem, Recipient};
+use beeflow_core::{
+    Dispatcher, DispatcherBuilder, HandshakePolicy, HandshakeRequest, Problem, Recipient,
+    SubscriptionRequest,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::actions::{Announcement, Clock, EVERYONE};
 
+/// The chat's dispatcher, to finish with a broker or limits: any connection may subscribe
+/// to any topic of 1 to 64 bytes, pattern or not, and see who is in a room.
+pub fn dispatcher() -> DispatcherBuilder {
+    Dispatcher::builder().authorize_subscriptions(|request: &SubscriptionRequest<'_>| {
+        (1..=64).contains(&request.topic().as_str().len())
+    })
+}
+
 /// The router: the chat page at `/`, the WebSocket endpoint at `/ws/`, and
 /// `POST /announce {"text": ...}` pushing an announcement to every connection.
 ///
-/// Connections authenticate with their nickname as the token
-/// (`new WebSocket(url, ["access-token", nickname])`); the chat page then joins the
-/// `everyone` group, which the clock and announcements go to.
+/// Connections authenticate with their nickname as the token. The chat page speaks protocol
+/// version 2 (`new WebSocket(url, ["beeflow.v2", "access-token", nickname])`): it
+/// subscribes to `everyone`, which the clock and announcements go to, and to each room with
+/// its presence. Version-1 clients join rooms with the `join_room` action instead.
 pub fn app(dispatcher: Dispatcher) -> Router {
     let policy = HandshakePolicy::deny_all().authenticate(|request: HandshakeRequest| async move {
         // A demo: the token is the nickname. A real application verifies a token here.

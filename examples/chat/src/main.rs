@@ -5,14 +5,12 @@
 
 use std::time::Duration;
 
-use beeflow_core::Dispatcher;
-
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     example_demo_actions::install_logging();
     let port: u16 = std::env::var("PORT").map_or(Ok(3000), |p| p.parse())?;
     let clock_secs: u64 = std::env::var("CHAT_CLOCK_SECS").map_or(Ok(10), |p| p.parse())?;
-    let dispatcher = Dispatcher::builder().build()?;
+    let dispatcher = example_chat::dispatcher().build()?;
     example_chat::spawn_clock(dispatcher.clone(), Duration::from_secs(clock_secs.max(1)));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let address = listener.local_addr()?;

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use beeflow_core::Dispatcher;
 use beeflow_core::broker::RedisBroker;
 
 /// Serves the chat on `127.0.0.1:port` (0: any free port), connected to other nodes through
@@ -20,7 +19,7 @@ pub async fn serve(
     ready: impl FnOnce(std::net::SocketAddr, &str),
 ) -> Result<(), Box<dyn std::error::Error>> {
     // The one line that makes a node part of a cluster:
-    let dispatcher = Dispatcher::builder()
+    let dispatcher = example_chat::dispatcher()
         .broker(RedisBroker::new(redis_url)?)
         .build()?;
     example_chat::spawn_clock(dispatcher.clone(), clock);

@@ -208,3 +208,93 @@ async fn a_client_that_stops_reading_is_closed_and_others_keep_receiving() {
     assert!(matches!(ended, None | Some(1008)), "{ended:?}");
     drop(fast);
 }
+
+async fn connect_v2(addr: SocketAddr, nick: &str) -> Socket {
+    let mut request = format!("ws://{addr}/ws/").into_client_request().unwrap();
+    let protocols = HeaderValue::from_str(&format!("beeflow.v2, access-token, {nick}")).unwrap();
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", protocols);
+    let (socket, response) =
+        tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(request))
+            .await
+            .expect("handshake timed out")
+            .expect("handshake failed");
+    assert_eq!(
+        response.headers()["sec-websocket-protocol"],
+        "beeflow.v2",
+        "the chat speaks version 2"
+    );
+    socket
+}
+
+/// Sends an action and returns its frames up to its completion or Problem.
+async fn call(socket: &mut Socket, action: &str, payload: Value) -> Vec<Value> {
+    let req_id = Uuid::new_v4();
+    let text =
+        json!({"msg_id": Uuid::new_v4(), "req_id": req_id, "action": action, "payload": payload});
+    socket
+        .send(Message::Text(text.to_string().into()))
+        .await
+        .unwrap();
+    let mut frames = Vec::new();
+    loop {
+        let frame = recv(socket).await;
+        let ends = frame["req_id"] == req_id.to_string()
+            && (frame.get("done").is_some() || frame.get("code").is_some());
+        frames.push(frame);
+        if ends {
+            return frames;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_chat_on_version_2_rooms_are_subscriptions_with_presence() {
+    let addr = serve(example_chat::dispatcher().build().unwrap()).await;
+    let mut ada = connect_v2(addr, "ada").await;
+    let entered = call(
+        &mut ada,
+        "beeflow.subscribe",
+        json!({"topic": "lobby", "presence": true}),
+    )
+    .await;
+    assert_eq!(entered[0]["event"], "beeflow.presence");
+    assert_eq!(
+        entered[0]["payload"]["members"],
+        json!([{"user": "ada", "connections": 1}])
+    );
+
+    let mut bob = connect_v2(addr, "bob").await;
+    let bob_enters = json!({"topic": "lobby", "presence": true});
+    assert_eq!(
+        call(&mut bob, "beeflow.subscribe", bob_enters).await.len(),
+        2
+    );
+    let joined = recv(&mut ada).await;
+    assert_eq!(joined["event"], "beeflow.join");
+    assert_eq!(joined["payload"], json!({"topic": "lobby", "user": "bob"}));
+
+    // `say` still goes to the room's group; the sender need not be in it.
+    let mut cyd = connect_v2(addr, "cyd").await;
+    let said = call(&mut cyd, "say", json!({"room": "lobby", "text": "hi"})).await;
+    assert_eq!(said.last().unwrap()["done"], json!({"events": 1}));
+    let message = recv(&mut ada).await;
+    assert_eq!(
+        message["payload"],
+        json!({"room": "lobby", "from": "cyd", "text": "hi"})
+    );
+    assert_eq!(recv(&mut bob).await["payload"]["text"], "hi");
+
+    // Any topic of 1 to 64 bytes, patterns too; longer ones are refused.
+    let pattern = call(&mut cyd, "beeflow.subscribe", json!({"topic": "room.*"})).await;
+    assert_eq!(pattern[0]["done"], json!({"events": 0}));
+    let long = "x".repeat(65);
+    let refused = call(&mut cyd, "beeflow.subscribe", json!({"topic": long})).await;
+    assert_eq!(refused[0]["code"], "subscription_denied");
+
+    drop(bob);
+    let left = recv(&mut ada).await;
+    assert_eq!(left["event"], "beeflow.leave");
+    assert_eq!(left["payload"]["user"], "bob");
+}

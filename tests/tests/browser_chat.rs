@@ -1,0 +1,31 @@
+//! The chat page in a real browser: headless Chromium (Debian's `chromium`), driven by
+//! `playwright-core` (`tests/browser/chat.mjs`), against the chat example over 127.0.0.1.
+//! Two users log in, see each other in the lobby through presence, talk, and one leaves.
+
+use std::process::Command;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_users_chat_in_headless_chromium() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let dispatcher = example_chat::dispatcher().build().unwrap();
+    let server = tokio::spawn(example_chat::serve(listener, dispatcher));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/browser/chat.mjs");
+    // Every step of the script waits at most 10 s, so the run is bounded.
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .arg(format!("http://{addr}/"))
+            .output()
+            .expect("node runs (scripts/test.sh installs chromium and playwright-core)")
+    })
+    .await
+    .unwrap();
+    server.abort();
+    assert!(
+        output.status.success(),
+        "the browser run failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
