@@ -30,6 +30,9 @@ envelope("echo", { text: 42 });
 envelope("countdown", {});
 // @ts-expect-error: no such action
 envelope("no_such_action", {});
+export const subscribe = envelope("beeflow.subscribe", { topic: "lobby", presence: true });
+// @ts-expect-error: `topic` is a string
+envelope("beeflow.subscribe", { topic: 7 });
 
 type Handlers = { [E in EventName]: (payload: Events[E], frame: EventEnvelope) => void };
 
@@ -38,6 +41,10 @@ const handlers: Handlers = {
   echo: (payload) => console.log(payload.text.length),
   countdown: (payload) => console.log(payload.remaining + 1),
   whoami: (payload) => console.log(payload.name),
+  // Protocol version 2's built-in events are typed like the application's.
+  "beeflow.presence": (payload) => console.log(payload.members.map((m) => m.user), payload.guests),
+  "beeflow.join": (payload) => console.log(`${payload.user} entered ${payload.topic}`),
+  "beeflow.leave": (payload) => console.log(`${payload.user} left ${payload.topic}`),
 };
 
 export function onFrame(text: string): void {
