@@ -335,6 +335,27 @@ mod tests {
                 {"$ref": "#/channels/websocket/messages/problem"},
             ])
         );
+        // Version 2's built-ins are operations and messages like any other.
+        let subscribe = &doc["operations"]["action.beeflow.subscribe"];
+        assert_eq!(
+            subscribe["reply"]["messages"],
+            json!([
+                {"$ref": "#/channels/websocket/messages/event.beeflow.presence"},
+                {"$ref": "#/channels/websocket/messages/problem"},
+            ])
+        );
+        assert_eq!(
+            subscribe["x-beeflow-problems"],
+            json!([
+                "invalid_topic",
+                "subscription_denied",
+                "too_many_subscriptions",
+                "presence_unavailable"
+            ])
+        );
+        for event in ["beeflow.join", "beeflow.leave", "beeflow.presence"] {
+            assert_eq!(messages[format!("event.{event}")]["name"], event);
+        }
         assert_eq!(doc["operations"]["sendEvent"]["action"], "send");
         assert_eq!(messages["problem"]["examples"].as_array().unwrap().len(), 2);
         assert_eq!(
