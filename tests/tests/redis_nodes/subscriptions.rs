@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::processes::{NodeProcess, connect, recv_event, send};
 use beeflow_tests::redis::RedisServer;
-use beeflow_tests::until;
+use beeflow_tests::{TIMEOUT, until};
 
 fn node(redis: &RedisServer) -> (Dispatcher, RedisBroker) {
     let broker = RedisBroker::new(&redis.url()).unwrap();
@@ -171,6 +171,18 @@ async fn the_members_of_a_node_killed_with_sigkill_leave_within_60_seconds() {
     send(&mut cyd, "join_room", json!({"room": "lobby"})).await;
     recv_event(&mut cyd, "joined").await;
     until("watcher connected", || watcher_broker.is_connected()).await;
+    // The doomed node counts cyd in Redis after answering `joined`: wait until it has.
+    let deadline = Instant::now() + TIMEOUT;
+    while watcher_node
+        .presence("lobby")
+        .await
+        .unwrap()
+        .members
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "cyd was never counted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     let mut ada = v2_as(&watcher_node, "ada").with_recv_timeout(Duration::from_secs(60));
     let snapshot = done(
@@ -180,6 +192,7 @@ async fn the_members_of_a_node_killed_with_sigkill_leave_within_60_seconds() {
     )
     .await;
     let members = &snapshot[0]["payload"]["members"];
+    assert!(members.is_array(), "{snapshot:?}");
     assert!(
         members
             .as_array()
@@ -211,12 +224,12 @@ async fn presence_is_put_back_after_redis_restarts_empty() {
     let before = node_a.presence("lobby").await.unwrap();
     assert_eq!(before.members.len(), 1);
 
+    let reconnects = broker_a.connections_made();
     redis.kill();
     until("disconnected", || !broker_a.is_connected()).await;
     let refused = node_a.presence("lobby").await.unwrap_err();
     assert_eq!(refused.code(), "presence_unavailable");
     redis.restart();
-    let reconnects = broker_a.connections_made();
     until("reconnected", || broker_a.connections_made() > reconnects).await;
     assert_eq!(node_a.presence("lobby").await.unwrap(), before);
 }

@@ -20,7 +20,7 @@ mod wire;
 
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::Duration;
 
@@ -70,6 +70,10 @@ pub(super) struct Inner {
     receiver: Mutex<Option<mpsc::UnboundedReceiver<Command>>>,
     /// Topics this node is subscribed to now (its own publishes come back on them).
     subscribed: Mutex<HashSet<Topic>>,
+    /// Whether the task takes changes now. While Redis is away it does not: nothing queues
+    /// up during an outage, since the task reads the node's whole state when it reconnects
+    /// (after turning this on, so no change falls between).
+    accepting: AtomicBool,
     node: OnceLock<Arc<str>>,
     /// How long a publish may take, in nanoseconds.
     publish_timeout: AtomicU64,
@@ -122,6 +126,7 @@ impl RedisBroker {
                 commands,
                 receiver: Mutex::new(Some(receiver)),
                 subscribed: Mutex::default(),
+                accepting: AtomicBool::new(false),
                 node: OnceLock::new(),
                 publish_timeout: AtomicU64::new(nanos(PUBLISH_TIMEOUT)),
                 lost: AtomicU64::new(0),
@@ -196,6 +201,11 @@ impl Inner {
 
     fn subscribed(&self) -> MutexGuard<'_, HashSet<Topic>> {
         self.subscribed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hands `command` to the task, unless it takes none now.
+    fn send(&self, command: Command) -> bool {
+        self.accepting.load(Ordering::Acquire) && self.commands.send(command).is_ok()
     }
 }
 
@@ -273,32 +283,31 @@ impl Broker for RedisBroker {
         if !self.serves(node) {
             return;
         }
-        let _ = self.inner.commands.send(Command::Subscribe(topic));
+        self.inner.send(Command::Subscribe(topic));
     }
 
     fn unsubscribe(&self, node: &str, topic: Topic) {
         if !self.serves(node) {
             return;
         }
-        let _ = self.inner.commands.send(Command::Unsubscribe(topic));
+        self.inner.send(Command::Unsubscribe(topic));
     }
 
     fn membership(&self, node: &str, change: MembershipChange) {
         if !self.serves(node) {
             return;
         }
-        let _ = self.inner.commands.send(Command::Membership(change));
+        self.inner.send(Command::Membership(change));
     }
 
     fn presence(&self, group: &str) -> PresenceFuture {
         let (reply, answer) = oneshot::channel();
-        let asked = self
-            .inner
-            .commands
-            .send(Command::Presence(group.into(), reply));
+        let asked = self.inner.send(Command::Presence(group.into(), reply));
         Box::pin(async move {
+            if !asked {
+                return Err(BrokerError::Unavailable("not connected to Redis".into()));
+            }
             let unavailable = || BrokerError::Unavailable("presence query unanswered".into());
-            asked.map_err(|_| unavailable())?;
             match tokio::time::timeout(PRESENCE_TIMEOUT, answer).await {
                 Ok(Ok(presence)) => presence,
                 _ => Err(unavailable()),

@@ -31,10 +31,12 @@ pub(super) async fn run(
         let connections_before = inner.reconnects.load(Ordering::Relaxed);
         match connect_and_serve(&inner, &inbox, &mut commands).await {
             Ok(Stop) => {
+                inner.accepting.store(false, Ordering::Release);
                 say_goodbye(&inner).await;
                 break;
             }
             Err(error) => {
+                inner.accepting.store(false, Ordering::Release);
                 write(&inner.publisher, None);
                 inner.subscribed().clear();
                 tracing::warn!(%error, "Redis broker disconnected; deliveries to other nodes are lost until it reconnects");
@@ -74,6 +76,8 @@ async fn connect_and_serve(
         skipping: false,
     };
     let node = inner.node.get().cloned().unwrap_or_default();
+    // From here on changes queue up; the state read below includes every one before.
+    inner.accepting.store(true, Ordering::Release);
     // Presence first, so a node that was reaped while away is back before anyone asks.
     put_presence_back(inner, inbox, &node, &mut session).await?;
     // Subscribe to the current needs first, then apply changes queued meanwhile in order:
