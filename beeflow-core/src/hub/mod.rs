@@ -17,8 +17,8 @@
 mod membership;
 
 pub(crate) use membership::Refused;
+mod delivery;
 mod patterns;
-mod union;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,8 +26,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use uuid::Uuid;
 
-use crate::envelope::EventFrame;
-use crate::outbound::{Bounds, Mailbox, OutboundQueue, Push, Queued};
+use crate::outbound::{Bounds, Mailbox, OutboundQueue};
 use crate::presence::PresenceCounts;
 use crate::recipient::ConnectionId;
 
@@ -172,7 +171,7 @@ pub(crate) struct Hub {
     /// membership change, under the index lock. Taken after the index lock, never before.
     watchers: RwLock<Watchers>,
     /// Multi-topic deliveries received lately, so each is delivered once.
-    recent: union::Recent,
+    recent: delivery::Recent,
 }
 
 impl Hub {
@@ -183,7 +182,7 @@ impl Hub {
             next_connection: AtomicU64::new(1),
             index: RwLock::default(),
             watchers: RwLock::default(),
-            recent: union::Recent::default(),
+            recent: delivery::Recent::default(),
         }
     }
 
@@ -246,81 +245,6 @@ impl Hub {
         drop(index);
         let outbound = OutboundQueue::new(mailbox.clone());
         Ok((id, mailbox, outbound))
-    }
-
-    /// Queues one serialized event for every local connection of `target`.
-    pub(crate) fn deliver(&self, target: Target<'_>, frame: &Arc<EventFrame>) -> DeliveryReport {
-        let mut report = DeliveryReport::default();
-        let mut push = |mailbox: Option<&Arc<Mailbox>>| report.add(Self::push(mailbox, frame));
-        if let Target::Presence(group) = target {
-            // Without the index lock: a notice may be delivered while it is held.
-            let watchers = self.watchers();
-            for mailbox in watchers.get(group).into_iter().flat_map(|m| m.values()) {
-                push(Some(mailbox));
-            }
-            drop(watchers);
-            return report;
-        }
-        let index = self.read();
-        match target {
-            Target::Connections(ids) => {
-                for id in ids {
-                    push(index.connections.get(id).map(|m| &m.mailbox));
-                }
-            }
-            Target::User(user) => index
-                .users
-                .get(user)
-                .into_iter()
-                .flatten()
-                .for_each(|(_, m)| push(Some(m))),
-            Target::Group(group) => index.reach_group(group, &mut |_, m| push(Some(m))),
-            Target::Presence(_) => {}
-        }
-        drop(index);
-        report
-    }
-
-    /// Queues `frame` for one connection (`None`: not connected), counted in a report.
-    fn push(mailbox: Option<&Arc<Mailbox>>, frame: &Arc<EventFrame>) -> DeliveryReport {
-        let pushed = match mailbox {
-            Some(mailbox) => mailbox.push(Queued::Event(frame.clone())),
-            None => Push::Closed,
-        };
-        let mut report = DeliveryReport::default();
-        match pushed {
-            Push::Queued => report.delivered = 1,
-            Push::Full => report.dropped = 1,
-            Push::Closed => report.not_connected = 1,
-        }
-        report
-    }
-
-    /// The local connections of a user or group, or the given ids that are local.
-    pub(crate) fn local_connections(&self, target: Target<'_>) -> Vec<ConnectionId> {
-        let index = self.read();
-        match target {
-            Target::Connections(ids) => ids
-                .iter()
-                .filter(|id| index.connections.contains_key(*id))
-                .cloned()
-                .collect(),
-            Target::User(user) => index
-                .users
-                .get(user)
-                .map(|m| m.keys().cloned().collect())
-                .unwrap_or_default(),
-            Target::Group(group) => {
-                let mut ids = Vec::new();
-                index.reach_group(group, &mut |id, _| ids.push(id.clone()));
-                ids
-            }
-            Target::Presence(group) => self
-                .watchers()
-                .get(group)
-                .map(|m| m.keys().cloned().collect())
-                .unwrap_or_default(),
-        }
     }
 
     /// The groups connection `id` is a member of, in the order it joined them.
@@ -396,33 +320,6 @@ impl Hub {
 
     fn watchers_mut(&self) -> RwLockWriteGuard<'_, Watchers> {
         self.watchers.write().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl Index {
-    /// Calls `reach` once for every connection an event to `group` reaches here: its members,
-    /// then the pattern subscribers that are not members.
-    fn reach_group<'a>(
-        &'a self,
-        group: &str,
-        reach: &mut impl FnMut(&'a ConnectionId, &'a Arc<Mailbox>),
-    ) {
-        let members = self.groups.get(group);
-        members
-            .into_iter()
-            .flatten()
-            .for_each(|(id, m)| reach(id, m));
-        if self.patterns.is_empty() {
-            return;
-        }
-        // Allocates only when a pattern reaches a connection that is not a member.
-        let mut seen: HashSet<&ConnectionId> = HashSet::new();
-        self.patterns.for_each_match(group, &mut |id, mailbox| {
-            let member = members.is_some_and(|m| m.contains_key(id));
-            if !member && seen.insert(id) {
-                reach(id, mailbox);
-            }
-        });
     }
 }
 

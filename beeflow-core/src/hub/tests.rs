@@ -1,6 +1,8 @@
 use super::*;
+use crate::envelope::EventFrame;
 use crate::limits::SlowConsumer;
 use crate::outbound::{CloseReason, Outgoing};
+use crate::outbound::{Push, Queued};
 use crate::recipient::Recipient;
 
 fn bounds(frames: usize) -> Bounds {
