@@ -5,7 +5,7 @@ use std::fmt;
 use std::ops::Range;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use futures_util::{FutureExt, StreamExt};
@@ -13,7 +13,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::action::{ActionDef, EventsInner};
-use crate::context::{ActionContext, ConnectionInfo};
+use crate::context::{ActionContext, Completion, ConnectionInfo};
 use crate::envelope;
 use crate::event::Emit;
 use crate::node::Node;
@@ -260,8 +260,8 @@ impl Runner {
         match outcome {
             // Version 2 ends every request with one terminal frame: a Problem, or this.
             // Everything the request produced for this connection is queued before it.
-            Ok(events) if self.info.version == 2 => {
-                let done = envelope::completion(req_id, events);
+            Ok((events, recovered)) if self.info.version == 2 => {
+                let done = envelope::completion(req_id, events, recovered);
                 // A full queue already means the connection is being closed.
                 let _ = self.mailbox.push(Queued::Text(done));
             }
@@ -277,15 +277,16 @@ impl Runner {
         def: &ActionDef,
         req_id: Uuid,
         payload: &str,
-    ) -> Result<usize, Problem> {
+    ) -> Result<(usize, Option<bool>), Problem> {
         // Version 2 reports how many events the request emitted (`docs/protocol.md` §6.2):
-        // those it returned, counted here, and those it sent with `cx.emit`, counted there.
-        let emitted = (self.info.version == 2).then(|| Arc::new(AtomicUsize::new(0)));
+        // those it returned, counted here, and those it sent with `cx.emit`, counted there;
+        // and for a recovery, whether it recovered.
+        let completion = (self.info.version == 2).then(|| Arc::new(Completion::default()));
         let cx = ActionContext {
             runtime: self.node.clone(),
             connection: self.info.clone(),
             req_id,
-            emitted: emitted.clone(),
+            completion: completion.clone(),
         };
         let started = std::panic::catch_unwind(AssertUnwindSafe(|| (def.handler)(cx, payload)))
             .map_err(|panic| panicked(def, &*panic))??;
@@ -325,7 +326,11 @@ impl Runner {
                 }
             }
         };
-        Ok(returned + emitted.map_or(0, |emitted| emitted.load(Ordering::Relaxed)))
+        let emitted = completion
+            .as_ref()
+            .map_or(0, |c| c.emitted.load(Ordering::Relaxed));
+        let recovered = completion.and_then(|c| c.recovered());
+        Ok((returned + emitted, recovered))
     }
 
     /// Before a handler's next event to its own requester, waits until the requester's

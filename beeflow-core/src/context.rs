@@ -13,7 +13,7 @@ use futures_util::future::BoxFuture;
 use uuid::Uuid;
 
 use crate::event::{Emit, Event};
-use crate::hub::{DeliveryReport, Hub};
+use crate::hub::{DeliveryReport, Hub, Topic};
 use crate::identity::{ErasedIdentity, Identity};
 use crate::pattern::TopicPattern;
 use crate::presence::Presence;
@@ -57,6 +57,17 @@ pub(crate) trait Runtime: Send + Sync + 'static {
 
     /// Who is in a group, on every node.
     fn presence(self: Arc<Self>, group: String) -> BoxFuture<'static, Result<Presence, Problem>>;
+
+    /// Replays to a connection what it missed of a stream since `since` (epoch, offset),
+    /// before any newer event of it; `join` (run once its live events are held back) makes
+    /// it receive the stream if it does not yet. Resolves to whether it recovered.
+    fn recover(
+        self: Arc<Self>,
+        connection: Arc<ConnectionInfo>,
+        stream: Topic,
+        since: (String, u64),
+        join: Box<dyn FnOnce() -> Result<(), Problem> + Send>,
+    ) -> BoxFuture<'static, Result<bool, Problem>>;
 
     /// Delivers `emit` now, tagged with `req_id` (addressed to `requester` when it names no
     /// recipient).
@@ -113,9 +124,33 @@ pub struct ActionContext {
     pub(crate) runtime: Arc<dyn Runtime>,
     pub(crate) connection: Arc<ConnectionInfo>,
     pub(crate) req_id: Uuid,
-    /// On a version-2 connection: how many events the request sent with `emit`, for its
-    /// completion frame.
-    pub(crate) emitted: Option<Arc<std::sync::atomic::AtomicUsize>>,
+    /// On a version-2 connection: what the request's completion frame reports.
+    pub(crate) completion: Option<Arc<Completion>>,
+}
+
+/// What a version-2 request's completion frame reports beside the events it returned
+/// (`docs/protocol.md` §6.2): the events it sent with `emit`, and whether a recovery
+/// succeeded (built-in actions).
+#[derive(Debug, Default)]
+pub(crate) struct Completion {
+    pub(crate) emitted: std::sync::atomic::AtomicUsize,
+    /// 0: no recovery; 1: not recovered; 2: recovered.
+    recovered: std::sync::atomic::AtomicU8,
+}
+
+impl Completion {
+    pub(crate) fn set_recovered(&self, recovered: bool) {
+        let value = if recovered { 2 } else { 1 };
+        self.recovered
+            .store(value, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn recovered(&self) -> Option<bool> {
+        match self.recovered.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => None,
+            value => Some(value == 2),
+        }
+    }
 }
 
 impl ActionContext {
@@ -190,8 +225,10 @@ impl ActionContext {
         let report = (self.runtime.clone())
             .emit(emit, Some(self.req_id), Some(&self.connection.id))
             .await?;
-        if let Some(emitted) = &self.emitted {
-            emitted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(completion) = &self.completion {
+            completion
+                .emitted
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(report)
     }

@@ -126,7 +126,7 @@ pub use handshake::{HandshakePolicy, HandshakeRequest};
 pub use hooks::{ConnectContext, DisconnectContext, SubscriptionRequest};
 pub use hub::{DeliveryReport, NodeStats};
 pub use identity::{Identity, Principal};
-pub use limits::{Limits, SlowConsumer};
+pub use limits::{HistoryLimits, Limits, SlowConsumer};
 pub use pattern::{InvalidTopic, TopicPattern};
 pub use presence::{Presence, PresenceMember, PresenceNotice};
 pub use problem::{IntoProblem, Problem};

@@ -35,6 +35,20 @@ pub struct Limits {
     max_header_bytes: usize,
     max_concurrent_actions: usize,
     max_subscriptions: usize,
+    history: HistoryLimits,
+    max_recovery: usize,
+}
+
+/// How much of each stream's history is kept (`docs/protocol.md` §6.4): at most `size`
+/// events, none older than `age`. A stream with no event younger than `age` is forgotten
+/// altogether; its next event starts a new epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HistoryLimits {
+    /// The most events kept per stream.
+    pub size: usize,
+    /// How long an event is kept.
+    pub age: Duration,
 }
 
 /// What a connection's queue does when its client reads too slowly to keep it within the
@@ -70,6 +84,11 @@ impl Default for Limits {
             max_header_bytes: 32 << 10,
             max_concurrent_actions: 16,
             max_subscriptions: 128,
+            history: HistoryLimits {
+                size: 100,
+                age: Duration::from_secs(300),
+            },
+            max_recovery: 300,
         }
     }
 }
@@ -304,6 +323,34 @@ impl Limits {
         self
     }
 
+    /// How much history each user and group stream keeps, for clients to recover what
+    /// they missed: by default the last 100 events, at most 5 minutes old.
+    pub fn history(&self) -> HistoryLimits {
+        self.history
+    }
+
+    /// Keeps at most `size` events per stream (0: none, so nothing can be recovered), none
+    /// older than `age` (at least 1 s).
+    #[must_use]
+    pub fn with_history(mut self, size: usize, age: Duration) -> Self {
+        self.history = HistoryLimits { size, age };
+        self
+    }
+
+    /// The most events one recovery replays (`beeflow.subscribe` with `since`,
+    /// `beeflow.recover`); a client that missed more gets `"recovered": false` and must
+    /// reload. Default: 300.
+    pub fn max_recovery(&self) -> usize {
+        self.max_recovery
+    }
+
+    /// Sets [`Limits::max_recovery`]; at least 1.
+    #[must_use]
+    pub fn with_max_recovery(mut self, events: usize) -> Self {
+        self.max_recovery = events;
+        self
+    }
+
     /// Checks every limit; the first one out of range is returned by name.
     pub(crate) fn validate(&self) -> Result<(), InvalidLimit> {
         let sizes = [
@@ -315,6 +362,7 @@ impl Limits {
             ("max_header_bytes", self.max_header_bytes),
             ("max_concurrent_actions", self.max_concurrent_actions),
             ("max_subscriptions", self.max_subscriptions),
+            ("max_recovery", self.max_recovery),
             ("outbound_queue", self.outbound_queue),
             ("outbound_queue_bytes", self.outbound_queue_bytes),
             ("max_message_size", self.max_message_size),
@@ -335,6 +383,12 @@ impl Limits {
             ("keepalive_interval", self.keepalive_interval),
             ("keepalive_timeout", self.keepalive_timeout),
         ];
+        if self.history.age < Duration::from_secs(1) {
+            return Err(InvalidLimit {
+                limit: "history",
+                reason: "keeps events at least 1 s",
+            });
+        }
         match times.into_iter().find(|&(_, value)| value.is_zero()) {
             Some((limit, _)) => Err(InvalidLimit {
                 limit,

@@ -150,6 +150,7 @@ impl RegistryBuilder {
             .and_then(|()| builder.add_action(builtin::v2::SUBSCRIBE))
             .and_then(|()| builder.add_action(builtin::v2::UNSUBSCRIBE))
             .and_then(|()| builder.add_action(builtin::v2::PRESENCE))
+            .and_then(|()| builder.add_action(builtin::v2::RECOVER))
             .and_then(|()| builder.add_event(builtin::v2::PRESENCE_EVENT))
             .and_then(|()| builder.add_event(builtin::v2::JOIN_EVENT))
             .and_then(|()| builder.add_event(builtin::v2::LEAVE_EVENT))

@@ -4,9 +4,13 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::history::MemoryHistory;
 use super::{
-    Broker, Inbox, MembershipChange, PresenceFuture, PublishFuture, RemoteDelivery, Topic,
+    Broker, HistoryFuture, Inbox, MembershipChange, PresenceFuture, PublishFuture, RemoteDelivery,
+    StreamsFuture, StreamsReport, Topic,
 };
+use crate::hub::DeliveryReport;
+use crate::limits::HistoryLimits;
 use crate::pattern::TopicPattern;
 use crate::presence::PresenceCounts;
 
@@ -23,9 +27,16 @@ use crate::presence::PresenceCounts;
 /// let node_b = Dispatcher::builder().broker(broker).build().unwrap();
 /// # let _ = (node_a, node_b);
 /// ```
+///
+/// It keeps every user's and group's stream history in memory, for clients to recover what
+/// they missed; a new `MemoryBroker` (a restarted process) starts new epochs.
 #[derive(Clone, Default)]
 pub struct MemoryBroker {
     nodes: Arc<Mutex<HashMap<Arc<str>, Node>>>,
+    /// Held while a stream delivery is positioned and handed to every node, so each
+    /// stream's events reach every connection in position order. Taken before `nodes`,
+    /// never while a hub's lock is held.
+    history: Arc<Mutex<MemoryHistory>>,
 }
 
 struct Node {
@@ -55,6 +66,10 @@ impl MemoryBroker {
     fn lock(&self) -> MutexGuard<'_, HashMap<Arc<str>, Node>> {
         // Each critical section inserts or removes whole entries.
         self.nodes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn streams(&self) -> MutexGuard<'_, MemoryHistory> {
+        self.history.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -103,6 +118,58 @@ impl Broker for MemoryBroker {
             inbox.deliver(&delivery);
         }
         Box::pin(std::future::ready(Ok(receivers.len())))
+    }
+
+    fn publish_streams(
+        &self,
+        mut delivery: RemoteDelivery,
+        limits: HistoryLimits,
+    ) -> StreamsFuture {
+        let now = std::time::Instant::now();
+        let mut history = self.streams();
+        for part in &mut delivery.parts {
+            if let Some(stream) = part.topic.stream() {
+                part.frame = history.append(stream, &part.frame, limits, now);
+            }
+        }
+        let topics = delivery.topics();
+        let receivers: Vec<(bool, Inbox)> = self
+            .lock()
+            .iter()
+            .filter(|(_, node)| node.inbox.is_alive())
+            .filter_map(|(id, node)| {
+                let origin = **id == *delivery.origin;
+                let needs = origin || topics.iter().any(|topic| node.needs(topic));
+                needs.then(|| (origin, node.inbox.clone()))
+            })
+            .collect();
+        let mut local = DeliveryReport::default();
+        let mut others = 0;
+        for (origin, inbox) in &receivers {
+            let report = inbox.deliver(&delivery);
+            if *origin {
+                local = report;
+            } else {
+                others += 1;
+            }
+        }
+        // Released only now: the next event of these streams reaches no node before this one.
+        drop(history);
+        Box::pin(std::future::ready(StreamsReport::new(local, Ok(others))))
+    }
+
+    fn history(
+        &self,
+        stream: &Topic,
+        after: u64,
+        limit: usize,
+        limits: HistoryLimits,
+    ) -> HistoryFuture {
+        let read = stream.stream().and_then(|stream| {
+            self.streams()
+                .read(&stream, after, limit, limits, std::time::Instant::now())
+        });
+        Box::pin(std::future::ready(Ok(read)))
     }
 
     fn subscribe(&self, node: &str, topic: Topic) {

@@ -15,6 +15,7 @@
 //! [`MemoryBroker`] is the embedded default: in one process it connects any number of
 //! dispatchers (useful for tests); alone, it costs nothing.
 
+mod history;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
@@ -30,9 +31,10 @@ pub use self::memory::MemoryBroker;
 #[cfg(feature = "redis")]
 pub use self::redis::RedisBroker;
 #[doc(no_inline)]
-pub use crate::envelope::EventFrame;
+pub use crate::envelope::{EventFrame, FrameParts, Position};
 pub use crate::hub::Topic;
 use crate::hub::{DeliveryReport, Hub, Target};
+use crate::limits::HistoryLimits;
 pub use crate::presence::PresenceCounts;
 use crate::presence::{Presence, PresenceNotice, notice_event};
 use crate::recipient::{ConnectionId, Recipient};
@@ -107,6 +109,44 @@ pub enum BrokerError {
 /// The future of [`Broker::publish`]: how many nodes took the delivery, when known.
 pub type PublishFuture = Pin<Box<dyn Future<Output = Result<usize, BrokerError>> + Send>>;
 
+/// What [`Broker::publish_streams`] did: the report of this node's own connections, and
+/// how many other nodes took the delivery (or why it could not reach them).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct StreamsReport {
+    /// This node's connections (the broker hands the delivery to this node's inbox too).
+    pub local: DeliveryReport,
+    /// How many other nodes took it.
+    pub published: Result<usize, BrokerError>,
+}
+
+impl StreamsReport {
+    /// A report of `local` and `published`.
+    pub fn new(local: DeliveryReport, published: Result<usize, BrokerError>) -> Self {
+        Self { local, published }
+    }
+}
+
+/// The future of [`Broker::publish_streams`].
+pub type StreamsFuture = Pin<Box<dyn Future<Output = StreamsReport> + Send>>;
+
+/// A stream's history after a position ([`Broker::history`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct HistoryRead {
+    /// The stream's epoch now.
+    pub epoch: Arc<str>,
+    /// Its last offset.
+    pub top: u64,
+    /// Every event after the asked position, oldest first; `None` when the history no
+    /// longer holds them all, or when there are more than the asked limit.
+    pub events: Option<Vec<Arc<EventFrame>>>,
+}
+
+/// The future of [`Broker::history`]: `None` for a stream with no history.
+pub type HistoryFuture =
+    Pin<Box<dyn Future<Output = Result<Option<HistoryRead>, BrokerError>> + Send>>;
+
 /// The future of [`Broker::presence`].
 pub type PresenceFuture = Pin<Box<dyn Future<Output = Result<Presence, BrokerError>> + Send>>;
 
@@ -130,8 +170,28 @@ pub trait Broker: Send + Sync + 'static {
     /// broker hands deliveries for the node to `inbox`.
     fn attach(&self, inbox: Inbox);
 
-    /// Hands a delivery to the nodes subscribed to its topic, except its origin.
+    /// Hands a delivery to the nodes subscribed to its topic, except its origin. Its parts
+    /// are all [`Topic::Node`]: deliveries to users and groups go to
+    /// [`Broker::publish_streams`].
     fn publish(&self, delivery: RemoteDelivery) -> PublishFuture;
+
+    /// Hands on a delivery with a user or group part (a stream, `docs/protocol.md` §6.4):
+    /// gives each such part the next position of its stream
+    /// ([`EventFrame::positioned`]), keeps it in the stream's
+    /// history within `history`, and delivers the delivery to every node that needs it,
+    /// **the origin included** (through its [`Inbox`]), each stream's events in position
+    /// order on every node.
+    fn publish_streams(&self, delivery: RemoteDelivery, history: HistoryLimits) -> StreamsFuture;
+
+    /// The events of `stream` after offset `after`, if the history (kept within `history`)
+    /// holds them all and there are at most `limit`.
+    fn history(
+        &self,
+        stream: &Topic,
+        after: u64,
+        limit: usize,
+        history: HistoryLimits,
+    ) -> HistoryFuture;
 
     /// `node` now has local members of `topic`.
     fn subscribe(&self, node: &str, topic: Topic);

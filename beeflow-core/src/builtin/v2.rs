@@ -1,6 +1,6 @@
-//! The built-ins of protocol version 2 (`docs/protocol.md` §6.3, §6.5): actions
-//! `beeflow.subscribe`, `beeflow.unsubscribe` and `beeflow.presence`, and events
-//! `beeflow.presence`, `beeflow.join` and `beeflow.leave`. A version-1 connection does not
+//! The built-ins of protocol version 2 (`docs/protocol.md` §6.3–§6.5): actions
+//! `beeflow.subscribe`, `beeflow.unsubscribe`, `beeflow.presence` and `beeflow.recover`,
+//! and events `beeflow.presence`, `beeflow.join` and `beeflow.leave`. A version-1 connection does not
 //! see them: to it they are unknown actions, as they are to the Python reference.
 
 use serde::Deserialize;
@@ -8,6 +8,7 @@ use serde::Deserialize;
 use crate::action::{ActionDef, HandlerFuture, IntoEvents, Replies, decode_payload};
 use crate::context::ActionContext;
 use crate::event::{Event, EventDef};
+use crate::hub::Topic;
 use crate::location::Location;
 use crate::pattern::TopicPattern;
 use crate::presence::{Presence, PresenceNotice};
@@ -35,6 +36,31 @@ struct Subscribe {
     /// and, from then on, `beeflow.join` and `beeflow.leave`. Exact topics only.
     #[serde(default)]
     presence: bool,
+    /// First replay every event of the group after this position, then complete with
+    /// `recovered`. Exact topics only.
+    #[serde(default)]
+    since: Option<Since>,
+}
+
+/// A position in a stream, as the client last saw it: the `epoch` and `offset` members of
+/// its last event.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "BeeflowSince")]
+struct Since {
+    /// The stream's epoch.
+    epoch: String,
+    /// The last offset received.
+    offset: u64,
+}
+
+/// The payload of `beeflow.recover`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "BeeflowRecover")]
+struct Recover {
+    /// The last position received of this connection's own user stream.
+    since: Since,
 }
 
 /// The payload of `beeflow.unsubscribe` and `beeflow.presence`.
@@ -54,12 +80,13 @@ fn parse(topic: &str) -> Result<TopicPattern, Problem> {
         .map_err(|invalid| Problem::invalid_topic(topic, &invalid.to_string()))
 }
 
+/// `topic`, which must name one group: presence and history are kept per group.
 fn exact(topic: &str) -> Result<TopicPattern, Problem> {
     let topic = parse(topic)?;
     if topic.is_pattern() {
         return Err(Problem::invalid_topic(
             topic.as_str(),
-            "presence is kept per group, so this needs an exact topic, not a pattern",
+            "presence and history are kept per group, so this needs an exact topic, not a pattern",
         ));
     }
     Ok(topic)
@@ -67,20 +94,71 @@ fn exact(topic: &str) -> Result<TopicPattern, Problem> {
 
 fn subscribe(cx: ActionContext, payload: &str) -> Result<HandlerFuture, Problem> {
     let request: Subscribe = decode_payload(SUBSCRIBE.name, payload)?;
-    let topic = if request.presence {
+    let presence = request.presence;
+    let topic = if presence || request.since.is_some() {
         exact(&request.topic)?
     } else {
         parse(&request.topic)?
     };
-    cx.runtime
-        .subscribe(&cx.connection, &topic, request.presence)?;
-    if !request.presence {
-        return Ok(Box::pin(async { ().into_events() }));
-    }
-    let runtime = cx.runtime.clone();
+    let Some(since) = request.since else {
+        cx.runtime.subscribe(&cx.connection, &topic, presence)?;
+        if !presence {
+            return Ok(Box::pin(async { ().into_events() }));
+        }
+        return Ok(Box::pin(async move {
+            let snapshot = cx.runtime.presence(topic.as_str().to_owned()).await?;
+            PresenceEvent(snapshot).into_events()
+        }));
+    };
+    // Refused before anything is held back or read.
+    cx.runtime.authorize(&cx.connection, &topic, presence)?;
     Ok(Box::pin(async move {
-        let snapshot = runtime.presence(topic.as_str().to_owned()).await?;
+        let stream = Topic::Group(topic.text().clone());
+        let (runtime, connection) = (cx.runtime.clone(), cx.connection.clone());
+        let join = Box::new(move || runtime.subscribe(&connection, &topic, presence));
+        let recovered = cx
+            .runtime
+            .clone()
+            .recover(
+                cx.connection.clone(),
+                stream.clone(),
+                (since.epoch, since.offset),
+                join,
+            )
+            .await?;
+        if let Some(completion) = &cx.completion {
+            completion.set_recovered(recovered);
+        }
+        if !presence {
+            return ().into_events();
+        }
+        let Topic::Group(group) = stream else {
+            unreachable!("a group stream")
+        };
+        let snapshot = cx.runtime.presence(group.to_string()).await?;
         PresenceEvent(snapshot).into_events()
+    }))
+}
+
+fn recover(cx: ActionContext, payload: &str) -> Result<HandlerFuture, Problem> {
+    let request: Recover = decode_payload(RECOVER.name, payload)?;
+    let Some(user) = cx.connection.user_id() else {
+        return Err(Problem::unauthenticated()
+            .with_detail("Only an authenticated connection has a user stream to recover."));
+    };
+    let stream = Topic::User(user.into());
+    Ok(Box::pin(async move {
+        let since = (request.since.epoch, request.since.offset);
+        let already = Box::new(|| Ok(()));
+        let recovered = cx
+            .runtime
+            .clone()
+            .recover(cx.connection.clone(), stream, since, already)
+            .await?;
+        if let Some(completion) = &cx.completion {
+            completion.set_recovered(recovered);
+        }
+        ().into_events()
     }))
 }
 
@@ -110,6 +188,12 @@ fn subscribe_replies() -> Replies {
     replies
 }
 
+fn recover_replies() -> Replies {
+    let mut replies = Replies::default();
+    replies.problems(&["unauthenticated"]);
+    replies
+}
+
 fn unsubscribe_replies() -> Replies {
     let mut replies = Replies::default();
     replies.problems(&["invalid_topic"]);
@@ -130,7 +214,8 @@ pub(crate) const SUBSCRIBE: ActionDef = ActionDef::new(
     "Subscribe",
     |generator| generator.subschema_for::<Subscribe>(),
     "Version 2: receive every event addressed to a group the topic matches, until \
-     `beeflow.unsubscribe` or the connection ends. The application's hook decides who may.",
+     `beeflow.unsubscribe` or the connection ends; with `since`, first what was missed. \
+     The application's hook decides who may.",
     Location::new(module_path!(), file!(), line!()),
 )
 .with_replies(subscribe_replies);
@@ -157,6 +242,17 @@ pub(crate) const PRESENCE: ActionDef = ActionDef::new(
 )
 .with_replies(presence_replies);
 
+pub(crate) const RECOVER: ActionDef = ActionDef::new(
+    "beeflow.recover",
+    recover,
+    "Recover",
+    |generator| generator.subschema_for::<Recover>(),
+    "Version 2: replays the events of this connection's user stream after `since`, then \
+     completes with `recovered`. Authenticated connections only.",
+    Location::new(module_path!(), file!(), line!()),
+)
+.with_replies(recover_replies);
+
 pub(crate) const PRESENCE_EVENT: EventDef = EventDef::new(
     PresenceEvent::NAME,
     "beeflow_core::Presence",
@@ -181,6 +277,7 @@ pub(crate) const LEAVE_EVENT: EventDef = EventDef::new(
 inventory::submit!(SUBSCRIBE);
 inventory::submit!(UNSUBSCRIBE);
 inventory::submit!(PRESENCE);
+inventory::submit!(RECOVER);
 inventory::submit!(PRESENCE_EVENT);
 inventory::submit!(JOIN_EVENT);
 inventory::submit!(LEAVE_EVENT);

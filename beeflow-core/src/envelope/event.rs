@@ -2,12 +2,26 @@
 //! connection it reaches.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use uuid::Uuid;
 
 use crate::recipient::Recipient;
 
-/// An event envelope serialized once; only `msg_id` and `seq` are added per connection.
+/// Where an event stands in its stream (`docs/protocol.md` §6.4): the stream (a user's or a
+/// group's), the event's offset in it, and the stream's epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    /// The stream: `user:<id>` or `group:<name>`.
+    pub stream: Arc<str>,
+    /// 1, 2, 3, … per stream, across every node.
+    pub offset: u64,
+    /// Changes whenever the stream's history was lost.
+    pub epoch: Arc<str>,
+}
+
+/// An event envelope serialized once; only `msg_id` and `seq` are added per connection, and
+/// for a version-2 connection the stream position.
 ///
 /// Brokers carry it between nodes with [`EventFrame::to_parts`] and
 /// [`EventFrame::from_parts`].
@@ -17,7 +31,31 @@ pub struct EventFrame {
     text: Box<str>,
     /// Where `"seq":N,` goes: after the optional `req_id` member.
     seq_at: usize,
+    /// Where the position goes: before `,"payload":`.
+    payload_at: usize,
+    /// The emitted event's id: its `msg_id` on version-2 connections.
+    id: Uuid,
+    position: Option<Position>,
+    /// `,"offset":N,"epoch":".."`, rendered once.
+    position_text: Box<str>,
     droppable: bool,
+}
+
+/// An [`EventFrame`] taken apart for a wire ([`EventFrame::to_parts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameParts<'a> {
+    /// The shared text.
+    pub text: &'a str,
+    /// Where `seq` goes in it.
+    pub seq_at: usize,
+    /// Where the position goes in it.
+    pub payload_at: usize,
+    /// The event's id.
+    pub id: Uuid,
+    /// Its stream position, if it has one.
+    pub position: Option<Position>,
+    /// Whether it may be dropped for a slow client.
+    pub droppable: bool,
 }
 
 impl EventFrame {
@@ -40,54 +78,121 @@ impl EventFrame {
         push_json_str(&mut text, recipient.kind());
         text.push_str(",\"recipient_id\":");
         push_json_str(&mut text, recipient.id());
+        let payload_at = text.len();
         text.push_str(",\"payload\":");
         text.push_str(payload);
         text.push('}');
         Self {
             text: text.into_boxed_str(),
             seq_at,
+            payload_at,
+            id: Uuid::new_v4(),
+            position: None,
+            position_text: Box::default(),
             droppable,
+        }
+    }
+
+    /// The same event at `position` in its stream.
+    pub fn positioned(&self, position: Position) -> Self {
+        let mut position_text = String::with_capacity(48);
+        let _ = write!(position_text, ",\"offset\":{},\"epoch\":", position.offset);
+        push_json_str(&mut position_text, &position.epoch);
+        Self {
+            position: Some(position),
+            position_text: position_text.into_boxed_str(),
+            ..self.clone()
         }
     }
 
     /// Rebuilds a frame from its [`EventFrame::to_parts`] (a broker carrying it between
     /// nodes). Returns `None` for parts no node produced.
-    pub fn from_parts(text: &str, seq_at: usize, droppable: bool) -> Option<Self> {
-        let well_formed = text.is_char_boundary(seq_at)
+    pub fn from_parts(parts: FrameParts<'_>) -> Option<Self> {
+        let FrameParts {
+            text,
+            seq_at,
+            payload_at,
+            id,
+            position,
+            droppable,
+        } = parts;
+        let well_formed = seq_at <= payload_at
+            && text.is_char_boundary(seq_at)
+            && text.is_char_boundary(payload_at)
             && text[seq_at..].starts_with("\"event\":")
+            && text[payload_at..].starts_with(",\"payload\":")
             && text.ends_with('}');
-        well_formed.then(|| Self {
+        let frame = Self {
             text: text.into(),
             seq_at,
+            payload_at,
+            id,
+            position: None,
+            position_text: Box::default(),
             droppable,
+        };
+        well_formed.then(|| match position {
+            Some(position) => frame.positioned(position),
+            None => frame,
         })
     }
 
-    /// The shared text, where `seq` goes in it, and whether the event may be dropped.
-    pub fn to_parts(&self) -> (&str, usize, bool) {
-        (&self.text, self.seq_at, self.droppable)
+    /// The frame taken apart, for a broker to carry it to another node.
+    pub fn to_parts(&self) -> FrameParts<'_> {
+        FrameParts {
+            text: &self.text,
+            seq_at: self.seq_at,
+            payload_at: self.payload_at,
+            id: self.id,
+            position: self.position.clone(),
+            droppable: self.droppable,
+        }
+    }
+
+    /// The emitted event's id (its `msg_id` in version 2).
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// Its position in its stream, once a broker gave it one.
+    pub fn position(&self) -> Option<&Position> {
+        self.position.as_ref()
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.text.len()
+        self.text.len() + self.position_text.len()
     }
 
     pub(crate) fn droppable(&self) -> bool {
         self.droppable
     }
 
-    pub(crate) fn render(&self, seq: u64) -> String {
-        let mut out = String::with_capacity(self.text.len() + 72);
+    /// The frame as a connection speaking `version` gets it, with its `seq`. Version 1
+    /// gets a fresh `msg_id` and no position, byte for byte as before version 2 existed;
+    /// version 2 the event's id and its position.
+    pub(crate) fn render(&self, seq: u64, version: u8) -> String {
+        let mut out = String::with_capacity(self.len() + 72);
         out.push_str("{\"msg_id\":\"");
+        let id = if version == 2 {
+            self.id
+        } else {
+            Uuid::new_v4()
+        };
         let mut buf = Uuid::encode_buffer();
-        out.push_str(Uuid::new_v4().hyphenated().encode_lower(&mut buf));
+        out.push_str(id.hyphenated().encode_lower(&mut buf));
         out.push_str("\",");
         out.push_str(&self.text[..self.seq_at]);
         // Runs once per receiving connection: itoa instead of the formatting machinery.
         out.push_str("\"seq\":");
         out.push_str(itoa::Buffer::new().format(seq));
         out.push(',');
-        out.push_str(&self.text[self.seq_at..]);
+        if version == 2 {
+            out.push_str(&self.text[self.seq_at..self.payload_at]);
+            out.push_str(&self.position_text);
+            out.push_str(&self.text[self.payload_at..]);
+        } else {
+            out.push_str(&self.text[self.seq_at..]);
+        }
         out
     }
 }
@@ -98,16 +203,20 @@ fn push_json_str(out: &mut String, s: &str) {
 }
 
 /// The completion frame that ends a version-2 request (`docs/protocol.md` §6.2):
-/// `{"msg_id": ..., "req_id": ..., "done": {"events": n}}`. Like a Problem, it carries no
-/// `seq`.
-pub(crate) fn completion(req_id: Uuid, events: usize) -> String {
+/// `{"msg_id": ..., "req_id": ..., "done": {"events": n}}`, with `"recovered": bool` after
+/// `events` for a recovery. Like a Problem, it carries no `seq`.
+pub(crate) fn completion(req_id: Uuid, events: usize, recovered: Option<bool>) -> String {
     let mut frame = String::with_capacity(128);
     let _ = write!(
         frame,
-        r#"{{"msg_id":"{}","req_id":"{}","done":{{"events":{events}}}}}"#,
+        r#"{{"msg_id":"{}","req_id":"{}","done":{{"events":{events}"#,
         Uuid::new_v4().hyphenated(),
         req_id.hyphenated()
     );
+    if let Some(recovered) = recovered {
+        let _ = write!(frame, r#","recovered":{recovered}"#);
+    }
+    frame.push_str("}}");
     frame
 }
 
@@ -118,7 +227,7 @@ mod tests {
     #[test]
     fn a_completion_has_its_members_in_protocol_order() {
         let req_id = Uuid::parse_str("8d6e5f4c-3b2a-4190-8f7e-6d5c4b3a2918").unwrap();
-        let frame = completion(req_id, 2);
+        let frame = completion(req_id, 2, None);
         let (start, end) = frame.split_at(frame.find(r#","req_id""#).unwrap());
         let msg_id = start
             .strip_prefix(r#"{"msg_id":""#)
@@ -128,6 +237,11 @@ mod tests {
         assert_eq!(
             end,
             r#","req_id":"8d6e5f4c-3b2a-4190-8f7e-6d5c4b3a2918","done":{"events":2}}"#
+        );
+        let recovery = completion(req_id, 0, Some(true));
+        assert!(
+            recovery.ends_with(r#""done":{"events":0,"recovered":true}}"#),
+            "{recovery}"
         );
     }
 
@@ -141,7 +255,7 @@ mod tests {
             r#"{"status":"ok"}"#,
             false,
         );
-        let text = frame.render(7);
+        let text = frame.render(7, 1);
         let expected_tail = r#""req_id":"6f9619ff-8b86-d011-b42d-00c04fc964ff","seq":7,"event":"health","recipient":"websocket","recipient_id":"n.1","payload":{"status":"ok"}}"#;
         assert!(text.starts_with("{\"msg_id\":\""), "{text}");
         assert!(text.ends_with(expected_tail), "{text}");
@@ -152,7 +266,7 @@ mod tests {
     #[test]
     fn pushed_event_has_no_req_id() {
         let frame = EventFrame::new(None, "tick", &Recipient::new("group", "all"), "{}", false);
-        let value: serde_json::Value = serde_json::from_str(&frame.render(1)).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&frame.render(1, 1)).unwrap();
         assert!(value.get("req_id").is_none());
         assert_eq!(value["recipient"], "group");
     }
@@ -160,19 +274,62 @@ mod tests {
     #[test]
     fn names_with_quotes_are_escaped() {
         let frame = EventFrame::new(None, "e", &Recipient::new("user", "a\"b"), "{}", false);
-        let value: serde_json::Value = serde_json::from_str(&frame.render(1)).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&frame.render(1, 1)).unwrap();
         assert_eq!(value["recipient_id"], "a\"b");
+    }
+
+    fn position() -> Position {
+        Position {
+            stream: "user:7".into(),
+            offset: 42,
+            epoch: "b3f1c2".into(),
+        }
     }
 
     #[test]
     fn parts_round_trip_and_garbage_is_refused() {
         let frame = EventFrame::new(None, "e", &Recipient::new("user", "7"), "{}", true);
-        let (text, seq_at, droppable) = frame.to_parts();
+        let positioned = frame.positioned(position());
+        for frame in [frame, positioned] {
+            let parts = frame.to_parts();
+            assert_eq!(EventFrame::from_parts(parts.clone()), Some(frame.clone()));
+            let garbage = FrameParts {
+                text: "{}",
+                seq_at: 0,
+                payload_at: 0,
+                ..parts.clone()
+            };
+            assert_eq!(EventFrame::from_parts(garbage), None);
+            let out_of_range = FrameParts {
+                seq_at: 500,
+                ..parts
+            };
+            assert_eq!(EventFrame::from_parts(out_of_range), None);
+        }
+    }
+
+    #[test]
+    fn version_2_gets_the_event_id_and_the_position_and_version_1_neither() {
+        let frame = EventFrame::new(None, "e", &Recipient::new("group", "g"), "{}", false)
+            .positioned(position());
+        let v2: serde_json::Value = serde_json::from_str(&frame.render(3, 2)).unwrap();
+        assert_eq!(v2["msg_id"], frame.id().to_string());
         assert_eq!(
-            EventFrame::from_parts(text, seq_at, droppable),
-            Some(frame.clone())
+            (v2["offset"].as_u64(), v2["epoch"].as_str()),
+            (Some(42), Some("b3f1c2"))
         );
-        assert_eq!(EventFrame::from_parts("{}", 0, false), None);
-        assert_eq!(EventFrame::from_parts(text, 500, false), None);
+        let text = frame.render(3, 2);
+        assert!(
+            text.contains(r#""recipient_id":"g","offset":42,"epoch":"b3f1c2","payload":{}"#),
+            "{text}"
+        );
+        let v1 = frame.render(3, 1);
+        assert!(
+            !v1.contains("offset") && !v1.contains(&frame.id().to_string()),
+            "{v1}"
+        );
+        assert!(v1.ends_with(
+            r#""seq":3,"event":"e","recipient":"group","recipient_id":"g","payload":{}}"#
+        ));
     }
 }

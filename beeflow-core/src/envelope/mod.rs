@@ -33,8 +33,8 @@ mod scan;
 mod trim;
 mod uuid;
 
-pub use self::event::EventFrame;
 pub(crate) use self::event::completion;
+pub use self::event::{EventFrame, FrameParts, Position};
 pub use self::trim::trim_action;
 pub use self::uuid::parse_uuid;
 

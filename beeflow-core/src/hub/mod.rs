@@ -46,6 +46,18 @@ pub enum Topic {
     Presence(Arc<str>),
 }
 
+impl Topic {
+    /// The stream a user or group topic is (`user:<id>`, `group:<name>`), whose events
+    /// carry positions (`docs/protocol.md` §6.4); `None` for the other topics.
+    pub fn stream(&self) -> Option<Arc<str>> {
+        match self {
+            Topic::User(user) => Some(format!("user:{user}").into()),
+            Topic::Group(group) => Some(format!("group:{group}").into()),
+            _ => None,
+        }
+    }
+}
+
 /// What one delivery reached.
 ///
 /// Counts are exact for this node's connections. Deliveries handed to the broker for other
@@ -196,7 +208,8 @@ impl Hub {
         id.as_str().rsplit_once('.').map(|(node, _)| node)
     }
 
-    /// Registers a new connection (of `user`, if authenticated). Tells `changes` when this
+    /// Registers a new connection (of `user`, if authenticated, speaking protocol `version`).
+    /// Tells `changes` when this
     /// node newly needs the user's topic (its first connection here).
     ///
     /// Every `changes` call happens under the index lock, so the broker hears of needs in
@@ -208,6 +221,7 @@ impl Hub {
         &self,
         bounds: Bounds,
         user: Option<Arc<str>>,
+        version: u8,
         capacity: Capacity,
         changes: Changes<'_>,
     ) -> Result<(ConnectionId, Arc<Mailbox>, OutboundQueue), Full> {
@@ -225,7 +239,7 @@ impl Hub {
         }
         let n = self.next_connection.fetch_add(1, Ordering::Relaxed);
         let id = ConnectionId::new(format!("{}.{n}", self.node_id));
-        let mailbox = Arc::new(Mailbox::new(bounds));
+        let mailbox = Arc::new(Mailbox::new(bounds, version));
         if let Some(user) = &user {
             let members = index.users.entry(user.clone()).or_default();
             if members.is_empty() {
@@ -243,8 +257,17 @@ impl Hub {
             },
         );
         drop(index);
-        let outbound = OutboundQueue::new(mailbox.clone());
+        let outbound = OutboundQueue::new(mailbox.clone(), version);
         Ok((id, mailbox, outbound))
+    }
+
+    /// The queue of local connection `id`.
+    pub(crate) fn mailbox(&self, id: &ConnectionId) -> Option<Arc<Mailbox>> {
+        let index = self.read();
+        index
+            .connections
+            .get(id)
+            .map(|member| member.mailbox.clone())
     }
 
     /// The groups connection `id` is a member of, in the order it joined them.

@@ -158,11 +158,14 @@ mod tests {
     }
 
     fn mailbox() -> Arc<Mailbox> {
-        Arc::new(Mailbox::new(Bounds {
-            frames: 4,
-            bytes: 1 << 10,
-            policy: SlowConsumer::Close,
-        }))
+        Arc::new(Mailbox::new(
+            Bounds {
+                frames: 4,
+                bytes: 1 << 10,
+                policy: SlowConsumer::Close,
+            },
+            1,
+        ))
     }
 
     #[test]

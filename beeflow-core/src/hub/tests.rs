@@ -70,7 +70,7 @@ fn seq(frame: Option<Outgoing>) -> Option<u64> {
 fn seq_counts_events_only_and_overflow_closes() {
     let hub = Hub::new();
     let (id, mailbox, mut outbound) = hub
-        .connect(bounds(2), None, Capacity::default(), &ignore)
+        .connect(bounds(2), None, 1, Capacity::default(), &ignore)
         .unwrap();
     let ids = std::slice::from_ref(&id);
     assert_eq!(
@@ -110,7 +110,7 @@ fn droppable_events_are_dropped_without_closing_when_the_policy_allows() {
         ..bounds(1)
     };
     let (id, _mailbox, mut outbound) = hub
-        .connect(policy, None, Capacity::default(), &ignore)
+        .connect(policy, None, 1, Capacity::default(), &ignore)
         .unwrap();
     let ids = std::slice::from_ref(&id);
     assert_eq!(
@@ -151,7 +151,7 @@ fn the_byte_bound_applies_but_one_big_frame_passes_an_empty_queue() {
         ..bounds(1000)
     };
     let (id, _mailbox, mut outbound) = hub
-        .connect(small, None, Capacity::default(), &ignore)
+        .connect(small, None, 1, Capacity::default(), &ignore)
         .unwrap();
     let ids = std::slice::from_ref(&id);
     let big = Arc::new(EventFrame::new(
@@ -179,15 +179,15 @@ fn users_and_groups_reach_every_local_member_once() {
     let tell = |change| heard.record(change);
     let ada: Arc<str> = "ada".into();
     let (a1, _, mut o1) = hub
-        .connect(bounds(8), Some(ada.clone()), Capacity::default(), &tell)
+        .connect(bounds(8), Some(ada.clone()), 1, Capacity::default(), &tell)
         .unwrap();
     assert_eq!(heard.take(), [(Topic::User(ada.clone()), true)]);
     let (_a2, _, mut o2) = hub
-        .connect(bounds(8), Some(ada), Capacity::default(), &tell)
+        .connect(bounds(8), Some(ada), 1, Capacity::default(), &tell)
         .unwrap();
     assert!(heard.take().is_empty(), "the topic is already needed");
     let (b, _, mut ob) = hub
-        .connect(bounds(8), Some("bob".into()), Capacity::default(), &tell)
+        .connect(bounds(8), Some("bob".into()), 1, Capacity::default(), &tell)
         .unwrap();
     heard.take();
     let report = hub.deliver(Target::User("ada"), &frame(false));
@@ -225,7 +225,7 @@ fn disconnect_cleans_every_index_and_reports_unneeded_topics() {
     let user: Arc<str> = "ada".into();
     let group: Arc<str> = "room".into();
     let (id, _, _o) = hub
-        .connect(bounds(8), Some(user.clone()), Capacity::default(), &tell)
+        .connect(bounds(8), Some(user.clone()), 1, Capacity::default(), &tell)
         .unwrap();
     hub.join(&id, &group, &tell).unwrap();
     heard.take();
@@ -244,7 +244,7 @@ fn disconnect_cleans_every_index_and_reports_unneeded_topics() {
 fn unknown_and_disconnected_connections_are_reported() {
     let hub = Hub::new();
     let (id, _mailbox, _outbound) = hub
-        .connect(bounds(4), None, Capacity::default(), &ignore)
+        .connect(bounds(4), None, 1, Capacity::default(), &ignore)
         .unwrap();
     hub.disconnect(&id, &ignore);
     let ids = [id, ConnectionId::new("elsewhere.1")];
@@ -257,7 +257,7 @@ fn unknown_and_disconnected_connections_are_reported() {
 fn connection_ids_name_their_node() {
     let hub = Hub::new();
     let (id, _, _o) = hub
-        .connect(bounds(1), None, Capacity::default(), &ignore)
+        .connect(bounds(1), None, 1, Capacity::default(), &ignore)
         .unwrap();
     assert_eq!(Hub::node_of(&id), Some(&**hub.node_id()));
 }
@@ -271,7 +271,7 @@ fn connections_beyond_capacity_are_refused_without_a_trace() {
     };
     let ada: Arc<str> = "ada".into();
     let connect = |user: Option<&Arc<str>>| {
-        hub.connect(bounds(4), user.cloned(), capacity, &ignore)
+        hub.connect(bounds(4), user.cloned(), 1, capacity, &ignore)
             .map(|(id, _, _)| id)
     };
     let first = connect(Some(&ada)).unwrap();
@@ -294,7 +294,7 @@ fn joining_and_subscribing_to_one_group_is_one_membership() {
     let heard = Heard::default();
     let tell = |change| heard.record(change);
     let (id, _, mut out) = hub
-        .connect(bounds(8), Some("ada".into()), Capacity::default(), &tell)
+        .connect(bounds(8), Some("ada".into()), 1, Capacity::default(), &tell)
         .unwrap();
     heard.take();
     let room: Arc<str> = "room".into();
@@ -325,10 +325,10 @@ fn patterns_and_presence_watchers_are_topics_until_their_last_subscriber_goes() 
     let heard = Heard::default();
     let tell = |change| heard.record(change);
     let (a, _, mut out_a) = hub
-        .connect(bounds(8), None, Capacity::default(), &tell)
+        .connect(bounds(8), None, 1, Capacity::default(), &tell)
         .unwrap();
     let (b, _, _out_b) = hub
-        .connect(bounds(8), None, Capacity::default(), &tell)
+        .connect(bounds(8), None, 1, Capacity::default(), &tell)
         .unwrap();
     hub.subscribe(&a, &pattern("room.*"), false, 8, &tell)
         .unwrap();

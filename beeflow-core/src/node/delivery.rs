@@ -93,14 +93,14 @@ impl Node {
             }
             kind @ (USER | GROUP) => {
                 let id: Arc<str> = recipient.id().into();
-                let (target, topic) = if kind == USER {
-                    (Target::User(&id), Topic::User(id.clone()))
+                let topic = if kind == USER {
+                    Topic::User(id)
                 } else {
-                    (Target::Group(&id), Topic::Group(id.clone()))
+                    Topic::Group(id)
                 };
-                let mut report = self.hub.deliver(target, &frame);
-                report.add(self.publish_one(topic, Vec::new(), &frame).await);
-                report
+                let origin = self.hub.node_id().clone();
+                let delivery = RemoteDelivery::single(topic, Vec::new(), frame, origin);
+                self.publish_streams(delivery).await
             }
             _ => {
                 let ids = self.resolve(recipient).await?;
@@ -131,8 +131,13 @@ impl Node {
             parts.push((reach, frame));
         }
         let node = self.hub.node_id();
+        let streams = parts
+            .iter()
+            .any(|(reach, _)| matches!(reach, Reach::User(_) | Reach::Group(_)));
         let mut report = DeliveryReport::default();
-        // What other nodes need, and (beside each part) its connections on this node.
+        // What other nodes need, and (beside each part) its connections on this node. With a
+        // stream among the parts the broker delivers to this node too, so its connections
+        // travel as a part of their own.
         let mut remote = Vec::new();
         let mut here: Vec<Vec<ConnectionId>> = Vec::with_capacity(parts.len());
         for (reach, frame) in &parts {
@@ -152,6 +157,13 @@ impl Node {
                     let split = self.split_by_node(ids.iter().cloned());
                     report.not_connected += split.unknown;
                     local = split.local;
+                    if streams && !local.is_empty() {
+                        remote.push(RemotePart {
+                            topic: Topic::Node(node.clone()),
+                            connections: std::mem::take(&mut local),
+                            frame: frame.clone(),
+                        });
+                    }
                     remote.extend(split.remote.into_iter().map(|(owner, connections)| {
                         RemotePart {
                             topic: Topic::Node(owner),
@@ -162,6 +174,16 @@ impl Node {
                 }
             }
             here.push(local);
+        }
+        let delivery = |parts| RemoteDelivery {
+            id: Uuid::new_v4(),
+            parts,
+            except: recipients.excepted().cloned(),
+            origin: node.clone(),
+        };
+        if streams {
+            report.add(self.publish_streams(delivery(remote)).await);
+            return Ok(report);
         }
         let targets: Vec<(Target<'_>, &Arc<EventFrame>)> = parts
             .iter()
@@ -177,13 +199,7 @@ impl Node {
             .collect();
         report.add(self.hub.deliver_parts(&targets, recipients.excepted()));
         if !remote.is_empty() {
-            let delivery = RemoteDelivery {
-                id: Uuid::new_v4(),
-                parts: remote,
-                except: recipients.excepted().cloned(),
-                origin: node.clone(),
-            };
-            report.add(self.publish(delivery).await);
+            report.add(self.publish(delivery(remote)).await);
         }
         Ok(report)
     }
@@ -247,6 +263,28 @@ impl Node {
             origin,
         ))
         .await
+    }
+
+    /// Hands a delivery with a user or group part to the broker, which positions it and
+    /// delivers it to every node, this one included.
+    async fn publish_streams(&self, delivery: RemoteDelivery) -> DeliveryReport {
+        let published = self
+            .broker
+            .publish_streams(delivery, self.limits.history())
+            .await;
+        let mut report = published.local;
+        match published.published {
+            Ok(nodes) => {
+                report.published += nodes;
+                self.telemetry.published(true);
+            }
+            Err(error) => {
+                tracing::warn!(%error, "a delivery for other nodes was lost");
+                report.lost += 1;
+                self.telemetry.published(false);
+            }
+        }
+        report
     }
 
     async fn publish(&self, delivery: RemoteDelivery) -> DeliveryReport {

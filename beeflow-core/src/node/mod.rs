@@ -7,6 +7,7 @@
 
 mod delivery;
 mod lifecycle;
+mod recovery;
 mod subscriptions;
 mod validation;
 
@@ -25,7 +26,7 @@ use crate::broker::{Broker, Inbox, MembershipChange};
 use crate::context::{ConnectionInfo, ConnectionStates, Runtime};
 use crate::event::Emit;
 use crate::hooks::Hooks;
-use crate::hub::{Capacity, Change, DeliveryReport, Full, Hub, NotLocal};
+use crate::hub::{Capacity, Change, DeliveryReport, Full, Hub, NotLocal, Topic};
 use crate::identity::ErasedIdentity;
 use crate::limits::Limits;
 use crate::outbound::{Mailbox, OutboundQueue};
@@ -143,11 +144,11 @@ impl Node {
             per_node: self.limits.max_connections(),
             per_user: self.limits.max_connections_per_user(),
         };
-        let connected = self
-            .hub
-            .connect((&self.limits).into(), user, capacity, &|change| {
-                self.changed(change);
-            });
+        let connected =
+            self.hub
+                .connect((&self.limits).into(), user, version, capacity, &|change| {
+                    self.changed(change);
+                });
         let (id, mailbox, queue) = connected.map_err(|full| match full {
             Full::Node => Problem::server_full(),
             Full::User => Problem::too_many_connections(capacity.per_user.unwrap_or_default()),
@@ -275,6 +276,16 @@ impl Runtime for Node {
 
     fn presence(self: Arc<Self>, group: String) -> BoxFuture<'static, Result<Presence, Problem>> {
         Box::pin(async move { Node::presence(&self, &group).await })
+    }
+
+    fn recover(
+        self: Arc<Self>,
+        connection: Arc<ConnectionInfo>,
+        stream: Topic,
+        since: (String, u64),
+        join: Box<dyn FnOnce() -> Result<(), Problem> + Send>,
+    ) -> BoxFuture<'static, Result<bool, Problem>> {
+        Box::pin(async move { Node::recover(&self, &connection, stream, since, join).await })
     }
 
     fn emit<'a>(

@@ -153,6 +153,7 @@ mod tests {
             props["actions"]["required"],
             json!([
                 "beeflow.presence",
+                "beeflow.recover",
                 "beeflow.subscribe",
                 "beeflow.unsubscribe",
                 "health"

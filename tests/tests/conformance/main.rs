@@ -15,6 +15,7 @@ mod guardrails;
 mod lifecycle;
 mod limits;
 mod protocol;
+mod recovery;
 mod subscriptions;
 mod support;
 mod version2;
@@ -109,6 +110,13 @@ suite! {
         malformed_topics_and_the_limit_get_problems,
         a_v1_client_does_not_see_the_built_ins,
         presence_is_a_snapshot_then_joins_and_leaves,
+    ],
+    recovery: [
+        a_client_that_comes_back_recovers_what_it_missed,
+        a_recovery_that_cannot_be_complete_replays_nothing,
+        v2_frames_carry_the_position_and_the_event_id_and_v1_frames_do_not,
+        a_user_recovers_its_own_stream,
+        events_published_during_a_recovery_are_neither_lost_nor_doubled,
     ],
     limits: [
         a_message_over_the_limit_closes_with_1009,

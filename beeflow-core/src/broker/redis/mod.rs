@@ -29,9 +29,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use self::wire::Wire;
 use super::{
-    Broker, BrokerError, Inbox, MembershipChange, PresenceFuture, PublishFuture, RemoteDelivery,
-    Topic,
+    Broker, BrokerError, HistoryFuture, Inbox, MembershipChange, PresenceFuture, PublishFuture,
+    RemoteDelivery, StreamsFuture, StreamsReport, Topic,
 };
+use crate::limits::HistoryLimits;
 use crate::presence::Presence;
 
 /// How long a publish may take by default.
@@ -75,6 +76,8 @@ pub(super) struct Inner {
     /// (after turning this on, so no change falls between).
     accepting: AtomicBool,
     node: OnceLock<Arc<str>>,
+    /// The node's inbox, for deliveries to its own connections.
+    inbox: OnceLock<Inbox>,
     /// How long a publish may take, in nanoseconds.
     publish_timeout: AtomicU64,
     lost: AtomicU64,
@@ -128,6 +131,7 @@ impl RedisBroker {
                 subscribed: Mutex::default(),
                 accepting: AtomicBool::new(false),
                 node: OnceLock::new(),
+                inbox: OnceLock::new(),
                 publish_timeout: AtomicU64::new(nanos(PUBLISH_TIMEOUT)),
                 lost: AtomicU64::new(0),
                 expired: AtomicU64::new(0),
@@ -236,6 +240,7 @@ impl Broker for RedisBroker {
             return;
         };
         let _ = self.inner.node.set(inbox.node_id().into());
+        let _ = self.inner.inbox.set(inbox.clone());
         runtime.spawn(task::run(self.inner.clone(), inbox, receiver));
     }
 
@@ -243,7 +248,15 @@ impl Broker for RedisBroker {
         let inner = self.inner.clone();
         let timeout = self.publish_timeout();
         Box::pin(async move {
-            let topics = delivery.topics();
+            // The origin's own connections were delivered to already.
+            let topics: Vec<&Topic> = delivery
+                .topics()
+                .into_iter()
+                .filter(|topic| !matches!(topic, Topic::Node(node) if *node == delivery.origin))
+                .collect();
+            if topics.is_empty() {
+                return Ok(0);
+            }
             let channels: Vec<String> = topics.iter().map(|topic| inner.channel(topic)).collect();
             let payload = serde_json::to_vec(&Wire::new(&delivery, timeout))
                 .expect("wire serialization is infallible");
@@ -277,6 +290,29 @@ impl Broker for RedisBroker {
                 Err(_) => lost(format!("Redis did not answer within {timeout:?}")),
             }
         })
+    }
+
+    fn publish_streams(&self, delivery: RemoteDelivery, _history: HistoryLimits) -> StreamsFuture {
+        // Stream history in Redis is not kept yet: this node delivers to its own
+        // connections, then publishes to the others, and events carry no position.
+        let local = self
+            .inner
+            .inbox
+            .get()
+            .map(|inbox| inbox.deliver(&delivery))
+            .unwrap_or_default();
+        let publishing = self.publish(delivery);
+        Box::pin(async move { StreamsReport::new(local, publishing.await) })
+    }
+
+    fn history(
+        &self,
+        _stream: &Topic,
+        _after: u64,
+        _limit: usize,
+        _history: HistoryLimits,
+    ) -> HistoryFuture {
+        Box::pin(std::future::ready(Ok(None)))
     }
 
     fn subscribe(&self, node: &str, topic: Topic) {

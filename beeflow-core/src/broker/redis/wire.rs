@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::super::{RemoteDelivery, RemotePart, Topic};
-use crate::envelope::EventFrame;
+use crate::envelope::{EventFrame, FrameParts, Position};
 use crate::recipient::ConnectionId;
 
 /// The message. Strings borrow from the payload where they can (the event text is JSON, so
@@ -28,7 +28,8 @@ pub(super) struct Wire<'a> {
 }
 
 /// One part of a delivery: its topic (`user:<id>`, `group:<name>`, `node:<id>`), the
-/// connections of a node topic, and the event frame.
+/// connections of a node topic, and the event frame (its text, where `seq` and the position
+/// go, the event's id, and its stream position if it has one).
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct WirePart<'a> {
     #[serde(borrow)]
@@ -38,6 +39,12 @@ pub(super) struct WirePart<'a> {
     #[serde(borrow)]
     pub(super) text: Cow<'a, str>,
     pub(super) seq_at: usize,
+    pub(super) payload_at: usize,
+    pub(super) event_id: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) offset: Option<u64>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub(super) epoch: Option<Cow<'a, str>>,
     pub(super) droppable: bool,
 }
 
@@ -48,7 +55,8 @@ impl<'a> Wire<'a> {
             .parts
             .iter()
             .map(|part| {
-                let (text, seq_at, droppable) = part.frame.to_parts();
+                let parts = part.frame.to_parts();
+                let position = parts.position;
                 WirePart {
                     topic: Cow::Owned(topic_key(&part.topic)),
                     connections: part
@@ -56,9 +64,13 @@ impl<'a> Wire<'a> {
                         .iter()
                         .map(|id| Cow::Borrowed(id.as_str()))
                         .collect(),
-                    text: Cow::Borrowed(text),
-                    seq_at,
-                    droppable,
+                    text: Cow::Borrowed(parts.text),
+                    seq_at: parts.seq_at,
+                    payload_at: parts.payload_at,
+                    event_id: parts.id,
+                    offset: position.as_ref().map(|p| p.offset),
+                    epoch: position.map(|p| Cow::Owned(p.epoch.to_string())),
+                    droppable: parts.droppable,
                 }
             })
             .collect();
@@ -80,18 +92,31 @@ impl<'a> Wire<'a> {
             .parts
             .into_iter()
             .map(|part| {
+                let topic = parse_topic_key(&part.topic)?;
+                let position = match (part.offset, &part.epoch) {
+                    (Some(offset), Some(epoch)) => Some(Position {
+                        stream: topic.stream()?,
+                        offset,
+                        epoch: epoch.as_ref().into(),
+                    }),
+                    (None, None) => None,
+                    _ => return None,
+                };
                 Some(RemotePart {
-                    topic: parse_topic_key(&part.topic)?,
+                    topic,
                     connections: part
                         .connections
                         .into_iter()
                         .map(|id| ConnectionId::new(id.into_owned()))
                         .collect(),
-                    frame: Arc::new(EventFrame::from_parts(
-                        &part.text,
-                        part.seq_at,
-                        part.droppable,
-                    )?),
+                    frame: Arc::new(EventFrame::from_parts(FrameParts {
+                        text: &part.text,
+                        seq_at: part.seq_at,
+                        payload_at: part.payload_at,
+                        id: part.event_id,
+                        position,
+                        droppable: part.droppable,
+                    })?),
                 })
             })
             .collect::<Option<Vec<_>>>()?;

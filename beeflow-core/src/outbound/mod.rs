@@ -17,6 +17,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
+mod streams;
+
 use crate::envelope::EventFrame;
 use crate::limits::{Limits, SlowConsumer};
 use crate::wait;
@@ -185,6 +187,10 @@ struct Queue {
     writer_waits: bool,
     /// The connection found the queue full and waits for room (see [`Mailbox::room`]).
     reader_waits: bool,
+    /// Version 2: the streams this connection received events of, and the one it
+    /// recovers. Boxed and made on first use, so a connection that never gets a stream
+    /// event pays one pointer.
+    streams: Option<Box<streams::StreamsSeen>>,
 }
 
 /// The sending side, shared by the hub (deliveries) and the connection (replies, problems,
@@ -197,6 +203,15 @@ pub(crate) struct Mailbox {
     /// Wakes a writer stuck on a socket that stopped accepting data.
     overflow: Notify,
     bounds: Bounds,
+    /// Whether stream positions are tracked (version 2 connections, which can recover).
+    tracks_streams: bool,
+}
+
+/// Whom a push must wake, once the queue's lock is released.
+#[derive(Debug, Clone, Copy, Default)]
+struct Wake {
+    writer: bool,
+    overflow: bool,
 }
 
 pub(crate) enum Push {
@@ -206,26 +221,49 @@ pub(crate) enum Push {
 }
 
 impl Mailbox {
-    pub(crate) fn new(bounds: Bounds) -> Self {
+    pub(crate) fn new(bounds: Bounds, version: u8) -> Self {
         Self {
             queue: Mutex::default(),
             ready: Notify::new(),
             room: Notify::new(),
             overflow: Notify::new(),
             bounds,
+            tracks_streams: version == 2,
         }
     }
 
     /// Queues a frame unless the queue is closed or full; a full queue gives up on the
-    /// connection, or drops the frame when the policy allows it.
+    /// connection, or drops the frame when the policy allows it. On a version-2 connection
+    /// recovering a stream, that stream's live events are held back until the replay is
+    /// queued (`streams.rs`).
     pub(crate) fn push(&self, frame: Queued) -> Push {
-        let weight = frame.weight();
         let mut queue = self.lock();
+        if self.tracks_streams
+            && let Queued::Event(event) = &frame
+            && event.position().is_some()
+            && queue.streams.get_or_insert_default().hold(event)
+        {
+            return Push::Queued;
+        }
+        self.enqueue(queue, frame)
+    }
+
+    /// Queues `frame` with the queue locked (the guard is released before waking anyone).
+    fn enqueue(&self, mut queue: MutexGuard<'_, Queue>, frame: Queued) -> Push {
+        let (pushed, wake) = self.put(&mut queue, frame);
+        drop(queue);
+        self.wake(wake);
+        pushed
+    }
+
+    /// Puts `frame` in the locked queue, and says whom to wake once the lock is released.
+    fn put(&self, queue: &mut Queue, frame: Queued) -> (Push, Wake) {
+        let weight = frame.weight();
         if queue.closed || queue.finishing {
-            return Push::Closed;
+            return (Push::Closed, Wake::default());
         }
         if queue.overflowed {
-            return Push::Full;
+            return (Push::Full, Wake::default());
         }
         // A frame bigger than the byte bound still goes through an empty queue, or it
         // could never be sent at all.
@@ -236,24 +274,38 @@ impl Mailbox {
             queue.frames.push_back(frame);
             // Only a writer that found the queue empty waits; a busy one drains this frame
             // before it looks again, so waking it would be wasted work.
-            let wake = std::mem::take(&mut queue.writer_waits);
-            drop(queue);
-            if wake {
-                self.ready.notify_one();
-            }
-            return Push::Queued;
+            let writer = std::mem::take(&mut queue.writer_waits);
+            return (
+                Push::Queued,
+                Wake {
+                    writer,
+                    overflow: false,
+                },
+            );
         }
         if self.bounds.policy == SlowConsumer::DropDroppable && frame.droppable() {
-            return Push::Full;
+            return (Push::Full, Wake::default());
         }
         queue.overflowed = true;
         // What is queued will never be written: free it now.
         queue.frames = Frames::default();
         queue.bytes = 0;
-        drop(queue);
-        self.ready.notify_one();
-        self.overflow.notify_waiters();
-        Push::Full
+        (
+            Push::Full,
+            Wake {
+                writer: true,
+                overflow: true,
+            },
+        )
+    }
+
+    fn wake(&self, wake: Wake) {
+        if wake.writer {
+            self.ready.notify_one();
+        }
+        if wake.overflow {
+            self.overflow.notify_waiters();
+        }
     }
 
     /// Queues a frame only if it fits, never giving up on the connection: for what the
@@ -348,6 +400,8 @@ impl Mailbox {
 pub(crate) struct OutboundQueue {
     mailbox: Arc<Mailbox>,
     seq: u64,
+    /// The protocol version the connection speaks: how events are rendered.
+    version: u8,
     /// Set once the close frame was handed out: nothing follows it.
     done: bool,
 }
@@ -359,10 +413,11 @@ enum Next {
 }
 
 impl OutboundQueue {
-    pub(crate) fn new(mailbox: Arc<Mailbox>) -> Self {
+    pub(crate) fn new(mailbox: Arc<Mailbox>, version: u8) -> Self {
         Self {
             mailbox,
             seq: 0,
+            version,
             done: false,
         }
     }
@@ -431,7 +486,7 @@ impl OutboundQueue {
         match frame {
             Queued::Event(event) => {
                 self.seq += 1;
-                Outgoing::Text(event.render(self.seq))
+                Outgoing::Text(event.render(self.seq, self.version))
             }
             Queued::Text(text) => Outgoing::Text(text),
             Queued::Ping => Outgoing::Ping,
@@ -456,11 +511,14 @@ mod tests {
     use super::*;
 
     fn mailbox(frames: usize) -> Arc<Mailbox> {
-        Arc::new(Mailbox::new(Bounds {
-            frames,
-            bytes: 1 << 20,
-            policy: SlowConsumer::Close,
-        }))
+        Arc::new(Mailbox::new(
+            Bounds {
+                frames,
+                bytes: 1 << 20,
+                policy: SlowConsumer::Close,
+            },
+            1,
+        ))
     }
 
     fn block<F: std::future::Future>(f: F) -> F::Output {
@@ -470,7 +528,7 @@ mod tests {
     #[test]
     fn a_closed_queue_drains_then_ends() {
         let mailbox = mailbox(4);
-        let mut outbound = OutboundQueue::new(mailbox.clone());
+        let mut outbound = OutboundQueue::new(mailbox.clone(), 1);
         assert!(matches!(
             mailbox.push(Queued::Text("a".into())),
             Push::Queued
@@ -487,7 +545,7 @@ mod tests {
     #[test]
     fn an_empty_open_queue_waits() {
         let mailbox = mailbox(4);
-        let mut outbound = OutboundQueue::new(mailbox.clone());
+        let mut outbound = OutboundQueue::new(mailbox.clone(), 1);
         assert!(futures_util::FutureExt::now_or_never(outbound.recv()).is_none());
         assert_eq!(outbound.try_recv(), None);
         assert!(mailbox.offer(Queued::Ping));
@@ -497,7 +555,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_waiting_writer_is_woken_by_the_next_push() {
         let mailbox = mailbox(4);
-        let mut outbound = OutboundQueue::new(mailbox.clone());
+        let mut outbound = OutboundQueue::new(mailbox.clone(), 1);
         let writer = tokio::spawn(async move { outbound.recv().await });
         // Let the writer find the queue empty and wait (it may also still be on its way:
         // either order must work).
@@ -516,7 +574,7 @@ mod tests {
     #[test]
     fn overflow_frees_the_queue_and_closes_once() {
         let mailbox = mailbox(1);
-        let mut outbound = OutboundQueue::new(mailbox.clone());
+        let mut outbound = OutboundQueue::new(mailbox.clone(), 1);
         assert!(matches!(
             mailbox.push(Queued::Text("a".into())),
             Push::Queued

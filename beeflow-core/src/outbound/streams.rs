@@ -1,0 +1,92 @@
+//! Version 2's recovery, on one connection's queue (`docs/protocol.md` §6.4): which streams
+//! the connection received events of (the first offset of each), and, while it recovers a
+//! stream, that stream's live events held back until the replay is queued, so the replay
+//! comes first and nothing is sent twice.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::{Mailbox, Push, Queued, Wake};
+use crate::envelope::EventFrame;
+
+/// What one version-2 connection's queue knows of streams.
+#[derive(Default)]
+pub(super) struct StreamsSeen {
+    /// The first offset of each stream this connection received live.
+    first: HashMap<Arc<str>, u64>,
+    /// The stream being recovered, and its live events held back meanwhile.
+    recovering: Option<(Arc<str>, Vec<Arc<EventFrame>>)>,
+}
+
+impl StreamsSeen {
+    /// Takes note of a live stream event; true when it is held back (its stream is being
+    /// recovered) instead of queued.
+    pub(super) fn hold(&mut self, event: &Arc<EventFrame>) -> bool {
+        let Some(position) = event.position() else {
+            return false;
+        };
+        if let Some((stream, held)) = &mut self.recovering
+            && *stream == position.stream
+        {
+            held.push(event.clone());
+            return true;
+        }
+        self.first
+            .entry(position.stream.clone())
+            .or_insert(position.offset);
+        false
+    }
+}
+
+impl Mailbox {
+    /// Starts holding back `stream`'s live events (until [`Mailbox::end_recovery`]).
+    pub(crate) fn begin_recovery(&self, stream: &Arc<str>) {
+        let mut queue = self.lock();
+        let streams = queue.streams.get_or_insert_default();
+        streams.recovering = Some((stream.clone(), Vec::new()));
+    }
+
+    /// Queues `replay` (the stream's missed events, oldest first; empty when recovery
+    /// failed), leaving out any this connection already received live, then the live events
+    /// held back since [`Mailbox::begin_recovery`] that the replay did not contain.
+    pub(crate) fn end_recovery(&self, replay: &[Arc<EventFrame>]) {
+        let mut queue = self.lock();
+        let Some(streams) = queue.streams.as_mut() else {
+            return;
+        };
+        let Some((stream, held)) = streams.recovering.take() else {
+            return;
+        };
+        // Events from the first live one on were queued before the recovery began.
+        let received_from = streams.first.get(&stream).copied().unwrap_or(u64::MAX);
+        let mut last = 0;
+        let mut frames = Vec::with_capacity(replay.len() + held.len());
+        for event in replay {
+            let offset = event.position().map_or(0, |p| p.offset);
+            if offset < received_from {
+                last = offset;
+                frames.push(event.clone());
+            }
+        }
+        for event in held {
+            if event.position().is_some_and(|p| p.offset > last) {
+                frames.push(event);
+            }
+        }
+        if let Some(first) = frames.iter().find_map(|f| f.position()) {
+            streams.first.entry(stream).or_insert(first.offset);
+        }
+        // All under this one lock: a live event pushed meanwhile lands after them.
+        let mut wake = Wake::default();
+        for frame in frames {
+            let (pushed, woken) = self.put(&mut queue, Queued::Event(frame));
+            wake.writer |= woken.writer;
+            wake.overflow |= woken.overflow;
+            if !matches!(pushed, Push::Queued) {
+                break;
+            }
+        }
+        drop(queue);
+        self.wake(wake);
+    }
+}
