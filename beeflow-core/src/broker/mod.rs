@@ -211,7 +211,19 @@ pub trait Broker: Send + Sync + 'static {
 
     /// Who is in `group`, on every node. A change this node made before asking is counted.
     fn presence(&self, group: &str) -> PresenceFuture;
+
+    /// Resolves once deliveries for `topic` reach `node` (its [`Broker::subscribe`] took
+    /// effect): `true`, or `false` if that did not happen in time. A recovery waits for it
+    /// before it reads the history, so that no event falls between the history and the live
+    /// feed. A broker that subscribes synchronously keeps this default.
+    fn subscribed(&self, node: &str, topic: &Topic) -> SubscribedFuture {
+        let _ = (node, topic);
+        Box::pin(std::future::ready(true))
+    }
 }
+
+/// The future of [`Broker::subscribed`].
+pub type SubscribedFuture = Pin<Box<dyn Future<Output = bool> + Send>>;
 
 /// One node's receiving end, given to its broker by [`Broker::attach`].
 ///

@@ -34,6 +34,16 @@ impl Node {
             mailbox.end_recovery(&[]);
             return Err(problem);
         }
+        // Live events must reach this node before the history is read, or one published in
+        // between would be in neither.
+        if !self.broker.subscribed(self.hub.node_id(), &stream).await {
+            tracing::warn!(
+                stream = &*key,
+                "the broker did not subscribe in time; not recovered"
+            );
+            mailbox.end_recovery(&[]);
+            return Ok(false);
+        }
         let limit = self.limits.max_recovery();
         let read = self
             .broker

@@ -16,15 +16,24 @@ pub(super) struct StreamsSeen {
     first: HashMap<Arc<str>, u64>,
     /// The stream being recovered, and its live events held back meanwhile.
     recovering: Option<(Arc<str>, Vec<Arc<EventFrame>>)>,
+    /// Per recovered stream, the epoch and last offset its replay queued: a live event
+    /// at or below it arrived after the history was read, and was replayed already.
+    replayed: HashMap<Arc<str>, (Arc<str>, u64)>,
 }
 
 impl StreamsSeen {
-    /// Takes note of a live stream event; true when it is held back (its stream is being
-    /// recovered) instead of queued.
+    /// Takes note of a live stream event; true when it is not to be queued: held back
+    /// (its stream is being recovered), or already replayed.
     pub(super) fn hold(&mut self, event: &Arc<EventFrame>) -> bool {
         let Some(position) = event.position() else {
             return false;
         };
+        if let Some((epoch, last)) = self.replayed.get(&position.stream)
+            && *epoch == position.epoch
+            && position.offset <= *last
+        {
+            return true;
+        }
         if let Some((stream, held)) = &mut self.recovering
             && *stream == position.stream
         {
@@ -74,7 +83,11 @@ impl Mailbox {
             }
         }
         if let Some(first) = frames.iter().find_map(|f| f.position()) {
-            streams.first.entry(stream).or_insert(first.offset);
+            streams.first.entry(stream.clone()).or_insert(first.offset);
+        }
+        if let Some(position) = frames.last().and_then(|f| f.position()) {
+            let replayed = (position.epoch.clone(), position.offset);
+            streams.replayed.insert(stream, replayed);
         }
         // All under this one lock: a live event pushed meanwhile lands after them.
         let mut wake = Wake::default();

@@ -4,6 +4,7 @@
 //! across nodes.
 
 mod processes;
+mod recovery;
 mod subscriptions;
 
 use std::time::{Duration, Instant};
@@ -187,6 +188,12 @@ async fn a_frozen_redis_does_not_stall_emits_and_what_was_lost_never_arrives() {
     let room = Topic::Group("r".into());
     ready(&broker_a, &[]).await;
     ready(&broker_b, std::slice::from_ref(&room)).await;
+    // Once before the freeze, so Redis knows the publishing script when it wakes up.
+    node_a
+        .emit(Recipient::group("r"), &announcement("warm"))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut on_b).await["payload"]["text"], "warm");
 
     redis.freeze();
     let started = Instant::now();

@@ -15,10 +15,11 @@
 //! `presence.rs` the presence scripts.
 
 mod presence;
+mod streams;
 mod task;
 mod wire;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
@@ -26,12 +27,14 @@ use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
 
 use self::wire::Wire;
 use super::{
     Broker, BrokerError, HistoryFuture, Inbox, MembershipChange, PresenceFuture, PublishFuture,
-    RemoteDelivery, StreamsFuture, StreamsReport, Topic,
+    RemoteDelivery, StreamsFuture, StreamsReport, SubscribedFuture, Topic,
 };
+use crate::hub::DeliveryReport;
 use crate::limits::HistoryLimits;
 use crate::presence::Presence;
 
@@ -71,6 +74,8 @@ pub(super) struct Inner {
     receiver: Mutex<Option<mpsc::UnboundedReceiver<Command>>>,
     /// Topics this node is subscribed to now (its own publishes come back on them).
     subscribed: Mutex<HashSet<Topic>>,
+    /// Wakes those waiting for a subscription to take effect.
+    subscriptions_changed: tokio::sync::Notify,
     /// Whether the task takes changes now. While Redis is away it does not: nothing queues
     /// up during an outage, since the task reads the node's whole state when it reconnects
     /// (after turning this on, so no change falls between).
@@ -78,6 +83,9 @@ pub(super) struct Inner {
     node: OnceLock<Arc<str>>,
     /// The node's inbox, for deliveries to its own connections.
     inbox: OnceLock<Inbox>,
+    /// Stream deliveries this node published and waits to hear back (on its node channel),
+    /// which is when it delivers them to its own connections, in Redis's order.
+    echoes: Mutex<HashMap<Uuid, oneshot::Sender<DeliveryReport>>>,
     /// How long a publish may take, in nanoseconds.
     publish_timeout: AtomicU64,
     lost: AtomicU64,
@@ -129,9 +137,11 @@ impl RedisBroker {
                 commands,
                 receiver: Mutex::new(Some(receiver)),
                 subscribed: Mutex::default(),
+                subscriptions_changed: tokio::sync::Notify::new(),
                 accepting: AtomicBool::new(false),
                 node: OnceLock::new(),
                 inbox: OnceLock::new(),
+                echoes: Mutex::default(),
                 publish_timeout: AtomicU64::new(nanos(PUBLISH_TIMEOUT)),
                 lost: AtomicU64::new(0),
                 expired: AtomicU64::new(0),
@@ -205,6 +215,10 @@ impl Inner {
 
     fn subscribed(&self) -> MutexGuard<'_, HashSet<Topic>> {
         self.subscribed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn echoes(&self) -> MutexGuard<'_, HashMap<Uuid, oneshot::Sender<DeliveryReport>>> {
+        self.echoes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Hands `command` to the task, unless it takes none now.
@@ -292,27 +306,106 @@ impl Broker for RedisBroker {
         })
     }
 
-    fn publish_streams(&self, delivery: RemoteDelivery, _history: HistoryLimits) -> StreamsFuture {
-        // Stream history in Redis is not kept yet: this node delivers to its own
-        // connections, then publishes to the others, and events carry no position.
-        let local = self
-            .inner
-            .inbox
-            .get()
-            .map(|inbox| inbox.deliver(&delivery))
-            .unwrap_or_default();
-        let publishing = self.publish(delivery);
-        Box::pin(async move { StreamsReport::new(local, publishing.await) })
+    fn publish_streams(&self, delivery: RemoteDelivery, history: HistoryLimits) -> StreamsFuture {
+        let inner = self.inner.clone();
+        let timeout = self.publish_timeout();
+        Box::pin(async move {
+            // Without Redis no position can be given: this node still delivers to its own
+            // connections, without one, and the other nodes lose the event.
+            let lost = |why: String| {
+                inner.lost.fetch_add(1, Ordering::Relaxed);
+                let local = inner
+                    .inbox
+                    .get()
+                    .map(|inbox| inbox.deliver(&delivery))
+                    .unwrap_or_default();
+                StreamsReport::new(local, Err(BrokerError::Unavailable(why)))
+            };
+            let Some(mut publisher) = read(&inner.publisher) else {
+                return lost("not connected to Redis".into());
+            };
+            let node = delivery.origin.clone();
+            // Every topic's channel, and this node's own: it hears its publish back there
+            // and delivers to its connections then, in the order Redis gave positions.
+            let mut topics = delivery.topics();
+            let own = Topic::Node(node.clone());
+            if !topics.contains(&&own) {
+                topics.push(&own);
+            }
+            let channels: Vec<String> = topics.iter().map(|topic| inner.channel(topic)).collect();
+            let message = serde_json::to_vec(&Wire::new(&delivery, timeout))
+                .expect("wire serialization is infallible");
+            let (echo, heard) = oneshot::channel();
+            inner.echoes().insert(delivery.id, echo);
+            let publishing = streams::append_and_publish(
+                &mut publisher,
+                &inner.prefix,
+                history,
+                &delivery,
+                &message,
+                &channels,
+            );
+            let appended = tokio::time::timeout(timeout, publishing).await;
+            let reached = match appended {
+                Ok(Ok((_, reached))) => reached,
+                Ok(Err(error)) => {
+                    inner.echoes().remove(&delivery.id);
+                    return lost(error.to_string());
+                }
+                Err(_) => {
+                    inner.echoes().remove(&delivery.id);
+                    return lost(format!("Redis did not answer within {timeout:?}"));
+                }
+            };
+            // This node's subscriptions among the channels heard it too; not other nodes.
+            let own_subscriptions = {
+                let subscribed = inner.subscribed();
+                topics.iter().filter(|t| subscribed.contains(**t)).count()
+            };
+            let local = match tokio::time::timeout(timeout, heard).await {
+                Ok(Ok(report)) => report,
+                _ => {
+                    inner.echoes().remove(&delivery.id);
+                    tracing::warn!(
+                        "a stream delivery was not heard back in time; this node's connections may get it late"
+                    );
+                    DeliveryReport::default()
+                }
+            };
+            StreamsReport::new(local, Ok(reached.saturating_sub(own_subscriptions)))
+        })
     }
 
     fn history(
         &self,
-        _stream: &Topic,
-        _after: u64,
-        _limit: usize,
-        _history: HistoryLimits,
+        stream: &Topic,
+        after: u64,
+        limit: usize,
+        history: HistoryLimits,
     ) -> HistoryFuture {
-        Box::pin(std::future::ready(Ok(None)))
+        let inner = self.inner.clone();
+        let stream = stream.stream();
+        Box::pin(async move {
+            let Some(stream) = stream else {
+                return Ok(None);
+            };
+            let Some(mut connection) = read(&inner.publisher) else {
+                return Err(BrokerError::Unavailable("not connected to Redis".into()));
+            };
+            let reading = streams::read(
+                &mut connection,
+                &inner.prefix,
+                stream,
+                after,
+                limit,
+                history,
+            );
+            match tokio::time::timeout(PRESENCE_TIMEOUT, reading).await {
+                Ok(Ok(read)) => Ok(read),
+                Ok(Err(error)) => Err(BrokerError::Unavailable(error.to_string())),
+                Err(_) => Err(BrokerError::Unavailable("history read timed out".into())),
+            }
+        })
     }
 
     fn subscribe(&self, node: &str, topic: Topic) {
@@ -327,6 +420,24 @@ impl Broker for RedisBroker {
             return;
         }
         self.inner.send(Command::Unsubscribe(topic));
+    }
+
+    fn subscribed(&self, node: &str, topic: &Topic) -> SubscribedFuture {
+        let inner = self.inner.clone();
+        let topic = topic.clone();
+        let serves = self.serves(node);
+        Box::pin(async move {
+            let deadline = tokio::time::Instant::now() + PRESENCE_TIMEOUT;
+            loop {
+                let changed = inner.subscriptions_changed.notified();
+                if !serves || inner.subscribed().contains(&topic) {
+                    return serves;
+                }
+                if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                    return false;
+                }
+            }
+        })
     }
 
     fn membership(&self, node: &str, change: MembershipChange) {

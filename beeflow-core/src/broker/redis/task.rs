@@ -11,6 +11,7 @@ use redis::aio::{MultiplexedConnection, PubSubSink};
 use tokio::sync::mpsc;
 
 use super::presence::{self, HEARTBEAT, Notice};
+use super::streams;
 use super::wire::{PRESENCE, Wire};
 use super::{Command, Inner, write};
 use crate::broker::{BrokerError, Inbox, Topic};
@@ -196,6 +197,7 @@ async fn subscribe(inner: &Inner, sink: &mut PubSubSink, topic: Topic) -> redis:
         sink.subscribe(&channel).await?;
     }
     inner.subscribed().insert(topic);
+    inner.subscriptions_changed.notify_waiters();
     Ok(())
 }
 
@@ -213,12 +215,17 @@ fn deliver(inner: &Inner, inbox: &Inbox, node: &str, channel: &str, payload: &[u
         }
         return;
     }
+    let Some((positions, payload)) = streams::split_message(payload) else {
+        tracing::warn!(channel, "ignored a malformed stream message");
+        return;
+    };
     let Ok(wire) = serde_json::from_slice::<Wire<'_>>(payload) else {
         tracing::warn!(channel, "ignored a message that is not a beeflow delivery");
         return;
     };
-    if wire.origin == node {
-        // Our own publish on a channel we also listen to: delivered locally already.
+    if wire.origin == node && positions.is_none() {
+        // Our own publish to connections, on a channel we also listen to: delivered
+        // locally already. (Stream deliveries are delivered here when heard back.)
         return;
     }
     if wire.expired() {
@@ -232,9 +239,23 @@ fn deliver(inner: &Inner, inbox: &Inbox, node: &str, channel: &str, payload: &[u
         );
         return;
     }
-    let Some(delivery) = wire.into_delivery() else {
+    let Some(mut delivery) = wire.into_delivery() else {
         tracing::warn!(channel, "ignored a malformed beeflow delivery");
         return;
     };
-    inbox.deliver(&delivery);
+    if let Some(positions) = positions
+        && !streams::apply_positions(&mut delivery, positions)
+    {
+        tracing::warn!(
+            channel,
+            "ignored a stream delivery whose positions do not match"
+        );
+        return;
+    }
+    let report = inbox.deliver(&delivery);
+    if *delivery.origin == *node
+        && let Some(echo) = inner.echoes().remove(&delivery.id)
+    {
+        let _ = echo.send(report);
+    }
 }

@@ -1,0 +1,282 @@
+//! Stream history in Redis (`docs/protocol.md` §6.4), shared by every node.
+//!
+//! One Lua script gives each user or group part of a delivery the next offset of its stream,
+//! appends the event to the stream's history and publishes the delivery, all in one atomic
+//! step: offsets are assigned in the order Redis publishes, so every node (the publisher
+//! included, which hears its own publish on its node channel) delivers a stream's events in
+//! offset order.
+//!
+//! Keys, under the broker's prefix, per stream (`user:<id>`, `group:<name>`):
+//! - `history-meta:<stream>`, a hash: `e` the epoch, `s` the last offset;
+//! - `history:<stream>`, a Redis stream: entry `<offset>-1` with the event (`d`) and when it
+//!   was appended (`t`, ms by Redis's clock).
+//!
+//! Both expire when the stream has had no event for the history's age; the next event then
+//! starts a new epoch, as it does after Redis lost them (a restart, a flush).
+//!
+//! A published stream message is `S<offset>:<epoch>,…\n<delivery>`: the positions of the
+//! delivery's stream parts, in order, then the delivery as on any other channel.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+
+use redis::aio::MultiplexedConnection;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::broker::{HistoryRead, RemoteDelivery};
+use crate::envelope::{EventFrame, FrameParts, Position};
+use crate::limits::HistoryLimits;
+
+/// ARGV: prefix, size, age (ms), n, then n pairs (stream, stored event), the delivery, then
+/// the channels to publish on. Returns the positions header and how many subscribers the
+/// publishes reached.
+static APPEND_AND_PUBLISH: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local prefix, size, age = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local n = tonumber(ARGV[4])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local header = {}
+for i = 1, n do
+  local stream, data = ARGV[3 + 2 * i], ARGV[4 + 2 * i]
+  local meta = prefix .. ':history-meta:' .. stream
+  local key = prefix .. ':history:' .. stream
+  local epoch = redis.call('HGET', meta, 'e')
+  if not epoch then
+    epoch = string.format('%08x%05x', tonumber(t[1]), tonumber(t[2]))
+    redis.call('DEL', key)
+    redis.call('HSET', meta, 'e', epoch)
+  end
+  local top = redis.call('HINCRBY', meta, 's', 1)
+  redis.call('PEXPIRE', meta, age)
+  if size > 0 then
+    redis.call('XADD', key, 'MAXLEN', size, top .. '-1', 'd', data, 't', now)
+    redis.call('PEXPIRE', key, age)
+  end
+  header[i] = top .. ':' .. epoch
+end
+local positions = table.concat(header, ',')
+local message = 'S' .. positions .. '\n' .. ARGV[5 + 2 * n]
+local reached = 0
+for i = 6 + 2 * n, #ARGV do reached = reached + redis.call('PUBLISH', ARGV[i], message) end
+return {positions, reached}
+",
+    )
+});
+
+/// An event as the history keeps it: the frame's parts less its position.
+#[derive(Debug, Serialize, Deserialize)]
+struct Stored<'a> {
+    #[serde(borrow)]
+    text: std::borrow::Cow<'a, str>,
+    seq_at: usize,
+    payload_at: usize,
+    id: Uuid,
+    droppable: bool,
+}
+
+/// Appends the stream parts of `delivery` and publishes `message` (the delivery's wire form)
+/// on `channels`, in one step. Returns the positions given, in the order of the stream
+/// parts, and how many subscribers the publishes reached.
+pub(super) async fn append_and_publish(
+    connection: &mut MultiplexedConnection,
+    prefix: &str,
+    limits: HistoryLimits,
+    delivery: &RemoteDelivery,
+    message: &[u8],
+    channels: &[String],
+) -> redis::RedisResult<(Positions, usize)> {
+    let mut invocation = APPEND_AND_PUBLISH.prepare_invoke();
+    let age = u64::try_from(limits.age.as_millis()).unwrap_or(u64::MAX);
+    let streams: Vec<(Arc<str>, String)> = delivery
+        .parts
+        .iter()
+        .filter_map(|part| {
+            let stream = part.topic.stream()?;
+            let parts = part.frame.to_parts();
+            let stored = Stored {
+                text: parts.text.into(),
+                seq_at: parts.seq_at,
+                payload_at: parts.payload_at,
+                id: parts.id,
+                droppable: parts.droppable,
+            };
+            let stored = serde_json::to_string(&stored).expect("a stored event serializes");
+            Some((stream, stored))
+        })
+        .collect();
+    invocation
+        .arg(prefix)
+        .arg(limits.size)
+        .arg(age)
+        .arg(streams.len());
+    for (stream, stored) in &streams {
+        invocation.arg(&**stream).arg(stored);
+    }
+    invocation.arg(message);
+    for channel in channels {
+        invocation.arg(channel);
+    }
+    let (positions, reached): (String, usize) = invocation.invoke_async(connection).await?;
+    let positions = parse_positions(&positions)
+        .ok_or_else(|| redis::RedisError::from((redis::ErrorKind::Parse, "malformed positions")))?;
+    Ok((positions, reached))
+}
+
+/// The positions (offset, epoch) of a delivery's stream parts, in order.
+pub(super) type Positions = Vec<(u64, Arc<str>)>;
+
+/// `<offset>:<epoch>,…`, as the script writes it.
+fn parse_positions(header: &str) -> Option<Positions> {
+    if header.is_empty() {
+        return Some(Vec::new());
+    }
+    header
+        .split(',')
+        .map(|position| {
+            let (offset, epoch) = position.split_once(':')?;
+            Some((offset.parse().ok()?, epoch.into()))
+        })
+        .collect()
+}
+
+/// Splits a published message into the positions of its stream parts and the delivery;
+/// `None` for the positions of a message without streams.
+pub(super) fn split_message(payload: &[u8]) -> Option<(Option<Positions>, &[u8])> {
+    let Some(rest) = payload.strip_prefix(b"S") else {
+        return Some((None, payload));
+    };
+    let end = rest.iter().position(|&b| b == b'\n')?;
+    let header = std::str::from_utf8(&rest[..end]).ok()?;
+    Some((Some(parse_positions(header)?), &rest[end + 1..]))
+}
+
+/// Gives the stream parts of `delivery` their `positions`, in order; false when they do not
+/// match.
+pub(super) fn apply_positions(delivery: &mut RemoteDelivery, positions: Positions) -> bool {
+    let mut positions = positions.into_iter();
+    for part in &mut delivery.parts {
+        let Some(stream) = part.topic.stream() else {
+            continue;
+        };
+        let Some((offset, epoch)) = positions.next() else {
+            return false;
+        };
+        let position = Position {
+            stream,
+            offset,
+            epoch,
+        };
+        part.frame = Arc::new(part.frame.positioned(position));
+    }
+    positions.next().is_none()
+}
+
+/// The events of `stream` after `after`, if all are kept (and younger than the age limit)
+/// and at most `limit`.
+pub(super) async fn read(
+    connection: &mut MultiplexedConnection,
+    prefix: &str,
+    stream: Arc<str>,
+    after: u64,
+    limit: usize,
+    limits: HistoryLimits,
+) -> redis::RedisResult<Option<HistoryRead>> {
+    let ((epoch, top), time): ((Option<String>, Option<u64>), Vec<u64>) = redis::pipe()
+        .cmd("HMGET")
+        .arg(format!("{prefix}:history-meta:{stream}"))
+        .arg("e")
+        .arg("s")
+        .cmd("TIME")
+        .query_async(connection)
+        .await?;
+    let (Some(epoch), Some(top), [seconds, micros]) = (epoch, top, time.as_slice()) else {
+        return Ok(None);
+    };
+    let now_ms = seconds * 1000 + micros / 1000;
+    let epoch: Arc<str> = epoch.into();
+    let missed = top.saturating_sub(after);
+    let incomplete = || HistoryRead {
+        epoch: epoch.clone(),
+        top,
+        events: None,
+    };
+    if after > top || missed > limit as u64 {
+        return Ok(Some(incomplete()));
+    }
+    if missed == 0 {
+        return Ok(Some(HistoryRead {
+            epoch,
+            top,
+            events: Some(Vec::new()),
+        }));
+    }
+    let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+        .arg(format!("{prefix}:history:{stream}"))
+        .arg(format!("{}-0", after + 1))
+        .arg(format!("{top}-1"))
+        .query_async(connection)
+        .await?;
+    let max_age = u64::try_from(limits.age.as_millis()).unwrap_or(u64::MAX);
+    let mut events = Vec::with_capacity(entries.len());
+    for (expected, (id, fields)) in (after + 1..).zip(entries) {
+        let fields: HashMap<&str, &str> = fields
+            .chunks_exact(2)
+            .map(|pair| (pair[0].as_str(), pair[1].as_str()))
+            .collect();
+        let offset: Option<u64> = id.split_once('-').and_then(|(o, _)| o.parse().ok());
+        let fresh = fields
+            .get("t")
+            .and_then(|t| t.parse::<u64>().ok())
+            .is_some_and(|t| now_ms.saturating_sub(t) <= max_age);
+        let stored = fields
+            .get("d")
+            .and_then(|d| serde_json::from_str::<Stored<'_>>(d).ok());
+        let (Some(offset), true, Some(stored)) = (offset, fresh, stored) else {
+            return Ok(Some(incomplete()));
+        };
+        if offset != expected {
+            return Ok(Some(incomplete()));
+        }
+        let frame = EventFrame::from_parts(FrameParts {
+            text: &stored.text,
+            seq_at: stored.seq_at,
+            payload_at: stored.payload_at,
+            id: stored.id,
+            position: Some(Position {
+                stream: stream.clone(),
+                offset,
+                epoch: epoch.clone(),
+            }),
+            droppable: stored.droppable,
+        });
+        let Some(frame) = frame else {
+            return Ok(Some(incomplete()));
+        };
+        events.push(Arc::new(frame));
+    }
+    let complete = events.len() as u64 == missed;
+    Ok(Some(HistoryRead {
+        epoch,
+        top,
+        events: complete.then_some(events),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_split_into_positions_and_the_delivery() {
+        assert_eq!(
+            split_message(b"S4:ab,7:cd\n{}"),
+            Some((Some(vec![(4, "ab".into()), (7, "cd".into())]), &b"{}"[..]))
+        );
+        assert_eq!(split_message(b"{}"), Some((None, &b"{}"[..])));
+        assert_eq!(split_message(b"S4:ab"), None, "no delivery");
+        assert_eq!(split_message(b"Sx:ab\n{}"), None, "not an offset");
+    }
+}
