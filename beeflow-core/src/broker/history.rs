@@ -58,14 +58,15 @@ impl Stream {
 const SWEEP_EVERY: usize = 1024;
 
 impl MemoryHistory {
-    /// Gives `frame` the next position of `stream`, keeps it, and returns it positioned.
+    /// Gives `frame` the next position of `stream` (in place when it is not shared), and
+    /// keeps it.
     pub(super) fn append(
         &mut self,
         stream: Arc<str>,
-        frame: &EventFrame,
+        frame: &mut Arc<EventFrame>,
         limits: HistoryLimits,
         now: Instant,
-    ) -> Arc<EventFrame> {
+    ) {
         self.appends += 1;
         if self.appends >= SWEEP_EVERY {
             self.appends = 0;
@@ -86,11 +87,10 @@ impl MemoryHistory {
             offset: state.top,
             epoch: state.epoch.clone(),
         };
-        let positioned = Arc::new(frame.positioned(position));
+        Arc::make_mut(frame).set_position(position);
         state.last = now;
-        state.events.push_back((now, positioned.clone()));
+        state.events.push_back((now, frame.clone()));
         state.trim(limits, now);
-        positioned
     }
 
     /// The events of `stream` after `after`, if all are kept and at most `limit`.
@@ -143,8 +143,14 @@ mod tests {
         }
     }
 
-    fn frame() -> EventFrame {
-        EventFrame::new(None, "e", &Recipient::group("g"), "{}", false)
+    fn frame() -> Arc<EventFrame> {
+        Arc::new(EventFrame::new(
+            None,
+            "e",
+            &Recipient::group("g"),
+            "{}",
+            false,
+        ))
     }
 
     fn offsets(read: &HistoryRead) -> Option<Vec<u64>> {
@@ -162,9 +168,10 @@ mod tests {
         let now = Instant::now();
         let g: Arc<str> = "group:g".into();
         for _ in 0..5 {
-            history.append(g.clone(), &frame(), limits(3), now);
+            history.append(g.clone(), &mut frame(), limits(3), now);
         }
-        let other = history.append("group:h".into(), &frame(), limits(3), now);
+        let mut other = frame();
+        history.append("group:h".into(), &mut other, limits(3), now);
         assert_eq!(other.position().unwrap().offset, 1);
         let read = history.read("group:g", 2, 10, limits(3), now).unwrap();
         assert_eq!((read.top, offsets(&read)), (5, Some(vec![3, 4, 5])));
@@ -182,9 +189,10 @@ mod tests {
         let mut history = MemoryHistory::default();
         let start = Instant::now();
         let g: Arc<str> = "group:g".into();
-        let first = history.append(g.clone(), &frame(), limits(3), start);
+        let (mut first, mut second) = (frame(), frame());
+        history.append(g.clone(), &mut first, limits(3), start);
         let later = start + Duration::from_secs(61);
-        let second = history.append(g, &frame(), limits(3), later);
+        history.append(g, &mut second, limits(3), later);
         let (a, b) = (first.position().unwrap(), second.position().unwrap());
         assert_ne!(a.epoch, b.epoch);
         assert_eq!(b.offset, 1);

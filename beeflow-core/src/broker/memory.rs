@@ -124,12 +124,13 @@ impl Broker for MemoryBroker {
         &self,
         mut delivery: RemoteDelivery,
         limits: HistoryLimits,
+        _await_local: bool,
     ) -> StreamsFuture {
         let now = std::time::Instant::now();
         let mut history = self.streams();
         for part in &mut delivery.parts {
             if let Some(stream) = part.topic.stream() {
-                part.frame = history.append(stream, &part.frame, limits, now);
+                history.append(stream, &mut part.frame, limits, now);
             }
         }
         let topics = delivery.topics();

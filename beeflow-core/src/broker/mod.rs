@@ -181,7 +181,18 @@ pub trait Broker: Send + Sync + 'static {
     /// history within `history`, and delivers the delivery to every node that needs it,
     /// **the origin included** (through its [`Inbox`]), each stream's events in position
     /// order on every node.
-    fn publish_streams(&self, delivery: RemoteDelivery, history: HistoryLimits) -> StreamsFuture;
+    ///
+    /// With `await_local` (an emit inside a request, whose completion must come after its
+    /// events) the future resolves once this node's connections have the delivery queued;
+    /// without, a networked broker may resolve as soon as the delivery is on its way, with an
+    /// empty local report and `published: Ok(1)`, and deliver to this node's connections
+    /// when it can.
+    fn publish_streams(
+        &self,
+        delivery: RemoteDelivery,
+        history: HistoryLimits,
+        await_local: bool,
+    ) -> StreamsFuture;
 
     /// The events of `stream` after offset `after`, if the history (kept within `history`)
     /// holds them all and there are at most `limit`.
@@ -284,6 +295,19 @@ impl Inbox {
             // Subscriptions only: nothing is published to a pattern or a presence topic.
             Topic::Pattern(_) | Topic::Presence(_) => return None,
         })
+    }
+
+    /// Whether some connection of this node is one `delivery` is for (a broker that hands a
+    /// node its own deliveries back can skip those that reach nobody here).
+    pub fn reaches(&self, delivery: &RemoteDelivery) -> bool {
+        let Some(hub) = self.hub.upgrade() else {
+            return false;
+        };
+        delivery
+            .parts
+            .iter()
+            .filter_map(|part| self.target(part))
+            .any(|target| hub.reaches(target))
     }
 
     /// Delivers a presence notice (`beeflow.join` when `joined`, else `beeflow.leave`) for

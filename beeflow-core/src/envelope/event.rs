@@ -95,14 +95,19 @@ impl EventFrame {
 
     /// The same event at `position` in its stream.
     pub fn positioned(&self, position: Position) -> Self {
+        let mut frame = self.clone();
+        frame.set_position(position);
+        frame
+    }
+
+    /// Puts this event at `position` in its stream (for a frame not shared yet, without a
+    /// copy: `Arc::make_mut(&mut frame).set_position(..)`).
+    pub fn set_position(&mut self, position: Position) {
         let mut position_text = String::with_capacity(48);
         let _ = write!(position_text, ",\"offset\":{},\"epoch\":", position.offset);
         push_json_str(&mut position_text, &position.epoch);
-        Self {
-            position: Some(position),
-            position_text: position_text.into_boxed_str(),
-            ..self.clone()
-        }
+        self.position = Some(position);
+        self.position_text = position_text.into_boxed_str();
     }
 
     /// Rebuilds a frame from its [`EventFrame::to_parts`] (a broker carrying it between
@@ -122,7 +127,10 @@ impl EventFrame {
             && text[seq_at..].starts_with("\"event\":")
             && text[payload_at..].starts_with(",\"payload\":")
             && text.ends_with('}');
-        let frame = Self {
+        if !well_formed {
+            return None;
+        }
+        let mut frame = Self {
             text: text.into(),
             seq_at,
             payload_at,
@@ -131,10 +139,10 @@ impl EventFrame {
             position_text: Box::default(),
             droppable,
         };
-        well_formed.then(|| match position {
-            Some(position) => frame.positioned(position),
-            None => frame,
-        })
+        if let Some(position) = position {
+            frame.set_position(position);
+        }
+        Some(frame)
     }
 
     /// The frame taken apart, for a broker to carry it to another node.

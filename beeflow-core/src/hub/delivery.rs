@@ -151,7 +151,7 @@ impl Hub {
 impl Index {
     /// Calls `reach` once for every connection an event to `group` reaches here: its members,
     /// then the pattern subscribers that are not members.
-    fn reach_group<'a>(
+    pub(super) fn reach_group<'a>(
         &'a self,
         group: &str,
         reach: &mut impl FnMut(&'a ConnectionId, &'a Arc<Mailbox>),

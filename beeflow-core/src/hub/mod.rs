@@ -261,6 +261,24 @@ impl Hub {
         Ok((id, mailbox, outbound))
     }
 
+    /// Whether `target` has a connection on this node.
+    pub(crate) fn reaches(&self, target: Target<'_>) -> bool {
+        if let Target::Presence(group) = target {
+            return self.watchers().contains_key(group);
+        }
+        let index = self.read();
+        match target {
+            Target::Connections(ids) => ids.iter().any(|id| index.connections.contains_key(id)),
+            Target::User(user) => index.users.contains_key(user),
+            Target::Group(group) => {
+                let mut any = false;
+                index.reach_group(group, &mut |_, _| any = true);
+                any
+            }
+            Target::Presence(_) => false,
+        }
+    }
+
     /// The queue of local connection `id`.
     pub(crate) fn mailbox(&self, id: &ConnectionId) -> Option<Arc<Mailbox>> {
         let index = self.read();

@@ -67,7 +67,10 @@ impl Node {
                 self.deliver_one(recipient, &emit, req_id, requester)
                     .await?
             }
-            None => self.deliver_union(&recipients, &emit, req_id).await?,
+            None => {
+                self.deliver_union(&recipients, &emit, req_id, requester.is_some())
+                    .await?
+            }
         };
         self.telemetry
             .delivered(event, report.delivered, report.dropped);
@@ -100,7 +103,7 @@ impl Node {
                 };
                 let origin = self.hub.node_id().clone();
                 let delivery = RemoteDelivery::single(topic, Vec::new(), frame, origin);
-                self.publish_streams(delivery).await
+                self.publish_streams(delivery, requester.is_some()).await
             }
             _ => {
                 let ids = self.resolve(recipient).await?;
@@ -118,6 +121,7 @@ impl Node {
         recipients: &Recipients,
         emit: &Emit,
         req_id: Option<Uuid>,
+        in_request: bool,
     ) -> Result<DeliveryReport, Problem> {
         let mut parts = Vec::new();
         for recipient in recipients.iter() {
@@ -182,7 +186,7 @@ impl Node {
             origin: node.clone(),
         };
         if streams {
-            report.add(self.publish_streams(delivery(remote)).await);
+            report.add(self.publish_streams(delivery(remote), in_request).await);
             return Ok(report);
         }
         let targets: Vec<(Target<'_>, &Arc<EventFrame>)> = parts
@@ -266,11 +270,12 @@ impl Node {
     }
 
     /// Hands a delivery with a user or group part to the broker, which positions it and
-    /// delivers it to every node, this one included.
-    async fn publish_streams(&self, delivery: RemoteDelivery) -> DeliveryReport {
+    /// delivers it to every node, this one included. Inside a request (`in_request`) it
+    /// resolves once this node's connections have it, so the request completes after them.
+    async fn publish_streams(&self, delivery: RemoteDelivery, in_request: bool) -> DeliveryReport {
         let published = self
             .broker
-            .publish_streams(delivery, self.limits.history())
+            .publish_streams(delivery, self.limits.history(), in_request)
             .await;
         let mut report = published.local;
         match published.published {

@@ -99,11 +99,13 @@ async fn every_recipient_type_crosses_nodes() {
     );
 
     // a push from outside a request on node B reaches node A; seq stays gap-free there.
+    // Outside a request an emit to a user or group returns once it is on its way: its
+    // deliveries, on node B too, are counted where they happen.
     let report = node_b
         .emit(Recipient::user("ada"), &announcement("pushed"))
         .await
         .unwrap();
-    assert_eq!((report.delivered, report.published), (1, 1));
+    assert_eq!((report.delivered, report.published), (0, 1));
     let pushed = next(&mut ada_a).await;
     assert_eq!(pushed["payload"]["text"], "pushed");
     assert!(pushed.get("req_id").is_none());
@@ -132,7 +134,7 @@ async fn delivery_resumes_after_redis_restarts() {
         .emit(Recipient::group("r"), &announcement("before"))
         .await
         .unwrap();
-    assert_eq!((report.delivered, report.published), (1, 1));
+    assert_eq!((report.published, report.lost), (1, 0));
     assert_eq!(next(&mut on_a).await["payload"]["text"], "before");
     assert_eq!(next(&mut on_b).await["payload"]["text"], "before");
 
@@ -159,7 +161,7 @@ async fn delivery_resumes_after_redis_restarts() {
         .emit(Recipient::group("r"), &announcement("after"))
         .await
         .unwrap();
-    assert_eq!((report.delivered, report.published, report.lost), (1, 1, 0));
+    assert_eq!((report.published, report.lost), (1, 0));
     assert_eq!(next(&mut on_a).await["payload"]["text"], "after");
     let after = next(&mut on_b).await;
     assert_eq!(
@@ -202,8 +204,10 @@ async fn a_frozen_redis_does_not_stall_emits_and_what_was_lost_never_arrives() {
         .await
         .unwrap();
     let waited = started.elapsed();
-    assert_eq!(report.lost, 1);
     assert!(waited < timeout * 5, "the emit waited {waited:?}");
+    // It was on its way when Redis froze; the broker gives up on it after its timeout.
+    assert_eq!(report.lost, 0);
+    until("node A gave up on the delivery", || broker_a.lost() == 1).await;
     // Redis stays frozen well past the publish timeout, as a stalled server does; then the
     // PUBLISH it was holding reaches node B, too late.
     tokio::time::sleep(timeout * 3).await;
@@ -248,7 +252,7 @@ async fn a_union_reaches_each_connection_once_across_nodes() {
         .and(Recipient::group("board"))
         .except(dave_b.connection_id());
     let report = node_a.emit(to, &announcement("assigned")).await.unwrap();
-    assert_eq!(report.delivered, 1, "bob on A: {report:?}");
+    assert_eq!(report.published, 1, "{report:?}");
     // The marker follows on one of the same channels: a second copy of the union would
     // arrive at node B before it.
     node_a

@@ -15,6 +15,7 @@
 //! `presence.rs` the presence scripts.
 
 mod presence;
+mod publisher;
 mod streams;
 mod task;
 mod wire;
@@ -32,7 +33,7 @@ use uuid::Uuid;
 use self::wire::Wire;
 use super::{
     Broker, BrokerError, HistoryFuture, Inbox, MembershipChange, PresenceFuture, PublishFuture,
-    RemoteDelivery, StreamsFuture, StreamsReport, SubscribedFuture, Topic,
+    RemoteDelivery, StreamsFuture, SubscribedFuture, Topic,
 };
 use crate::hub::DeliveryReport;
 use crate::limits::HistoryLimits;
@@ -61,6 +62,8 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_millis(200);
 #[derive(Clone)]
 pub struct RedisBroker {
     inner: Arc<Inner>,
+    /// Stream deliveries for the batcher (`publisher.rs`).
+    jobs: mpsc::Sender<publisher::Job>,
 }
 
 pub(super) struct Inner {
@@ -72,10 +75,10 @@ pub(super) struct Inner {
     /// made them.
     commands: mpsc::UnboundedSender<Command>,
     receiver: Mutex<Option<mpsc::UnboundedReceiver<Command>>>,
+    /// The batcher's end of the stream delivery queue, until `attach` starts it.
+    jobs: Mutex<Option<mpsc::Receiver<publisher::Job>>>,
     /// Topics this node is subscribed to now (its own publishes come back on them).
     subscribed: Mutex<HashSet<Topic>>,
-    /// Wakes those waiting for a subscription to take effect.
-    subscriptions_changed: tokio::sync::Notify,
     /// Whether the task takes changes now. While Redis is away it does not: nothing queues
     /// up during an outage, since the task reads the node's whole state when it reconnects
     /// (after turning this on, so no change falls between).
@@ -103,6 +106,8 @@ pub(super) enum Command {
     /// Where the presence counts the task put back after a reconnect end: membership changes
     /// queued before it are in them already.
     Mark,
+    /// Answered once every command queued before it took effect.
+    Barrier(oneshot::Sender<()>),
 }
 
 /// How long a presence query waits for Redis.
@@ -129,15 +134,17 @@ impl RedisBroker {
         let client = redis::Client::open(url)
             .map_err(|e| BrokerError::Unavailable(format!("invalid Redis URL: {e}")))?;
         let (commands, receiver) = mpsc::unbounded_channel();
+        let (jobs, job_receiver) = mpsc::channel(publisher::QUEUE);
         Ok(Self {
+            jobs,
             inner: Arc::new(Inner {
+                jobs: Mutex::new(Some(job_receiver)),
                 client,
                 prefix: prefix.to_owned(),
                 publisher: RwLock::new(None),
                 commands,
                 receiver: Mutex::new(Some(receiver)),
                 subscribed: Mutex::default(),
-                subscriptions_changed: tokio::sync::Notify::new(),
                 accepting: AtomicBool::new(false),
                 node: OnceLock::new(),
                 inbox: OnceLock::new(),
@@ -256,6 +263,19 @@ impl Broker for RedisBroker {
         let _ = self.inner.node.set(inbox.node_id().into());
         let _ = self.inner.inbox.set(inbox.clone());
         runtime.spawn(task::run(self.inner.clone(), inbox, receiver));
+        let jobs = self
+            .inner
+            .jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(jobs) = jobs {
+            runtime.spawn(publisher::run(
+                self.inner.clone(),
+                jobs,
+                self.publish_timeout(),
+            ));
+        }
     }
 
     fn publish(&self, delivery: RemoteDelivery) -> PublishFuture {
@@ -306,74 +326,20 @@ impl Broker for RedisBroker {
         })
     }
 
-    fn publish_streams(&self, delivery: RemoteDelivery, history: HistoryLimits) -> StreamsFuture {
-        let inner = self.inner.clone();
-        let timeout = self.publish_timeout();
-        Box::pin(async move {
-            // Without Redis no position can be given: this node still delivers to its own
-            // connections, without one, and the other nodes lose the event.
-            let lost = |why: String| {
-                inner.lost.fetch_add(1, Ordering::Relaxed);
-                let local = inner
-                    .inbox
-                    .get()
-                    .map(|inbox| inbox.deliver(&delivery))
-                    .unwrap_or_default();
-                StreamsReport::new(local, Err(BrokerError::Unavailable(why)))
-            };
-            let Some(mut publisher) = read(&inner.publisher) else {
-                return lost("not connected to Redis".into());
-            };
-            let node = delivery.origin.clone();
-            // Every topic's channel, and this node's own: it hears its publish back there
-            // and delivers to its connections then, in the order Redis gave positions.
-            let mut topics = delivery.topics();
-            let own = Topic::Node(node.clone());
-            if !topics.contains(&&own) {
-                topics.push(&own);
-            }
-            let channels: Vec<String> = topics.iter().map(|topic| inner.channel(topic)).collect();
-            let message = serde_json::to_vec(&Wire::new(&delivery, timeout))
-                .expect("wire serialization is infallible");
-            let (echo, heard) = oneshot::channel();
-            inner.echoes().insert(delivery.id, echo);
-            let publishing = streams::append_and_publish(
-                &mut publisher,
-                &inner.prefix,
-                history,
-                &delivery,
-                &message,
-                &channels,
-            );
-            let appended = tokio::time::timeout(timeout, publishing).await;
-            let reached = match appended {
-                Ok(Ok((_, reached))) => reached,
-                Ok(Err(error)) => {
-                    inner.echoes().remove(&delivery.id);
-                    return lost(error.to_string());
-                }
-                Err(_) => {
-                    inner.echoes().remove(&delivery.id);
-                    return lost(format!("Redis did not answer within {timeout:?}"));
-                }
-            };
-            // This node's subscriptions among the channels heard it too; not other nodes.
-            let own_subscriptions = {
-                let subscribed = inner.subscribed();
-                topics.iter().filter(|t| subscribed.contains(**t)).count()
-            };
-            let local = match tokio::time::timeout(timeout, heard).await {
-                Ok(Ok(report)) => report,
-                _ => {
-                    inner.echoes().remove(&delivery.id);
-                    tracing::warn!(
-                        "a stream delivery was not heard back in time; this node's connections may get it late"
-                    );
-                    DeliveryReport::default()
-                }
-            };
-            StreamsReport::new(local, Ok(reached.saturating_sub(own_subscriptions)))
-        })
+    fn publish_streams(
+        &self,
+        delivery: RemoteDelivery,
+        history: HistoryLimits,
+        await_local: bool,
+    ) -> StreamsFuture {
+        Box::pin(publisher::publish_streams(
+            self.inner.clone(),
+            self.jobs.clone(),
+            delivery,
+            history,
+            self.publish_timeout(),
+            await_local,
+        ))
     }
 
     fn history(
@@ -425,17 +391,17 @@ impl Broker for RedisBroker {
     fn subscribed(&self, node: &str, topic: &Topic) -> SubscribedFuture {
         let inner = self.inner.clone();
         let topic = topic.clone();
-        let serves = self.serves(node);
+        // The subscription (or the unsubscription a leave queued before it) is a command
+        // ahead of this one: once the task answers, the set below is up to date.
+        let (reply, applied) = oneshot::channel();
+        let asked = self.serves(node) && self.inner.send(Command::Barrier(reply));
         Box::pin(async move {
-            let deadline = tokio::time::Instant::now() + PRESENCE_TIMEOUT;
-            loop {
-                let changed = inner.subscriptions_changed.notified();
-                if !serves || inner.subscribed().contains(&topic) {
-                    return serves;
-                }
-                if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                    return false;
-                }
+            if !asked {
+                return false;
+            }
+            match tokio::time::timeout(PRESENCE_TIMEOUT, applied).await {
+                Ok(Ok(())) => inner.subscribed().contains(&topic),
+                _ => false,
             }
         })
     }

@@ -31,9 +31,11 @@ use crate::limits::HistoryLimits;
 /// ARGV: prefix, size, age (ms), n, then n pairs (stream, stored event), the delivery, then
 /// the channels to publish on. Returns the positions header and how many subscribers the
 /// publishes reached.
-static APPEND_AND_PUBLISH: LazyLock<redis::Script> = LazyLock::new(|| {
-    redis::Script::new(
-        r"
+pub(super) static APPEND_AND_PUBLISH: LazyLock<redis::Script> =
+    LazyLock::new(|| redis::Script::new(APPEND_AND_PUBLISH_LUA));
+
+/// The script's source, loaded on every (re)connection so pipelines can `EVALSHA` it.
+pub(super) const APPEND_AND_PUBLISH_LUA: &str = r"
 local prefix, size, age = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local n = tonumber(ARGV[4])
 local t = redis.call('TIME')
@@ -62,9 +64,7 @@ local message = 'S' .. positions .. '\n' .. ARGV[5 + 2 * n]
 local reached = 0
 for i = 6 + 2 * n, #ARGV do reached = reached + redis.call('PUBLISH', ARGV[i], message) end
 return {positions, reached}
-",
-    )
-});
+";
 
 /// An event as the history keeps it: the frame's parts less its position.
 #[derive(Debug, Serialize, Deserialize)]
@@ -77,18 +77,15 @@ struct Stored<'a> {
     droppable: bool,
 }
 
-/// Appends the stream parts of `delivery` and publishes `message` (the delivery's wire form)
-/// on `channels`, in one step. Returns the positions given, in the order of the stream
-/// parts, and how many subscribers the publishes reached.
-pub(super) async fn append_and_publish(
-    connection: &mut MultiplexedConnection,
+/// The script's arguments to append the stream parts of `delivery` and publish `message`
+/// (the delivery's wire form) on `channels`, in one step.
+pub(super) fn append_and_publish_args(
     prefix: &str,
     limits: HistoryLimits,
     delivery: &RemoteDelivery,
     message: &[u8],
     channels: &[String],
-) -> redis::RedisResult<(Positions, usize)> {
-    let mut invocation = APPEND_AND_PUBLISH.prepare_invoke();
+) -> Vec<Vec<u8>> {
     let age = u64::try_from(limits.age.as_millis()).unwrap_or(u64::MAX);
     let streams: Vec<(Arc<str>, String)> = delivery
         .parts
@@ -107,22 +104,18 @@ pub(super) async fn append_and_publish(
             Some((stream, stored))
         })
         .collect();
-    invocation
-        .arg(prefix)
-        .arg(limits.size)
-        .arg(age)
-        .arg(streams.len());
-    for (stream, stored) in &streams {
-        invocation.arg(&**stream).arg(stored);
+    let mut args: Vec<Vec<u8>> = Vec::with_capacity(5 + 2 * streams.len() + channels.len());
+    args.push(prefix.into());
+    args.push(limits.size.to_string().into_bytes());
+    args.push(age.to_string().into_bytes());
+    args.push(streams.len().to_string().into_bytes());
+    for (stream, stored) in streams {
+        args.push(stream.as_bytes().to_vec());
+        args.push(stored.into_bytes());
     }
-    invocation.arg(message);
-    for channel in channels {
-        invocation.arg(channel);
-    }
-    let (positions, reached): (String, usize) = invocation.invoke_async(connection).await?;
-    let positions = parse_positions(&positions)
-        .ok_or_else(|| redis::RedisError::from((redis::ErrorKind::Parse, "malformed positions")))?;
-    Ok((positions, reached))
+    args.push(message.to_vec());
+    args.extend(channels.iter().map(|channel| channel.as_bytes().to_vec()));
+    args
 }
 
 /// The positions (offset, epoch) of a delivery's stream parts, in order.
@@ -169,7 +162,8 @@ pub(super) fn apply_positions(delivery: &mut RemoteDelivery, positions: Position
             offset,
             epoch,
         };
-        part.frame = Arc::new(part.frame.positioned(position));
+        // Fresh from the wire, the frame is not shared: positioned in place.
+        Arc::make_mut(&mut part.frame).set_position(position);
     }
     positions.next().is_none()
 }

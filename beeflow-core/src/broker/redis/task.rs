@@ -77,6 +77,12 @@ async fn connect_and_serve(
         skipping: false,
     };
     let node = inner.node.get().cloned().unwrap_or_default();
+    // The batcher calls the stream script by its hash, in pipelines.
+    redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(streams::APPEND_AND_PUBLISH_LUA)
+        .query_async::<String>(&mut session.publisher)
+        .await?;
     // From here on changes queue up; the state read below includes every one before.
     inner.accepting.store(true, Ordering::Release);
     // Presence first, so a node that was reaped while away is back before anyone asks.
@@ -176,6 +182,10 @@ async fn apply(
             session.skipping = false;
             Ok(())
         }
+        Command::Barrier(reply) => {
+            let _ = reply.send(());
+            Ok(())
+        }
         Command::Presence(group, reply) => {
             let answer = presence::snapshot(&mut session.publisher, &inner.prefix, &group).await;
             let _ = reply.send(
@@ -197,7 +207,6 @@ async fn subscribe(inner: &Inner, sink: &mut PubSubSink, topic: Topic) -> redis:
         sink.subscribe(&channel).await?;
     }
     inner.subscribed().insert(topic);
-    inner.subscriptions_changed.notify_waiters();
     Ok(())
 }
 

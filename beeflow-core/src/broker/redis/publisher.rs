@@ -1,0 +1,198 @@
+//! Stream deliveries to Redis, batched: every user and group delivery of this node goes
+//! through one queue to one task, which sends whatever accumulated as one pipeline of script
+//! calls while the previous one was in flight. One sender that does not wait gets many
+//! events per round trip, and many senders share round trips; Redis runs the scripts in
+//! queue order, so each stream's offsets follow this node's order of emits.
+//!
+//! An emit from inside a request waits until this node heard its delivery back and
+//! delivered it to its own connections (the request's completion comes after them); one
+//! from outside returns once the delivery is queued.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::wire::Wire;
+use super::{Inner, read, streams};
+use crate::broker::{BrokerError, RemoteDelivery, StreamsReport, Topic};
+use crate::hub::DeliveryReport;
+use crate::limits::HistoryLimits;
+
+/// How many deliveries may wait for the batcher; a sender waits beyond that.
+pub(super) const QUEUE: usize = 8192;
+/// The most script calls in one pipeline.
+const BATCH: usize = 256;
+
+/// One delivery for the batcher.
+pub(super) struct Job {
+    delivery: RemoteDelivery,
+    args: Vec<Vec<u8>>,
+    /// Topics among the channels, to count this node's own subscriptions out of the reach.
+    topics: Vec<Topic>,
+    /// Told how many other subscribers the publishes reached, when the sender waits.
+    done: Option<oneshot::Sender<Result<usize, BrokerError>>>,
+}
+
+/// Publishes `delivery` (a user or group delivery) through the batcher.
+pub(super) async fn publish_streams(
+    inner: Arc<Inner>,
+    jobs: mpsc::Sender<Job>,
+    delivery: RemoteDelivery,
+    history: HistoryLimits,
+    timeout: Duration,
+    await_local: bool,
+) -> StreamsReport {
+    if read(&inner.publisher).is_none() {
+        return lost(&inner, &delivery, "not connected to Redis".into());
+    }
+    // Every topic's channel, and, when one of its connections is concerned, this node's
+    // own: it hears its publish back there and delivers to them then, in the order Redis
+    // gave positions.
+    let here = inner
+        .inbox
+        .get()
+        .is_some_and(|inbox| inbox.reaches(&delivery));
+    let mut topics: Vec<Topic> = delivery.topics().into_iter().cloned().collect();
+    let own = Topic::Node(delivery.origin.clone());
+    topics.retain(|topic| *topic != own);
+    if here {
+        topics.push(own);
+    }
+    let channels: Vec<String> = topics.iter().map(|topic| inner.channel(topic)).collect();
+    let message = serde_json::to_vec(&Wire::new(&delivery, timeout))
+        .expect("wire serialization is infallible");
+    let args =
+        streams::append_and_publish_args(&inner.prefix, history, &delivery, &message, &channels);
+    let id = delivery.id;
+    if !await_local {
+        let job = Job {
+            delivery,
+            args,
+            topics,
+            done: None,
+        };
+        return match jobs.send(job).await {
+            Ok(()) => StreamsReport::new(DeliveryReport::default(), Ok(1)),
+            Err(mpsc::error::SendError(job)) => {
+                lost(&inner, &job.delivery, "the broker stopped".into())
+            }
+        };
+    }
+    let heard = here.then(|| {
+        let (echo, heard) = oneshot::channel();
+        inner.echoes().insert(id, echo);
+        heard
+    });
+    let (done, reached) = oneshot::channel();
+    let job = Job {
+        delivery: delivery.clone(),
+        args,
+        topics,
+        done: Some(done),
+    };
+    if jobs.send(job).await.is_err() {
+        inner.echoes().remove(&id);
+        return lost(&inner, &delivery, "the broker stopped".into());
+    }
+    let reached = match tokio::time::timeout(timeout, reached).await {
+        Ok(Ok(Ok(reached))) => reached,
+        Ok(Ok(Err(error))) => {
+            inner.echoes().remove(&id);
+            return lost(&inner, &delivery, error.to_string());
+        }
+        _ => {
+            inner.echoes().remove(&id);
+            return lost(
+                &inner,
+                &delivery,
+                format!("Redis did not answer within {timeout:?}"),
+            );
+        }
+    };
+    let Some(heard) = heard else {
+        return StreamsReport::new(DeliveryReport::default(), Ok(reached));
+    };
+    let local = match tokio::time::timeout(timeout, heard).await {
+        Ok(Ok(report)) => report,
+        _ => {
+            inner.echoes().remove(&id);
+            tracing::warn!(
+                "a stream delivery was not heard back in time; this node's connections may get it late"
+            );
+            DeliveryReport::default()
+        }
+    };
+    StreamsReport::new(local, Ok(reached))
+}
+
+/// Without Redis no position can be given: this node still delivers to its own connections,
+/// without one, and the other nodes lose the event.
+fn lost(inner: &Inner, delivery: &RemoteDelivery, why: String) -> StreamsReport {
+    inner.lost.fetch_add(1, Ordering::Relaxed);
+    let local = inner
+        .inbox
+        .get()
+        .map(|inbox| inbox.deliver(delivery))
+        .unwrap_or_default();
+    StreamsReport::new(local, Err(BrokerError::Unavailable(why)))
+}
+
+/// Runs the batcher until the broker is dropped.
+pub(super) async fn run(inner: Arc<Inner>, mut jobs: mpsc::Receiver<Job>, timeout: Duration) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while jobs.recv_many(&mut batch, BATCH).await > 0 {
+        send(&inner, std::mem::take(&mut batch), timeout).await;
+    }
+}
+
+/// Sends one batch as one pipeline and tells each sender how it went.
+async fn send(inner: &Inner, batch: Vec<Job>, timeout: Duration) {
+    let Some(mut publisher) = read(&inner.publisher) else {
+        return fail(inner, batch, "not connected to Redis");
+    };
+    let sha = streams::APPEND_AND_PUBLISH.get_hash();
+    let mut pipeline = redis::pipe();
+    for job in &batch {
+        pipeline.cmd("EVALSHA").arg(sha).arg(0).arg(&job.args);
+    }
+    let sent = pipeline.query_async::<Vec<(String, usize)>>(&mut publisher);
+    let replies = match tokio::time::timeout(timeout, sent).await {
+        Ok(Ok(replies)) if replies.len() == batch.len() => replies,
+        Ok(Ok(_)) => return fail(inner, batch, "Redis answered a batch in part"),
+        Ok(Err(error)) => return fail(inner, batch, &error.to_string()),
+        Err(_) => return fail(inner, batch, "Redis did not answer in time"),
+    };
+    let subscribed = inner.subscribed().clone();
+    for (job, (_, reached)) in batch.into_iter().zip(replies) {
+        // This node's subscriptions among the channels heard it too; not other nodes.
+        let own = job
+            .topics
+            .iter()
+            .filter(|t| subscribed.contains(*t))
+            .count();
+        if let Some(done) = job.done {
+            let _ = done.send(Ok(reached.saturating_sub(own)));
+        }
+    }
+}
+
+fn fail(inner: &Inner, batch: Vec<Job>, why: &str) {
+    tracing::warn!(
+        deliveries = batch.len(),
+        error = why,
+        "deliveries for other nodes were lost"
+    );
+    for job in batch {
+        match job.done {
+            // The sender delivers to this node's connections itself.
+            Some(done) => {
+                let _ = done.send(Err(BrokerError::Unavailable(why.to_owned())));
+            }
+            None => {
+                lost(inner, &job.delivery, why.to_owned());
+            }
+        }
+    }
+}
