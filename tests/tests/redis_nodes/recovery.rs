@@ -187,6 +187,7 @@ async fn redis_restarted_empty_starts_a_new_epoch_and_recovery_says_so() {
     let after = client.recv().await;
     assert_eq!(after["offset"], 1, "offsets start again: {after}");
     assert_ne!(after["epoch"], old_epoch.as_str(), "under a new epoch");
+    assert_eq!(broker_a.new_epochs(), 1, "the node counted it");
     let since = json!({ "topic": "news", "since": { "epoch": old_epoch, "offset": 2 } });
     let frames = v2(&node_a).send("beeflow.subscribe", since).await;
     assert_eq!(frames.last().unwrap()["done"]["recovered"], false);

@@ -94,6 +94,10 @@ pub(super) struct Inner {
     lost: AtomicU64,
     /// Deliveries that arrived after their publisher had given up on them, and were dropped.
     expired: AtomicU64,
+    /// Stream events this node saw it missed (a gap in offsets), and streams it saw
+    /// restart under a new epoch.
+    missed: AtomicU64,
+    new_epochs: AtomicU64,
     reconnects: AtomicU64,
 }
 
@@ -152,6 +156,8 @@ impl RedisBroker {
                 publish_timeout: AtomicU64::new(nanos(PUBLISH_TIMEOUT)),
                 lost: AtomicU64::new(0),
                 expired: AtomicU64::new(0),
+                missed: AtomicU64::new(0),
+                new_epochs: AtomicU64::new(0),
                 reconnects: AtomicU64::new(0),
             }),
         })
@@ -184,6 +190,19 @@ impl RedisBroker {
     /// lost, and were dropped.
     pub fn expired(&self) -> u64 {
         self.inner.expired.load(Ordering::Relaxed)
+    }
+
+    /// Stream events that never reached this node: gaps in the offsets it received (its
+    /// subscription was down while other nodes published). Its clients see the same gaps
+    /// and recover what history still holds; each gap is also logged.
+    pub fn missed(&self) -> u64 {
+        self.inner.missed.load(Ordering::Relaxed)
+    }
+
+    /// Times a stream this node receives restarted under a new epoch (its history was lost,
+    /// e.g. Redis restarted empty); logged too.
+    pub fn new_epochs(&self) -> u64 {
+        self.inner.new_epochs.load(Ordering::Relaxed)
     }
 
     /// How many times the connection to Redis was (re)established.

@@ -2,6 +2,7 @@
 //! everything the node needs, deliver what arrives, apply subscription and membership
 //! changes, heartbeat; on any failure start over after a backoff.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use super::presence::{self, HEARTBEAT, Notice};
 use super::streams;
 use super::wire::{PRESENCE, Wire};
 use super::{Command, Inner, write};
-use crate::broker::{BrokerError, Inbox, Topic};
+use crate::broker::{BrokerError, Inbox, RemoteDelivery, Topic};
 
 /// The first wait before reconnecting; doubled after each failure up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
@@ -28,9 +29,11 @@ pub(super) async fn run(
     mut commands: mpsc::UnboundedReceiver<Command>,
 ) {
     let mut backoff = MIN_BACKOFF;
+    // Kept across reconnections: the first event after an outage shows what it cost.
+    let mut positions = Positions::default();
     while inbox.is_alive() {
         let connections_before = inner.reconnects.load(Ordering::Relaxed);
-        match connect_and_serve(&inner, &inbox, &mut commands).await {
+        match connect_and_serve(&inner, &inbox, &mut commands, &mut positions).await {
             Ok(Stop) => {
                 inner.accepting.store(false, Ordering::Release);
                 say_goodbye(&inner).await;
@@ -65,10 +68,52 @@ struct Session {
     skipping: bool,
 }
 
+/// The last position this node received of each stream it listens to, to notice losses.
+#[derive(Default)]
+pub(super) struct Positions(HashMap<Arc<str>, (Arc<str>, u64)>);
+
+impl Positions {
+    /// Takes note of `delivery`'s stream positions, counting and logging what was missed:
+    /// returns the events missed and the streams seen under a new epoch.
+    fn note(&mut self, delivery: &RemoteDelivery) -> (u64, u64) {
+        let (mut missed, mut new_epochs) = (0, 0);
+        for position in delivery.parts.iter().filter_map(|p| p.frame.position()) {
+            let now = (position.epoch.clone(), position.offset);
+            let Some((epoch, last)) = self.0.insert(position.stream.clone(), now) else {
+                continue;
+            };
+            if epoch != position.epoch {
+                new_epochs += 1;
+                tracing::warn!(
+                    stream = &*position.stream,
+                    "a stream restarted under a new epoch: its history was lost"
+                );
+            } else if position.offset > last + 1 {
+                let gap = position.offset - last - 1;
+                missed += gap;
+                tracing::warn!(
+                    stream = &*position.stream,
+                    missed = gap,
+                    "this node missed stream events; its clients can recover them"
+                );
+            }
+        }
+        (missed, new_epochs)
+    }
+
+    /// Forgets the stream of a topic this node no longer listens to.
+    fn forget(&mut self, topic: &Topic) {
+        if let Some(stream) = topic.stream() {
+            self.0.remove(&stream);
+        }
+    }
+}
+
 async fn connect_and_serve(
     inner: &Inner,
     inbox: &Inbox,
     commands: &mut mpsc::UnboundedReceiver<Command>,
+    positions: &mut Positions,
 ) -> redis::RedisResult<Stop> {
     let publisher = inner.client.get_multiplexed_async_connection().await?;
     let (mut sink, mut stream) = inner.client.get_async_pubsub().await?.split();
@@ -93,7 +138,7 @@ async fn connect_and_serve(
         subscribe(inner, &mut sink, topic).await?;
     }
     while let Ok(command) = commands.try_recv() {
-        apply(inner, &node, &mut sink, &mut session, command).await?;
+        apply(inner, &node, &mut sink, &mut session, positions, command).await?;
     }
     // Publishing works from here on, and what others publish reaches this node (pub/sub
     // keeps no history); every later change is applied in the order it was made.
@@ -110,10 +155,13 @@ async fn connect_and_serve(
                 let Some(message) = message else {
                     return Err(redis::RedisError::from((redis::ErrorKind::Io, "subscription closed")));
                 };
-                deliver(inner, inbox, &node, message.get_channel_name(), message.get_payload_bytes());
+                let channel = message.get_channel_name();
+                deliver(inner, inbox, &node, positions, channel, message.get_payload_bytes());
             }
             command = commands.recv() => match command {
-                Some(command) => apply(inner, &node, &mut sink, &mut session, command).await?,
+                Some(command) => {
+                    apply(inner, &node, &mut sink, &mut session, positions, command).await?;
+                }
                 None => return Ok(Stop),
             },
             _ = heartbeat.tick() => {
@@ -160,11 +208,14 @@ async fn apply(
     node: &str,
     sink: &mut PubSubSink,
     session: &mut Session,
+    positions: &mut Positions,
     command: Command,
 ) -> redis::RedisResult<()> {
     match command {
         Command::Subscribe(topic) => subscribe(inner, sink, topic).await,
         Command::Unsubscribe(topic) => {
+            // What is published from now on is not for this node: not a loss.
+            positions.forget(&topic);
             let channel = inner.channel(&topic);
             if matches!(topic, Topic::Pattern(_)) {
                 sink.punsubscribe(&channel).await?;
@@ -210,7 +261,14 @@ async fn subscribe(inner: &Inner, sink: &mut PubSubSink, topic: Topic) -> redis:
     Ok(())
 }
 
-fn deliver(inner: &Inner, inbox: &Inbox, node: &str, channel: &str, payload: &[u8]) {
+fn deliver(
+    inner: &Inner,
+    inbox: &Inbox,
+    node: &str,
+    seen: &mut Positions,
+    channel: &str,
+    payload: &[u8],
+) {
     let presence = channel
         .strip_prefix(inner.prefix.as_str())
         .and_then(|rest| rest.strip_prefix(':'))
@@ -261,10 +319,55 @@ fn deliver(inner: &Inner, inbox: &Inbox, node: &str, channel: &str, payload: &[u
         );
         return;
     }
+    let (missed, new_epochs) = seen.note(&delivery);
+    inner.missed.fetch_add(missed, Ordering::Relaxed);
+    inner.new_epochs.fetch_add(new_epochs, Ordering::Relaxed);
     let report = inbox.deliver(&delivery);
     if *delivery.origin == *node
         && let Some(echo) = inner.echoes().remove(&delivery.id)
     {
         let _ = echo.send(report);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::RemotePart;
+    use crate::envelope::{EventFrame, Position};
+    use crate::recipient::Recipient;
+
+    fn at(stream: &str, epoch: &str, offset: u64) -> RemoteDelivery {
+        let frame =
+            EventFrame::new(None, "e", &Recipient::group("g"), "{}", false).positioned(Position {
+                stream: stream.into(),
+                offset,
+                epoch: epoch.into(),
+            });
+        RemoteDelivery {
+            id: uuid::Uuid::new_v4(),
+            parts: vec![RemotePart {
+                topic: Topic::Group("g".into()),
+                connections: Vec::new(),
+                frame: Arc::new(frame),
+            }],
+            except: None,
+            origin: "n".into(),
+        }
+    }
+
+    #[test]
+    fn gaps_and_new_epochs_are_counted_and_forgotten_streams_start_over() {
+        let mut seen = Positions::default();
+        assert_eq!(seen.note(&at("group:g", "e1", 1)), (0, 0));
+        assert_eq!(seen.note(&at("group:g", "e1", 2)), (0, 0));
+        assert_eq!(seen.note(&at("group:g", "e1", 5)), (2, 0), "3 and 4 missed");
+        assert_eq!(seen.note(&at("group:g", "e2", 1)), (0, 1));
+        seen.forget(&Topic::Group("g".into()));
+        assert_eq!(
+            seen.note(&at("group:g", "e2", 9)),
+            (0, 0),
+            "not listened to meanwhile"
+        );
     }
 }
