@@ -7,13 +7,14 @@
 //! (target: an extra recipient costs at most a fifth of a single delivery). Waking writer
 //! tasks is not part of it: the queues are drained in place, as `TestClient` does.
 
-use std::hint::black_box;
 use std::time::Instant;
 
+mod support;
+
+use support::{median, push_and_drain};
+
 use beeflow_core::testing::TestClient;
-use beeflow_core::transport::Outgoing;
-use beeflow_core::{Dispatcher, Event, Recipient, Registry};
-use futures_util::FutureExt;
+use beeflow_core::{Dispatcher, Event, Registry};
 
 const FAN_OUT: usize = 10_000;
 
@@ -43,33 +44,10 @@ fn group_of(dispatcher: &Dispatcher, group: &str, size: usize) -> Vec<TestClient
         .collect()
 }
 
-/// Pushes one message to `group` and renders every member's frame.
-fn push_and_drain(dispatcher: &Dispatcher, group: &'static str, members: &mut [TestClient]) {
-    let report = dispatcher
-        .emit(Recipient::group(group), &MESSAGE)
-        .now_or_never()
-        .expect("in-memory delivery completes at once")
-        .expect("deliverable");
-    assert_eq!(report.delivered, members.len());
-    for member in members.iter_mut() {
-        match member.try_recv_frame() {
-            Some(Outgoing::Text(text)) => {
-                black_box(text);
-            }
-            other => panic!("expected a frame, got {other:?}"),
-        }
-    }
-}
-
 /// Interleaved rounds, so a change in the machine's speed (this VM swings up to 2x) hits
 /// both measurements alike: each round times `SINGLES` single deliveries, then one fan-out.
 const ROUNDS: usize = 400;
 const SINGLES: usize = 2000;
-
-fn median(mut samples: Vec<f64>) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -91,17 +69,17 @@ fn main() {
     let mut many = group_of(&dispatcher, "many", FAN_OUT);
     // Warm up: allocator, caches, branch predictors.
     for _ in 0..3 {
-        push_and_drain(&dispatcher, "many", &mut many);
+        push_and_drain(&dispatcher, "many", &MESSAGE, &mut many);
     }
     let (mut single_ns, mut many_ns) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
         let started = Instant::now();
         for _ in 0..SINGLES {
-            push_and_drain(&dispatcher, "one", &mut one);
+            push_and_drain(&dispatcher, "one", &MESSAGE, &mut one);
         }
         single_ns.push(started.elapsed().as_nanos() as f64 / SINGLES as f64);
         let started = Instant::now();
-        push_and_drain(&dispatcher, "many", &mut many);
+        push_and_drain(&dispatcher, "many", &MESSAGE, &mut many);
         many_ns.push(started.elapsed().as_nanos() as f64);
     }
     let (single, many) = (median(single_ns), median(many_ns));

@@ -6,12 +6,15 @@
 //! Run with `cargo bench -p beeflow-core --bench subscribers`. Prints the median time of
 //! each delivery and their ratio (target: at most 1.1).
 
-use std::hint::black_box;
 use std::time::Instant;
 
+mod support;
+
+use support::{median, push_and_drain};
+
 use beeflow_core::testing::TestClient;
-use beeflow_core::transport::{Admission, Outgoing};
-use beeflow_core::{Dispatcher, Event, Recipient, Registry, SubscriptionRequest};
+use beeflow_core::transport::Admission;
+use beeflow_core::{Dispatcher, Event, Registry, SubscriptionRequest};
 use futures_util::FutureExt;
 use serde_json::json;
 
@@ -63,30 +66,7 @@ fn pattern(n: usize) -> String {
     }
 }
 
-/// Pushes one message to the group and renders every subscriber's frame.
-fn push_and_drain(dispatcher: &Dispatcher, members: &mut [TestClient]) {
-    let report = dispatcher
-        .emit(Recipient::group(GROUP), &MESSAGE)
-        .now_or_never()
-        .expect("in-memory delivery completes at once")
-        .expect("deliverable");
-    assert_eq!(report.delivered, members.len());
-    for member in members.iter_mut() {
-        match member.try_recv_frame() {
-            Some(Outgoing::Text(text)) => {
-                black_box(text);
-            }
-            other => panic!("expected a frame, got {other:?}"),
-        }
-    }
-}
-
 const ROUNDS: usize = 300;
-
-fn median(mut samples: Vec<f64>) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -108,17 +88,17 @@ fn main() {
         .map(|n| subscriber(&with_patterns, &pattern(n)))
         .collect();
     for _ in 0..3 {
-        push_and_drain(&plain, &mut plain_members);
-        push_and_drain(&with_patterns, &mut members);
+        push_and_drain(&plain, GROUP, &MESSAGE, &mut plain_members);
+        push_and_drain(&with_patterns, GROUP, &MESSAGE, &mut members);
     }
     // Interleaved, so a change in the machine's speed hits both alike.
     let (mut plain_ns, mut patterns_ns) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
         let started = Instant::now();
-        push_and_drain(&plain, &mut plain_members);
+        push_and_drain(&plain, GROUP, &MESSAGE, &mut plain_members);
         plain_ns.push(started.elapsed().as_nanos() as f64);
         let started = Instant::now();
-        push_and_drain(&with_patterns, &mut members);
+        push_and_drain(&with_patterns, GROUP, &MESSAGE, &mut members);
         patterns_ns.push(started.elapsed().as_nanos() as f64);
     }
     let (plain, patterns) = (median(plain_ns), median(patterns_ns));

@@ -27,6 +27,16 @@ fn node(redis: &RedisServer, limits: Limits) -> (Dispatcher, RedisBroker) {
     (dispatcher, broker)
 }
 
+/// Two nodes on `redis`, both connected.
+async fn two_nodes(redis: &RedisServer, limits: Limits) -> [(Dispatcher, RedisBroker); 2] {
+    let nodes = [node(redis, limits), node(redis, limits)];
+    until("both connected", || {
+        nodes.iter().all(|(_, b)| b.is_connected())
+    })
+    .await;
+    nodes
+}
+
 fn v2(dispatcher: &Dispatcher) -> TestClient {
     TestClient::admitted(dispatcher, &Admission::guest().v2())
 }
@@ -66,12 +76,7 @@ async fn subscribed(client: &mut TestClient, broker: &RedisBroker, payload: Valu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_back_on_the_other_node_recovers_what_it_missed() {
     let redis = RedisServer::start();
-    let (node_a, broker_a) = node(&redis, Limits::default());
-    let (node_b, broker_b) = node(&redis, Limits::default());
-    until("both connected", || {
-        broker_a.is_connected() && broker_b.is_connected()
-    })
-    .await;
+    let [(node_a, broker_a), (node_b, broker_b)] = two_nodes(&redis, Limits::default()).await;
     let mut client = v2(&node_a);
     subscribed(&mut client, &broker_a, json!({ "topic": "news" })).await;
     publish(&node_b, 1, 3).await;
@@ -103,12 +108,7 @@ async fn a_client_back_on_the_other_node_recovers_what_it_missed() {
 async fn a_recovery_that_cannot_be_complete_replays_nothing() {
     let redis = RedisServer::start();
     let limits = Limits::default().with_history(2, Duration::from_secs(60));
-    let (node_a, broker_a) = node(&redis, limits);
-    let (node_b, broker_b) = node(&redis, limits);
-    until("both connected", || {
-        broker_a.is_connected() && broker_b.is_connected()
-    })
-    .await;
+    let [(node_a, broker_a), (node_b, _)] = two_nodes(&redis, limits).await;
     let mut watcher = v2(&node_a);
     subscribed(&mut watcher, &broker_a, json!({ "topic": "news" })).await;
     publish(&node_a, 1, 5).await;
@@ -129,12 +129,7 @@ async fn a_recovery_that_cannot_be_complete_replays_nothing() {
 async fn events_published_during_a_recovery_on_another_node_are_neither_lost_nor_doubled() {
     let redis = RedisServer::start();
     let limits = Limits::default().with_history(1000, Duration::from_secs(60));
-    let (node_a, broker_a) = node(&redis, limits);
-    let (node_b, broker_b) = node(&redis, limits);
-    until("both connected", || {
-        broker_a.is_connected() && broker_b.is_connected()
-    })
-    .await;
+    let [(node_a, _), (node_b, broker_b)] = two_nodes(&redis, limits).await;
     let mut first = v2(&node_b);
     subscribed(&mut first, &broker_b, json!({ "topic": "news" })).await;
     publish(&node_a, 1, 1).await;
