@@ -79,12 +79,15 @@ async fn run(
     // holds 1024 frames; a slower one would be disconnected, as a real slow client is).
     let received: Arc<Vec<AtomicU64>> =
         Arc::new(members.iter().map(|_| AtomicU64::new(0)).collect());
+    // Wakes senders waiting for the receivers to catch up (instead of spinning, which would
+    // take the CPU from the nodes and Redis on a 2-core machine).
+    let progress = Arc::new(tokio::sync::Notify::new());
     let origin = Instant::now();
     let tasks: Vec<_> = members
         .into_iter()
         .enumerate()
         .map(|(index, mut member)| {
-            let received = received.clone();
+            let (received, progress) = (received.clone(), progress.clone());
             tokio::spawn(async move {
                 let mut latencies = Vec::with_capacity(events as usize);
                 while (latencies.len() as u64) < events {
@@ -96,6 +99,7 @@ async fn run(
                     let now = origin.elapsed().as_micros() as u64;
                     latencies.push(now.saturating_sub(sent));
                     received[index].fetch_add(1, Ordering::Relaxed);
+                    progress.notify_waiters();
                 }
                 drop(member);
                 latencies
@@ -107,17 +111,24 @@ async fn run(
     let pushers: Vec<_> = (0..senders)
         .map(|_| {
             let (sender, received, next) = (sender.clone(), received.clone(), next.clone());
+            let progress = progress.clone();
             tokio::spawn(async move {
                 loop {
                     let sent = next.fetch_add(1, Ordering::Relaxed);
                     if sent >= events {
                         break;
                     }
-                    while received
-                        .iter()
-                        .any(|r| sent.saturating_sub(r.load(Ordering::Relaxed)) >= window)
-                    {
-                        tokio::task::yield_now().await;
+                    loop {
+                        let caught_up = progress.notified();
+                        tokio::pin!(caught_up);
+                        caught_up.as_mut().enable();
+                        let lagging = received
+                            .iter()
+                            .any(|r| sent.saturating_sub(r.load(Ordering::Relaxed)) >= window);
+                        if !lagging {
+                            break;
+                        }
+                        caught_up.await;
                     }
                     let tick = Tick {
                         sent_us: origin.elapsed().as_micros() as u64,

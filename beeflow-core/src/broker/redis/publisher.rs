@@ -1,6 +1,6 @@
 //! Stream deliveries to Redis, batched: every user and group delivery of this node goes
-//! through one queue to one task, which sends whatever accumulated as one pipeline of script
-//! calls while the previous one was in flight. One sender that does not wait gets many
+//! through one queue to one task, which sends whatever accumulated while the previous batch
+//! was in flight as one script call. One sender that does not wait gets many
 //! events per round trip, and many senders share round trips; Redis runs the scripts in
 //! queue order, so each stream's offsets follow this node's order of emits.
 //!
@@ -29,6 +29,7 @@ const BATCH: usize = 256;
 pub(super) struct Job {
     delivery: RemoteDelivery,
     args: Vec<Vec<u8>>,
+    history: HistoryLimits,
     /// Topics among the channels, to count this node's own subscriptions out of the reach.
     topics: Vec<Topic>,
     /// Told how many other subscribers the publishes reached, when the sender waits.
@@ -63,13 +64,13 @@ pub(super) async fn publish_streams(
     let channels: Vec<String> = topics.iter().map(|topic| inner.channel(topic)).collect();
     let message = serde_json::to_vec(&Wire::new(&delivery, timeout))
         .expect("wire serialization is infallible");
-    let args =
-        streams::append_and_publish_args(&inner.prefix, history, &delivery, &message, &channels);
+    let args = streams::delivery_args(&delivery, &message, &channels);
     let id = delivery.id;
     if !await_local {
         let job = Job {
             delivery,
             args,
+            history,
             topics,
             done: None,
         };
@@ -89,6 +90,7 @@ pub(super) async fn publish_streams(
     let job = Job {
         delivery: delivery.clone(),
         args,
+        history,
         topics,
         done: Some(done),
     };
@@ -147,17 +149,20 @@ pub(super) async fn run(inner: Arc<Inner>, mut jobs: mpsc::Receiver<Job>, timeou
     }
 }
 
-/// Sends one batch as one pipeline and tells each sender how it went.
+/// Sends one batch as one script call and tells each sender how it went.
 async fn send(inner: &Inner, batch: Vec<Job>, timeout: Duration) {
     let Some(mut publisher) = read(&inner.publisher) else {
         return fail(inner, batch, "not connected to Redis");
     };
-    let sha = streams::APPEND_AND_PUBLISH.get_hash();
-    let mut pipeline = redis::pipe();
+    // One dispatcher's deliveries: one history configuration.
+    let history = batch[0].history;
+    let mut call = redis::cmd("EVALSHA");
+    call.arg(streams::APPEND_AND_PUBLISH.get_hash()).arg(0);
+    call.arg(&streams::batch_args(&inner.prefix, history, batch.len()));
     for job in &batch {
-        pipeline.cmd("EVALSHA").arg(sha).arg(0).arg(&job.args);
+        call.arg(&job.args);
     }
-    let sent = pipeline.query_async::<Vec<(String, usize)>>(&mut publisher);
+    let sent = call.query_async::<Vec<(String, usize)>>(&mut publisher);
     let replies = match tokio::time::timeout(timeout, sent).await {
         Ok(Ok(replies)) if replies.len() == batch.len() => replies,
         Ok(Ok(_)) => return fail(inner, batch, "Redis answered a batch in part"),

@@ -28,42 +28,69 @@ use crate::broker::{HistoryRead, RemoteDelivery};
 use crate::envelope::{EventFrame, FrameParts, Position};
 use crate::limits::HistoryLimits;
 
-/// ARGV: prefix, size, age (ms), n, then n pairs (stream, stored event), the delivery, then
-/// the channels to publish on. Returns the positions header and how many subscribers the
+/// Appends and publishes a batch of deliveries. ARGV: prefix, size, age (ms), the number of
+/// deliveries, then per delivery: n, n pairs (stream, stored event), the delivery's message,
+/// c, c channels. Returns per delivery its positions header and how many subscribers its
 /// publishes reached.
+///
+/// Each stream's meta is read once per batch and written back once, with the expiries, so
+/// a batch of events to one stream costs Redis an `XADD` and a `PUBLISH` each.
 pub(super) static APPEND_AND_PUBLISH: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(APPEND_AND_PUBLISH_LUA));
 
-/// The script's source, loaded on every (re)connection so pipelines can `EVALSHA` it.
+/// The script's source, loaded on every (re)connection so the batcher can `EVALSHA` it.
 pub(super) const APPEND_AND_PUBLISH_LUA: &str = r"
 local prefix, size, age = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local n = tonumber(ARGV[4])
+local count = tonumber(ARGV[4])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local header = {}
-for i = 1, n do
-  local stream, data = ARGV[3 + 2 * i], ARGV[4 + 2 * i]
-  local meta = prefix .. ':history-meta:' .. stream
-  local key = prefix .. ':history:' .. stream
-  local epoch = redis.call('HGET', meta, 'e')
-  if not epoch then
-    epoch = string.format('%08x%05x', tonumber(t[1]), tonumber(t[2]))
-    redis.call('DEL', key)
-    redis.call('HSET', meta, 'e', epoch)
+local streams = {}
+local replies = {}
+local i = 5
+for d = 1, count do
+  local n = tonumber(ARGV[i])
+  i = i + 1
+  local header = {}
+  for s = 1, n do
+    local stream, data = ARGV[i], ARGV[i + 1]
+    i = i + 2
+    local state = streams[stream]
+    if not state then
+      local meta = prefix .. ':history-meta:' .. stream
+      local key = prefix .. ':history:' .. stream
+      local fields = redis.call('HMGET', meta, 'e', 's')
+      local epoch, top = fields[1], tonumber(fields[2]) or 0
+      if not epoch then
+        epoch = string.format('%08x%05x', tonumber(t[1]), tonumber(t[2]))
+        top = 0
+        redis.call('DEL', key)
+      end
+      state = {meta = meta, key = key, epoch = epoch, top = top}
+      streams[stream] = state
+    end
+    state.top = state.top + 1
+    if size > 0 then
+      redis.call('XADD', state.key, 'MAXLEN', size, state.top .. '-1', 'd', data, 't', now)
+    end
+    header[s] = state.top .. ':' .. state.epoch
   end
-  local top = redis.call('HINCRBY', meta, 's', 1)
-  redis.call('PEXPIRE', meta, age)
-  if size > 0 then
-    redis.call('XADD', key, 'MAXLEN', size, top .. '-1', 'd', data, 't', now)
-    redis.call('PEXPIRE', key, age)
+  local positions = table.concat(header, ',')
+  local message = 'S' .. positions .. '\n' .. ARGV[i]
+  local c = tonumber(ARGV[i + 1])
+  i = i + 2
+  local reached = 0
+  for k = 1, c do
+    reached = reached + redis.call('PUBLISH', ARGV[i], message)
+    i = i + 1
   end
-  header[i] = top .. ':' .. epoch
+  replies[d] = {positions, reached}
 end
-local positions = table.concat(header, ',')
-local message = 'S' .. positions .. '\n' .. ARGV[5 + 2 * n]
-local reached = 0
-for i = 6 + 2 * n, #ARGV do reached = reached + redis.call('PUBLISH', ARGV[i], message) end
-return {positions, reached}
+for _, state in pairs(streams) do
+  redis.call('HSET', state.meta, 'e', state.epoch, 's', state.top)
+  redis.call('PEXPIRE', state.meta, age)
+  if size > 0 then redis.call('PEXPIRE', state.key, age) end
+end
+return replies
 ";
 
 /// An event as the history keeps it: the frame's parts less its position.
@@ -77,16 +104,13 @@ struct Stored<'a> {
     droppable: bool,
 }
 
-/// The script's arguments to append the stream parts of `delivery` and publish `message`
-/// (the delivery's wire form) on `channels`, in one step.
-pub(super) fn append_and_publish_args(
-    prefix: &str,
-    limits: HistoryLimits,
+/// The script's arguments for one delivery: its stream parts (each stored without its
+/// position), `message` (the delivery's wire form), and the `channels` to publish it on.
+pub(super) fn delivery_args(
     delivery: &RemoteDelivery,
     message: &[u8],
     channels: &[String],
 ) -> Vec<Vec<u8>> {
-    let age = u64::try_from(limits.age.as_millis()).unwrap_or(u64::MAX);
     let streams: Vec<(Arc<str>, String)> = delivery
         .parts
         .iter()
@@ -104,18 +128,27 @@ pub(super) fn append_and_publish_args(
             Some((stream, stored))
         })
         .collect();
-    let mut args: Vec<Vec<u8>> = Vec::with_capacity(5 + 2 * streams.len() + channels.len());
-    args.push(prefix.into());
-    args.push(limits.size.to_string().into_bytes());
-    args.push(age.to_string().into_bytes());
+    let mut args: Vec<Vec<u8>> = Vec::with_capacity(3 + 2 * streams.len() + channels.len());
     args.push(streams.len().to_string().into_bytes());
     for (stream, stored) in streams {
         args.push(stream.as_bytes().to_vec());
         args.push(stored.into_bytes());
     }
     args.push(message.to_vec());
+    args.push(channels.len().to_string().into_bytes());
     args.extend(channels.iter().map(|channel| channel.as_bytes().to_vec()));
     args
+}
+
+/// The arguments that come before a batch's deliveries.
+pub(super) fn batch_args(prefix: &str, limits: HistoryLimits, deliveries: usize) -> [Vec<u8>; 4] {
+    let age = u64::try_from(limits.age.as_millis()).unwrap_or(u64::MAX);
+    [
+        prefix.as_bytes().to_vec(),
+        limits.size.to_string().into_bytes(),
+        age.to_string().into_bytes(),
+        deliveries.to_string().into_bytes(),
+    ]
 }
 
 /// The positions (offset, epoch) of a delivery's stream parts, in order.

@@ -146,6 +146,9 @@ async fn connect_and_serve(
     inner.reconnects.fetch_add(1, Ordering::Relaxed);
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.tick().await;
+    // One timer for the whole session, not one per message.
+    let mut idle = tokio::time::interval(Duration::from_secs(1));
+    idle.tick().await;
     loop {
         if !inbox.is_alive() {
             return Ok(Stop);
@@ -171,7 +174,7 @@ async fn connect_and_serve(
                 }
             }
             // Wakes an idle loop now and then to notice a node that is gone.
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = idle.tick() => {}
         }
     }
 }
