@@ -30,7 +30,6 @@ use redis::aio::MultiplexedConnection;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use self::wire::Wire;
 use super::{
     Broker, BrokerError, HistoryFuture, Inbox, MembershipChange, PresenceFuture, PublishFuture,
     RemoteDelivery, StreamsFuture, SubscribedFuture, Topic,
@@ -298,51 +297,11 @@ impl Broker for RedisBroker {
     }
 
     fn publish(&self, delivery: RemoteDelivery) -> PublishFuture {
-        let inner = self.inner.clone();
-        let timeout = self.publish_timeout();
-        Box::pin(async move {
-            // The origin's own connections were delivered to already.
-            let topics: Vec<&Topic> = delivery
-                .topics()
-                .into_iter()
-                .filter(|topic| !matches!(topic, Topic::Node(node) if *node == delivery.origin))
-                .collect();
-            if topics.is_empty() {
-                return Ok(0);
-            }
-            let channels: Vec<String> = topics.iter().map(|topic| inner.channel(topic)).collect();
-            let payload = serde_json::to_vec(&Wire::new(&delivery, timeout))
-                .expect("wire serialization is infallible");
-            let lost = |why: String| {
-                inner.lost.fetch_add(1, Ordering::Relaxed);
-                Err(BrokerError::Unavailable(why))
-            };
-            let Some(mut publisher) = read(&inner.publisher) else {
-                return lost("not connected to Redis".into());
-            };
-            // One message per topic, in one round trip; a node subscribed to several of
-            // them delivers the first copy only.
-            let mut pipeline = redis::pipe();
-            for channel in &channels {
-                pipeline.cmd("PUBLISH").arg(channel).arg(&payload);
-            }
-            let publishing = pipeline.query_async::<Vec<usize>>(&mut publisher);
-            match tokio::time::timeout(timeout, publishing).await {
-                Ok(Ok(receivers)) => {
-                    let subscribed = inner.subscribed();
-                    // This node's own subscriptions hear the publish too; not deliveries.
-                    Ok(topics
-                        .iter()
-                        .zip(receivers)
-                        .map(|(topic, n)| {
-                            n.saturating_sub(usize::from(subscribed.contains(*topic)))
-                        })
-                        .sum())
-                }
-                Ok(Err(error)) => lost(error.to_string()),
-                Err(_) => lost(format!("Redis did not answer within {timeout:?}")),
-            }
-        })
+        Box::pin(publisher::publish(
+            self.inner.clone(),
+            delivery,
+            self.publish_timeout(),
+        ))
     }
 
     fn publish_streams(
@@ -368,29 +327,14 @@ impl Broker for RedisBroker {
         limit: usize,
         history: HistoryLimits,
     ) -> HistoryFuture {
-        let inner = self.inner.clone();
         let stream = stream.stream();
-        Box::pin(async move {
-            let Some(stream) = stream else {
-                return Ok(None);
-            };
-            let Some(mut connection) = read(&inner.publisher) else {
-                return Err(BrokerError::Unavailable("not connected to Redis".into()));
-            };
-            let reading = streams::read(
-                &mut connection,
-                &inner.prefix,
-                stream,
-                after,
-                limit,
-                history,
-            );
-            match tokio::time::timeout(PRESENCE_TIMEOUT, reading).await {
-                Ok(Ok(read)) => Ok(read),
-                Ok(Err(error)) => Err(BrokerError::Unavailable(error.to_string())),
-                Err(_) => Err(BrokerError::Unavailable("history read timed out".into())),
-            }
-        })
+        Box::pin(streams::history(
+            self.inner.clone(),
+            stream,
+            after,
+            limit,
+            history,
+        ))
     }
 
     fn subscribe(&self, node: &str, topic: Topic) {

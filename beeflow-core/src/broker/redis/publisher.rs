@@ -201,3 +201,51 @@ fn fail(inner: &Inner, batch: Vec<Job>, why: &str) {
         }
     }
 }
+
+/// Publishes a delivery to connections of other nodes (no stream part): one `PUBLISH` per
+/// node topic, in one round trip. Returns how many other nodes took it.
+pub(super) async fn publish(
+    inner: Arc<Inner>,
+    delivery: RemoteDelivery,
+    timeout: Duration,
+) -> Result<usize, BrokerError> {
+    // The origin's own connections were delivered to already.
+    let topics: Vec<&Topic> = delivery
+        .topics()
+        .into_iter()
+        .filter(|topic| !matches!(topic, Topic::Node(node) if *node == delivery.origin))
+        .collect();
+    if topics.is_empty() {
+        return Ok(0);
+    }
+    let channels: Vec<String> = topics.iter().map(|topic| inner.channel(topic)).collect();
+    let payload = serde_json::to_vec(&Wire::new(&delivery, timeout))
+        .expect("wire serialization is infallible");
+    let lost = |why: String| {
+        inner.lost.fetch_add(1, Ordering::Relaxed);
+        Err(BrokerError::Unavailable(why))
+    };
+    let Some(mut publisher) = read(&inner.publisher) else {
+        return lost("not connected to Redis".into());
+    };
+    // One message per topic, in one round trip; a node subscribed to several of them
+    // delivers the first copy only.
+    let mut pipeline = redis::pipe();
+    for channel in &channels {
+        pipeline.cmd("PUBLISH").arg(channel).arg(&payload);
+    }
+    let publishing = pipeline.query_async::<Vec<usize>>(&mut publisher);
+    match tokio::time::timeout(timeout, publishing).await {
+        Ok(Ok(receivers)) => {
+            let subscribed = inner.subscribed();
+            // This node's own subscriptions hear the publish too; not deliveries.
+            Ok(topics
+                .iter()
+                .zip(receivers)
+                .map(|(topic, n)| n.saturating_sub(usize::from(subscribed.contains(*topic))))
+                .sum())
+        }
+        Ok(Err(error)) => lost(error.to_string()),
+        Err(_) => lost(format!("Redis did not answer within {timeout:?}")),
+    }
+}

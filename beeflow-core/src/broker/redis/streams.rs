@@ -19,12 +19,14 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::broker::{HistoryRead, RemoteDelivery};
+use super::Inner;
+use crate::broker::{BrokerError, HistoryRead, RemoteDelivery};
 use crate::envelope::{EventFrame, FrameParts, Position};
 use crate::limits::HistoryLimits;
 
@@ -201,9 +203,34 @@ pub(super) fn apply_positions(delivery: &mut RemoteDelivery, positions: Position
     positions.next().is_none()
 }
 
+/// How long a history read may take.
+const READ_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// [`Broker::history`](crate::broker::Broker::history) for a user or group `stream`.
+pub(super) async fn history(
+    inner: Arc<Inner>,
+    stream: Option<Arc<str>>,
+    after: u64,
+    limit: usize,
+    limits: HistoryLimits,
+) -> Result<Option<HistoryRead>, BrokerError> {
+    let Some(stream) = stream else {
+        return Ok(None);
+    };
+    let Some(mut connection) = super::read(&inner.publisher) else {
+        return Err(BrokerError::Unavailable("not connected to Redis".into()));
+    };
+    let reading = read(&mut connection, &inner.prefix, stream, after, limit, limits);
+    match tokio::time::timeout(READ_TIMEOUT, reading).await {
+        Ok(Ok(read)) => Ok(read),
+        Ok(Err(error)) => Err(BrokerError::Unavailable(error.to_string())),
+        Err(_) => Err(BrokerError::Unavailable("history read timed out".into())),
+    }
+}
+
 /// The events of `stream` after `after`, if all are kept (and younger than the age limit)
 /// and at most `limit`.
-pub(super) async fn read(
+async fn read(
     connection: &mut MultiplexedConnection,
     prefix: &str,
     stream: Arc<str>,
