@@ -93,6 +93,12 @@ impl EventFrame {
         }
     }
 
+    /// The same frame for the event `id` (one emit to several recipients is one event).
+    pub(crate) fn with_id(mut self, id: Uuid) -> Self {
+        self.id = id;
+        self
+    }
+
     /// The same event at `position` in its stream.
     pub fn positioned(&self, position: Position) -> Self {
         let mut frame = self.clone();

@@ -124,8 +124,14 @@ impl Node {
         in_request: bool,
     ) -> Result<DeliveryReport, Problem> {
         let mut parts = Vec::new();
+        // One event, one id: every recipient's frame carries the same `msg_id` (version 2),
+        // so a client reached through two of them can tell it is the same event.
+        let id = Uuid::new_v4();
         for recipient in recipients.iter() {
-            let frame = frame(emit, recipient, req_id);
+            let frame = Arc::new(
+                EventFrame::new(req_id, emit.event, recipient, &emit.payload, emit.droppable)
+                    .with_id(id),
+            );
             let reach = match recipient.kind() {
                 WEBSOCKET => Reach::Connections(vec![ConnectionId::new(recipient.id())]),
                 USER => Reach::User(recipient.id().into()),

@@ -12,8 +12,8 @@ use crate::envelope::EventFrame;
 /// What one version-2 connection's queue knows of streams.
 #[derive(Default)]
 pub(super) struct StreamsSeen {
-    /// The first offset of each stream this connection received live.
-    first: HashMap<Arc<str>, u64>,
+    /// The first position (epoch, offset) of each stream this connection received live.
+    first: HashMap<Arc<str>, (Arc<str>, u64)>,
     /// The stream being recovered, and its live events held back meanwhile.
     recovering: Option<(Arc<str>, Vec<Arc<EventFrame>>)>,
     /// Per recovered stream, the epoch and last offset its replay queued: a live event
@@ -40,9 +40,15 @@ impl StreamsSeen {
             held.push(event.clone());
             return true;
         }
-        self.first
-            .entry(position.stream.clone())
-            .or_insert(position.offset);
+        let first = (position.epoch.clone(), position.offset);
+        match self.first.get_mut(&position.stream) {
+            // A new epoch starts the stream over: its first event is the one that counts.
+            Some(seen) if seen.0 != position.epoch => *seen = first,
+            Some(_) => {}
+            None => {
+                self.first.insert(position.stream.clone(), first);
+            }
+        }
         false
     }
 }
@@ -66,27 +72,41 @@ impl Mailbox {
         let Some((stream, held)) = streams.recovering.take() else {
             return;
         };
-        // Events from the first live one on were queued before the recovery began.
-        let received_from = streams.first.get(&stream).copied().unwrap_or(u64::MAX);
-        let mut last = 0;
+        // Events from the first live one on (in its epoch) were queued before the recovery
+        // began.
+        let received_from = streams.first.get(&stream).cloned();
+        let already_sent = |epoch: &Arc<str>, offset: u64| {
+            received_from
+                .as_ref()
+                .is_some_and(|(first_epoch, first)| first_epoch == epoch && offset >= *first)
+        };
+        let mut last: Option<(Arc<str>, u64)> = None;
         let mut frames = Vec::with_capacity(replay.len() + held.len());
         for event in replay {
-            let offset = event.position().map_or(0, |p| p.offset);
-            if offset < received_from {
-                last = offset;
+            let Some(position) = event.position() else {
+                continue;
+            };
+            if !already_sent(&position.epoch, position.offset) {
+                last = Some((position.epoch.clone(), position.offset));
                 frames.push(event.clone());
             }
         }
         for event in held {
-            if event.position().is_some_and(|p| p.offset > last) {
+            let replayed = event.position().is_some_and(|p| {
+                last.as_ref()
+                    .is_some_and(|(epoch, offset)| *epoch == p.epoch && p.offset <= *offset)
+            });
+            if !replayed {
                 frames.push(event);
             }
         }
         if let Some(first) = frames.iter().find_map(|f| f.position()) {
-            streams.first.entry(stream.clone()).or_insert(first.offset);
+            streams
+                .first
+                .entry(stream.clone())
+                .or_insert_with(|| (first.epoch.clone(), first.offset));
         }
-        if let Some(position) = frames.last().and_then(|f| f.position()) {
-            let replayed = (position.epoch.clone(), position.offset);
+        if let Some(replayed) = last {
             streams.replayed.insert(stream, replayed);
         }
         // All under this one lock: a live event pushed meanwhile lands after them.

@@ -224,6 +224,18 @@ pub(crate) async fn v2_frames_carry_the_position_and_the_event_id_and_v1_frames_
         "version 1 unchanged: {v1}"
     );
     assert_ne!(v1["msg_id"], a["msg_id"]);
+
+    // One emit to two groups is one event: the same id through either.
+    call(&mut two, "beeflow.unsubscribe", json!({ "topic": "room" })).await;
+    call(&mut two, "beeflow.subscribe", json!({ "topic": "hall" })).await;
+    let both = Recipient::group("room").and(Recipient::group("hall"));
+    dispatcher.emit(both, &Note { n: 2 }).await.unwrap();
+    let (a, b) = (one.recv().await, two.recv().await);
+    assert_eq!(
+        (a["recipient_id"].as_str(), b["recipient_id"].as_str()),
+        (Some("room"), Some("hall"))
+    );
+    assert_eq!(a["msg_id"], b["msg_id"], "{a} {b}");
 }
 
 pub(crate) async fn a_user_recovers_its_own_stream(adapter: &dyn Adapter) {

@@ -148,7 +148,7 @@ fn millis(duration: Duration) -> u64 {
 /// subscribes to (`PSUBSCRIBE`).
 pub(super) fn channel(prefix: &str, topic: &Topic) -> String {
     match topic {
-        Topic::Pattern(pattern) => format!("{prefix}:group:{}", glob(pattern)),
+        Topic::Pattern(pattern) => format!("{}:group:{}", literal(prefix), glob(pattern)),
         Topic::Presence(group) => format!("{prefix}:{PRESENCE}{group}"),
         _ => format!("{prefix}:{}", topic_key(topic)),
     }
@@ -157,10 +157,22 @@ pub(super) fn channel(prefix: &str, topic: &Topic) -> String {
 /// What a presence channel's name starts with, after the prefix and `:`.
 pub(super) const PRESENCE: &str = "presence:";
 
+/// `text` with the glob's special characters escaped, to match itself only.
+fn literal(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
 /// A glob for the group channels a pattern topic may match. Globs have no "one token", so
 /// `*` and `>` become `*`, which may match more: the hub matches the group again exactly.
-/// Each literal token narrows the channels, so a pattern never means "every group" unless
-/// it is `>`.
+/// Each literal token narrows the channels, so only a pattern without one (`*`, `>`)
+/// listens to every group.
 fn glob(pattern: &str) -> String {
     let mut glob = String::with_capacity(pattern.len());
     for (i, token) in pattern.split('.').enumerate() {
@@ -169,13 +181,8 @@ fn glob(pattern: &str) -> String {
         }
         if token == "*" || token == ">" {
             glob.push('*');
-            continue;
-        }
-        for c in token.chars() {
-            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-                glob.push('\\');
-            }
-            glob.push(c);
+        } else {
+            glob.push_str(&literal(token));
         }
     }
     glob
@@ -231,6 +238,11 @@ mod tests {
         assert_eq!(pattern("orders.>"), "bf:group:orders.*");
         assert_eq!(pattern("*.eu"), "bf:group:*.eu");
         assert_eq!(pattern("a?[b].*"), r"bf:group:a\?\[b\].*");
+        assert_eq!(
+            channel("b*f", &Topic::Pattern("x.*".into())),
+            r"b\*f:group:x.*",
+            "the prefix matches itself only"
+        );
         assert_eq!(
             channel("bf", &Topic::Presence("lobby".into())),
             "bf:presence:lobby"
