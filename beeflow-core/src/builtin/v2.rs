@@ -110,8 +110,8 @@ fn subscribe(cx: ActionContext, payload: &str) -> Result<HandlerFuture, Problem>
             PresenceEvent(snapshot).into_events()
         }));
     };
-    // Refused before anything is held back or read.
-    cx.runtime.authorize(&cx.connection, &topic, presence)?;
+    // The subscription (and so the application's hook) runs inside the recovery, once the
+    // stream's live events are held back; a refusal replays nothing.
     Ok(Box::pin(async move {
         let stream = Topic::Group(topic.text().clone());
         let (runtime, connection) = (cx.runtime.clone(), cx.connection.clone());

@@ -218,6 +218,12 @@ pub(crate) async fn subscriptions_are_denied_without_a_hook_and_by_it(adapter: &
         denied["detail"],
         "This connection may not subscribe to 'secret.*'."
     );
+    let since = json!({ "topic": "secret", "since": { "epoch": "e", "offset": 1 } });
+    let denied = only(&mut client, "beeflow.subscribe", since).await;
+    assert_eq!(
+        denied["code"], "subscription_denied",
+        "a recovery too: {denied}"
+    );
     subscribe(&mut client, "public.*").await;
 }
 
