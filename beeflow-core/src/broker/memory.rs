@@ -115,7 +115,7 @@ impl Broker for MemoryBroker {
             .collect();
         // Delivered outside the lock: a receiving node may publish in turn.
         for inbox in &receivers {
-            inbox.deliver(&delivery);
+            inbox.deliver_once(&delivery);
         }
         Box::pin(std::future::ready(Ok(receivers.len())))
     }
@@ -147,7 +147,7 @@ impl Broker for MemoryBroker {
         let mut local = DeliveryReport::default();
         let mut others = 0;
         for (origin, inbox) in &receivers {
-            let report = inbox.deliver(&delivery);
+            let report = inbox.deliver_once(&delivery);
             if *origin {
                 local = report;
             } else {

@@ -269,6 +269,19 @@ impl Inbox {
         if !hub.first_sight(delivery.id) {
             return DeliveryReport::default();
         }
+        self.deliver_to(&hub, delivery)
+    }
+
+    /// Like [`Inbox::deliver`], for a broker that hands each node each delivery exactly
+    /// once (as [`MemoryBroker`] does): no window of recent deliveries is kept or checked.
+    pub fn deliver_once(&self, delivery: &RemoteDelivery) -> DeliveryReport {
+        match self.hub.upgrade() {
+            Some(hub) => self.deliver_to(&hub, delivery),
+            None => DeliveryReport::default(),
+        }
+    }
+
+    fn deliver_to(&self, hub: &Hub, delivery: &RemoteDelivery) -> DeliveryReport {
         // The common case, one topic and nobody left out, needs no list of parts.
         if let ([part], None) = (delivery.parts.as_slice(), &delivery.except) {
             return match self.target(part) {

@@ -169,7 +169,8 @@ async fn send(inner: &Inner, batch: Vec<Job>, timeout: Duration) {
         Ok(Err(error)) => return fail(inner, batch, &error.to_string()),
         Err(_) => return fail(inner, batch, "Redis did not answer in time"),
     };
-    let subscribed = inner.subscribed().clone();
+    // Telling a sender never blocks: the set stays locked for the loop, not copied.
+    let subscribed = inner.subscribed();
     for (job, (_, reached)) in batch.into_iter().zip(replies) {
         // This node's subscriptions among the channels heard it too; not other nodes.
         let own = job
