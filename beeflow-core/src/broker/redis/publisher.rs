@@ -12,6 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
 use tokio::sync::{mpsc, oneshot};
 
 use super::wire::Wire;
@@ -22,13 +24,18 @@ use crate::limits::HistoryLimits;
 
 /// How many deliveries may wait for the batcher; a sender waits beyond that.
 pub(super) const QUEUE: usize = 8192;
-/// The most script calls in one pipeline.
+/// The most deliveries in one script call.
 const BATCH: usize = 256;
+/// The most script calls on their way at once.
+const IN_FLIGHT: usize = 4;
 
 /// One delivery for the batcher.
 pub(super) struct Job {
     delivery: RemoteDelivery,
+    /// Its stream parts and message, as the script takes them.
     args: Vec<Vec<u8>>,
+    /// The channels to publish it on.
+    channels: Vec<String>,
     history: HistoryLimits,
     /// Topics among the channels, to count this node's own subscriptions out of the reach.
     topics: Vec<Topic>,
@@ -64,12 +71,13 @@ pub(super) async fn publish_streams(
     let channels: Vec<String> = topics.iter().map(|topic| inner.channel(topic)).collect();
     let message = serde_json::to_vec(&Wire::new(&delivery, timeout))
         .expect("wire serialization is infallible");
-    let args = streams::delivery_args(&delivery, &message, &channels);
+    let args = streams::delivery_args(&delivery, message);
     let id = delivery.id;
     if !await_local {
         let job = Job {
             delivery,
             args,
+            channels,
             history,
             topics,
             done: None,
@@ -90,6 +98,7 @@ pub(super) async fn publish_streams(
     let job = Job {
         delivery: delivery.clone(),
         args,
+        channels,
         history,
         topics,
         done: Some(done),
@@ -142,46 +151,84 @@ fn lost(inner: &Inner, delivery: &RemoteDelivery, why: String) -> StreamsReport 
 }
 
 /// Runs the batcher until the broker is dropped.
+///
+/// Up to [`IN_FLIGHT`] batches are on their way at once, so Redis runs one while the next
+/// forms. They still run in queue order: each batch's call is handed to the connection on
+/// its first poll, `FuturesOrdered` polls new batches first in the order they were pushed,
+/// and the connection writes calls in the order it was handed them.
 pub(super) async fn run(inner: Arc<Inner>, mut jobs: mpsc::Receiver<Job>, timeout: Duration) {
     let mut batch = Vec::with_capacity(BATCH);
-    while jobs.recv_many(&mut batch, BATCH).await > 0 {
-        send(&inner, std::mem::take(&mut batch), timeout).await;
+    let mut in_flight = FuturesOrdered::new();
+    let mut open = true;
+    while open || !in_flight.is_empty() {
+        tokio::select! {
+            // A finished batch first: it frees a place.
+            biased;
+            Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
+            received = jobs.recv_many(&mut batch, BATCH), if open && in_flight.len() < IN_FLIGHT => {
+                if received == 0 {
+                    open = false;
+                } else {
+                    in_flight.push_back(send(&inner, std::mem::take(&mut batch), timeout));
+                }
+            }
+        }
     }
 }
 
 /// Sends one batch as one script call and tells each sender how it went.
-async fn send(inner: &Inner, batch: Vec<Job>, timeout: Duration) {
+async fn send(inner: &Inner, mut batch: Vec<Job>, timeout: Duration) {
     let Some(mut publisher) = read(&inner.publisher) else {
         return fail(inner, batch, "not connected to Redis");
     };
     // One dispatcher's deliveries: one history configuration.
     let history = batch[0].history;
+    let runs = runs(&batch);
     let mut call = redis::cmd("EVALSHA");
     call.arg(streams::APPEND_AND_PUBLISH.get_hash()).arg(0);
-    call.arg(&streams::batch_args(&inner.prefix, history, batch.len()));
-    for job in &batch {
-        call.arg(&job.args);
+    call.arg(&streams::batch_args(&inner.prefix, history, runs.len()));
+    for run in &runs {
+        let channels = &batch[run.start].channels;
+        call.arg(channels.len()).arg(channels).arg(run.len());
+        for job in &batch[run.clone()] {
+            call.arg(&job.args);
+        }
     }
-    let sent = call.query_async::<Vec<(String, usize)>>(&mut publisher);
+    let sent = call.query_async::<Vec<usize>>(&mut publisher);
     let replies = match tokio::time::timeout(timeout, sent).await {
-        Ok(Ok(replies)) if replies.len() == batch.len() => replies,
+        Ok(Ok(replies)) if replies.len() == runs.len() => replies,
         Ok(Ok(_)) => return fail(inner, batch, "Redis answered a batch in part"),
         Ok(Err(error)) => return fail(inner, batch, &error.to_string()),
         Err(_) => return fail(inner, batch, "Redis did not answer in time"),
     };
     // Telling a sender never blocks: the set stays locked for the loop, not copied.
     let subscribed = inner.subscribed();
-    for (job, (_, reached)) in batch.into_iter().zip(replies) {
-        // This node's subscriptions among the channels heard it too; not other nodes.
-        let own = job
-            .topics
-            .iter()
-            .filter(|t| subscribed.contains(*t))
-            .count();
-        if let Some(done) = job.done {
-            let _ = done.send(Ok(reached.saturating_sub(own)));
+    for (run, reached) in runs.into_iter().zip(replies) {
+        for job in &mut batch[run] {
+            // This node's subscriptions among the channels heard it too; not other nodes.
+            let own = job
+                .topics
+                .iter()
+                .filter(|t| subscribed.contains(*t))
+                .count();
+            if let Some(done) = job.done.take() {
+                let _ = done.send(Ok(reached.saturating_sub(own)));
+            }
         }
     }
+}
+
+/// The batch's runs: consecutive jobs published on the same channels, which the script
+/// publishes as one message per channel.
+fn runs(batch: &[Job]) -> Vec<std::ops::Range<usize>> {
+    let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
+    for (index, job) in batch.iter().enumerate() {
+        match runs.last_mut() {
+            Some(run) if batch[run.start].channels == job.channels => run.end = index + 1,
+            _ => runs.push(index..index + 1),
+        }
+    }
+    runs
 }
 
 fn fail(inner: &Inner, batch: Vec<Job>, why: &str) {

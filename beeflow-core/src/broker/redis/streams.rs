@@ -22,134 +22,114 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::Inner;
+use super::wire::Wire;
 use crate::broker::{BrokerError, HistoryRead, RemoteDelivery};
-use crate::envelope::{EventFrame, FrameParts, Position};
+use crate::envelope::Position;
 use crate::limits::HistoryLimits;
 
 /// Appends and publishes a batch of deliveries. ARGV: prefix, size, age (ms), the number of
-/// deliveries, then per delivery: n, n pairs (stream, stored event), the delivery's message,
-/// c, c channels. Returns per delivery its positions header and how many subscribers its
-/// publishes reached.
+/// runs, then per run (consecutive deliveries published on the same channels): c, c
+/// channels, k, then per delivery: n, its n streams, its message (which each stream's
+/// history keeps). Returns per run how many subscribers its publishes reached.
 ///
-/// Each stream's meta is read once per batch and written back once, with the expiries, so
-/// a batch of events to one stream costs Redis an `XADD` and a `PUBLISH` each.
+/// Each stream's meta is read once per batch and written back once, with the expiries and
+/// the trimming, and each run is published as one message per channel: a batch of events to
+/// one group costs Redis an `XADD` each and one `PUBLISH`.
 pub(super) static APPEND_AND_PUBLISH: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(APPEND_AND_PUBLISH_LUA));
 
 /// The script's source, loaded on every (re)connection so the batcher can `EVALSHA` it.
 pub(super) const APPEND_AND_PUBLISH_LUA: &str = r"
 local prefix, size, age = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local count = tonumber(ARGV[4])
+local runs = tonumber(ARGV[4])
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))
 local streams = {}
 local replies = {}
 local i = 5
-for d = 1, count do
-  local n = tonumber(ARGV[i])
+for r = 1, runs do
+  local c = tonumber(ARGV[i])
+  local channels = i + 1
+  i = i + 1 + c
+  local k = tonumber(ARGV[i])
   i = i + 1
-  local header = {}
-  for s = 1, n do
-    local stream, data = ARGV[i], ARGV[i + 1]
-    i = i + 2
-    local state = streams[stream]
-    if not state then
-      local meta = prefix .. ':history-meta:' .. stream
-      local key = prefix .. ':history:' .. stream
-      local fields = redis.call('HMGET', meta, 'e', 's')
-      local epoch, top = fields[1], tonumber(fields[2]) or 0
-      if not epoch then
-        epoch = string.format('%08x%05x', tonumber(t[1]), tonumber(t[2]))
-        top = 0
-        redis.call('DEL', key)
+  local messages = {}
+  for d = 1, k do
+    local n = tonumber(ARGV[i])
+    local data = ARGV[i + n + 1]
+    i = i + 1
+    local header = {}
+    for s = 1, n do
+      local stream = ARGV[i]
+      i = i + 1
+      local state = streams[stream]
+      if not state then
+        local meta = prefix .. ':history-meta:' .. stream
+        local key = prefix .. ':history:' .. stream
+        local fields = redis.call('HMGET', meta, 'e', 's')
+        local epoch, top = fields[1], tonumber(fields[2]) or 0
+        if not epoch then
+          epoch = string.format('%08x%05x', tonumber(t[1]), tonumber(t[2]))
+          top = 0
+          redis.call('DEL', key)
+        end
+        state = {meta = meta, key = key, epoch = epoch, top = top}
+        streams[stream] = state
       end
-      state = {meta = meta, key = key, epoch = epoch, top = top}
-      streams[stream] = state
+      state.top = state.top + 1
+      -- %d: integer formatting, much cheaper than Lua's default for numbers.
+      local offset = string.format('%d', state.top)
+      if size > 0 then
+        redis.call('XADD', state.key, offset .. '-1', 'd', data, 't', now)
+      end
+      header[s] = offset .. ':' .. state.epoch
     end
-    state.top = state.top + 1
-    if size > 0 then
-      redis.call('XADD', state.key, 'MAXLEN', size, state.top .. '-1', 'd', data, 't', now)
-    end
-    header[s] = state.top .. ':' .. state.epoch
-  end
-  local positions = table.concat(header, ',')
-  local message = 'S' .. positions .. '\n' .. ARGV[i]
-  local c = tonumber(ARGV[i + 1])
-  i = i + 2
-  local reached = 0
-  for k = 1, c do
-    reached = reached + redis.call('PUBLISH', ARGV[i], message)
+    messages[d] = 'S' .. table.concat(header, ',') .. '\n' .. data
     i = i + 1
   end
-  replies[d] = {positions, reached}
+  local message = table.concat(messages, '\n')
+  local reached = 0
+  for ch = channels, channels + c - 1 do
+    reached = reached + redis.call('PUBLISH', ARGV[ch], message)
+  end
+  replies[r] = reached
 end
 for _, state in pairs(streams) do
   redis.call('HSET', state.meta, 'e', state.epoch, 's', state.top)
   redis.call('PEXPIRE', state.meta, age)
-  if size > 0 then redis.call('PEXPIRE', state.key, age) end
+  if size > 0 then
+    -- Whole nodes of the stream at a time: the reads count the size exactly.
+    redis.call('XTRIM', state.key, 'MAXLEN', '~', size)
+    redis.call('PEXPIRE', state.key, age)
+  end
 end
 return replies
 ";
 
-/// An event as the history keeps it: the frame's parts less its position.
-#[derive(Debug, Serialize, Deserialize)]
-struct Stored<'a> {
-    #[serde(borrow)]
-    text: std::borrow::Cow<'a, str>,
-    seq_at: usize,
-    payload_at: usize,
-    id: Uuid,
-    droppable: bool,
-}
-
-/// The script's arguments for one delivery: its stream parts (each stored without its
-/// position), `message` (the delivery's wire form), and the `channels` to publish it on.
-pub(super) fn delivery_args(
-    delivery: &RemoteDelivery,
-    message: &[u8],
-    channels: &[String],
-) -> Vec<Vec<u8>> {
-    let streams: Vec<(Arc<str>, String)> = delivery
+/// The script's arguments for one delivery: its streams, then `message` (its wire form).
+pub(super) fn delivery_args(delivery: &RemoteDelivery, message: Vec<u8>) -> Vec<Vec<u8>> {
+    let streams: Vec<Arc<str>> = delivery
         .parts
         .iter()
-        .filter_map(|part| {
-            let stream = part.topic.stream()?;
-            let parts = part.frame.to_parts();
-            let stored = Stored {
-                text: parts.text.into(),
-                seq_at: parts.seq_at,
-                payload_at: parts.payload_at,
-                id: parts.id,
-                droppable: parts.droppable,
-            };
-            let stored = serde_json::to_string(&stored).expect("a stored event serializes");
-            Some((stream, stored))
-        })
+        .filter_map(|part| part.topic.stream())
         .collect();
-    let mut args: Vec<Vec<u8>> = Vec::with_capacity(3 + 2 * streams.len() + channels.len());
+    let mut args: Vec<Vec<u8>> = Vec::with_capacity(2 + streams.len());
     args.push(streams.len().to_string().into_bytes());
-    for (stream, stored) in streams {
-        args.push(stream.as_bytes().to_vec());
-        args.push(stored.into_bytes());
-    }
-    args.push(message.to_vec());
-    args.push(channels.len().to_string().into_bytes());
-    args.extend(channels.iter().map(|channel| channel.as_bytes().to_vec()));
+    args.extend(streams.iter().map(|stream| stream.as_bytes().to_vec()));
+    args.push(message);
     args
 }
 
-/// The arguments that come before a batch's deliveries.
-pub(super) fn batch_args(prefix: &str, limits: HistoryLimits, deliveries: usize) -> [Vec<u8>; 4] {
+/// The arguments that come before a batch's runs.
+pub(super) fn batch_args(prefix: &str, limits: HistoryLimits, runs: usize) -> [Vec<u8>; 4] {
     let age = u64::try_from(limits.age.as_millis()).unwrap_or(u64::MAX);
     [
         prefix.as_bytes().to_vec(),
         limits.size.to_string().into_bytes(),
         age.to_string().into_bytes(),
-        deliveries.to_string().into_bytes(),
+        runs.to_string().into_bytes(),
     ]
 }
 
@@ -170,15 +150,33 @@ fn parse_positions(header: &str) -> Option<Positions> {
         .collect()
 }
 
-/// Splits a published message into the positions of its stream parts and the delivery;
-/// `None` for the positions of a message without streams.
-pub(super) fn split_message(payload: &[u8]) -> Option<(Option<Positions>, &[u8])> {
-    let Some(rest) = payload.strip_prefix(b"S") else {
-        return Some((None, payload));
+/// Splits a published message into its deliveries, each with the positions of its stream
+/// parts (`None` for a message without streams, which is one delivery); `None` when
+/// malformed.
+///
+/// A stream message is one or more `S<positions>\n<delivery>` joined by newlines: a
+/// delivery is compact JSON, which has none of its own.
+pub(super) fn split_message(payload: &[u8]) -> Option<Vec<(Option<Positions>, &[u8])>> {
+    let Some(mut rest) = payload.strip_prefix(b"S") else {
+        return Some(vec![(None, payload)]);
     };
-    let end = rest.iter().position(|&b| b == b'\n')?;
-    let header = std::str::from_utf8(&rest[..end]).ok()?;
-    Some((Some(parse_positions(header)?), &rest[end + 1..]))
+    let mut deliveries = Vec::new();
+    loop {
+        let end = rest.iter().position(|&b| b == b'\n')?;
+        let header = std::str::from_utf8(&rest[..end]).ok()?;
+        let positions = parse_positions(header)?;
+        rest = &rest[end + 1..];
+        match rest.iter().position(|&b| b == b'\n') {
+            Some(end) => {
+                deliveries.push((Some(positions), &rest[..end]));
+                rest = rest[end + 1..].strip_prefix(b"S")?;
+            }
+            None => {
+                deliveries.push((Some(positions), rest));
+                return Some(deliveries);
+            }
+        }
+    }
 }
 
 /// Gives the stream parts of `delivery` their `positions`, in order; false when they do not
@@ -257,7 +255,9 @@ async fn read(
         top,
         events: None,
     };
-    if after > top || missed > limit as u64 {
+    // The stream may keep a few more than `size` (it is trimmed a node at a time): those
+    // are not recovered, as from memory.
+    if after > top || missed > limit as u64 || missed > limits.size as u64 {
         return Ok(Some(incomplete()));
     }
     if missed == 0 {
@@ -285,27 +285,20 @@ async fn read(
             .get("t")
             .and_then(|t| t.parse::<u64>().ok())
             .is_some_and(|t| now_ms.saturating_sub(t) <= max_age);
-        let stored = fields
-            .get("d")
-            .and_then(|d| serde_json::from_str::<Stored<'_>>(d).ok());
-        let (Some(offset), true, Some(stored)) = (offset, fresh, stored) else {
+        let (Some(offset), true, Some(delivery)) = (offset, fresh, fields.get("d")) else {
             return Ok(Some(incomplete()));
         };
         if offset != expected {
             return Ok(Some(incomplete()));
         }
-        let frame = EventFrame::from_parts(FrameParts {
-            text: &stored.text,
-            seq_at: stored.seq_at,
-            payload_at: stored.payload_at,
-            id: stored.id,
-            position: Some(Position {
-                stream: stream.clone(),
-                offset,
-                epoch: epoch.clone(),
-            }),
-            droppable: stored.droppable,
-        });
+        let position = Position {
+            stream: stream.clone(),
+            offset,
+            epoch: epoch.clone(),
+        };
+        let frame = serde_json::from_str::<Wire<'_>>(delivery)
+            .ok()
+            .and_then(|wire| wire.stream_frame(position));
         let Some(frame) = frame else {
             return Ok(Some(incomplete()));
         };
@@ -327,10 +320,27 @@ mod tests {
     fn messages_split_into_positions_and_the_delivery() {
         assert_eq!(
             split_message(b"S4:ab,7:cd\n{}"),
-            Some((Some(vec![(4, "ab".into()), (7, "cd".into())]), &b"{}"[..]))
+            Some(vec![(
+                Some(vec![(4, "ab".into()), (7, "cd".into())]),
+                &b"{}"[..]
+            )])
         );
-        assert_eq!(split_message(b"{}"), Some((None, &b"{}"[..])));
+        assert_eq!(
+            split_message(b"S4:ab\n{\"a\":1}\nS5:ab\n{}\nS\n[]"),
+            Some(vec![
+                (Some(vec![(4, "ab".into())]), &b"{\"a\":1}"[..]),
+                (Some(vec![(5, "ab".into())]), &b"{}"[..]),
+                (Some(vec![]), &b"[]"[..]),
+            ]),
+            "a run of deliveries"
+        );
+        assert_eq!(split_message(b"{}"), Some(vec![(None, &b"{}"[..])]));
         assert_eq!(split_message(b"S4:ab"), None, "no delivery");
         assert_eq!(split_message(b"Sx:ab\n{}"), None, "not an offset");
+        assert_eq!(
+            split_message(b"S4:ab\n{}\n{}"),
+            None,
+            "a delivery without positions"
+        );
     }
 }

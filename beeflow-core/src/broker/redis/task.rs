@@ -285,10 +285,25 @@ fn deliver(
         }
         return;
     }
-    let Some((positions, payload)) = streams::split_message(payload) else {
+    let Some(deliveries) = streams::split_message(payload) else {
         tracing::warn!(channel, "ignored a malformed stream message");
         return;
     };
+    for (positions, payload) in deliveries {
+        deliver_one(inner, inbox, node, seen, channel, positions, payload);
+    }
+}
+
+/// Delivers one delivery of a message heard on `channel`.
+fn deliver_one(
+    inner: &Inner,
+    inbox: &Inbox,
+    node: &str,
+    seen: &mut Positions,
+    channel: &str,
+    positions: Option<streams::Positions>,
+    payload: &[u8],
+) {
     let Ok(wire) = serde_json::from_slice::<Wire<'_>>(payload) else {
         tracing::warn!(channel, "ignored a message that is not a beeflow delivery");
         return;
