@@ -35,13 +35,14 @@ pub(crate) trait Runtime: Send + Sync + 'static {
     /// Removes a local connection from a group.
     fn leave(&self, id: &ConnectionId, group: &str) -> Result<(), Problem>;
 
-    /// Subscribes a local connection to a topic, if the application's hook allows it.
+    /// Subscribes a local connection to a topic, if the application's hook allows it; true
+    /// when the subscription is new.
     fn subscribe(
         &self,
         connection: &ConnectionInfo,
         topic: &TopicPattern,
         presence: bool,
-    ) -> Result<(), Problem>;
+    ) -> Result<bool, Problem>;
 
     /// Ends a local connection's subscription.
     fn unsubscribe(&self, id: &ConnectionId, topic: &str) -> Result<(), Problem>;

@@ -3,9 +3,12 @@
 //! and events `beeflow.presence`, `beeflow.join` and `beeflow.leave`. A version-1 connection does not
 //! see them: to it they are unknown actions, as they are to the Python reference.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use serde::Deserialize;
 
-use crate::action::{ActionDef, HandlerFuture, IntoEvents, Replies, decode_payload};
+use crate::action::{ActionDef, Events, HandlerFuture, IntoEvents, Replies, decode_payload};
 use crate::context::ActionContext;
 use crate::event::{Event, EventDef};
 use crate::hub::Topic;
@@ -101,21 +104,26 @@ fn subscribe(cx: ActionContext, payload: &str) -> Result<HandlerFuture, Problem>
         parse(&request.topic)?
     };
     let Some(since) = request.since else {
-        cx.runtime.subscribe(&cx.connection, &topic, presence)?;
+        let new = cx.runtime.subscribe(&cx.connection, &topic, presence)?;
         if !presence {
             return Ok(Box::pin(async { ().into_events() }));
         }
-        return Ok(Box::pin(async move {
-            let snapshot = cx.runtime.presence(topic.as_str().to_owned()).await?;
-            PresenceEvent(snapshot).into_events()
-        }));
+        return Ok(Box::pin(
+            async move { snapshot_or_undo(&cx, &topic, new).await },
+        ));
     };
     // The subscription (and so the application's hook) runs inside the recovery, once the
     // stream's live events are held back; a refusal replays nothing.
     Ok(Box::pin(async move {
         let stream = Topic::Group(topic.text().clone());
         let (runtime, connection) = (cx.runtime.clone(), cx.connection.clone());
-        let join = Box::new(move || runtime.subscribe(&connection, &topic, presence));
+        let new = Arc::new(AtomicBool::new(false));
+        let (joining, joined) = (topic.clone(), new.clone());
+        let join = Box::new(move || {
+            let new = runtime.subscribe(&connection, &joining, presence)?;
+            joined.store(new, Ordering::Relaxed);
+            Ok(())
+        });
         let recovered = cx
             .runtime
             .clone()
@@ -132,12 +140,27 @@ fn subscribe(cx: ActionContext, payload: &str) -> Result<HandlerFuture, Problem>
         if !presence {
             return ().into_events();
         }
-        let Topic::Group(group) = stream else {
-            unreachable!("a group stream")
-        };
-        let snapshot = cx.runtime.presence(group.to_string()).await?;
-        PresenceEvent(snapshot).into_events()
+        snapshot_or_undo(&cx, &topic, new.load(Ordering::Relaxed)).await
     }))
+}
+
+/// The presence snapshot a subscription with `presence` answers with. Without one (the
+/// broker cannot count) the request fails, and a subscription it made (`new`) is undone:
+/// a failed request leaves nothing behind.
+async fn snapshot_or_undo(
+    cx: &ActionContext,
+    topic: &TopicPattern,
+    new: bool,
+) -> Result<Events, Problem> {
+    match cx.runtime.clone().presence(topic.as_str().to_owned()).await {
+        Ok(snapshot) => PresenceEvent(snapshot).into_events(),
+        Err(problem) => {
+            if new {
+                cx.runtime.unsubscribe(&cx.connection.id, topic.as_str())?;
+            }
+            Err(problem)
+        }
+    }
 }
 
 fn recover(cx: ActionContext, payload: &str) -> Result<HandlerFuture, Problem> {

@@ -82,7 +82,7 @@ impl Hub {
 
     /// Subscribes a local connection to `topic` (and to its presence), unless it holds
     /// `limit` subscriptions already. Subscribing again to the same topic changes nothing,
-    /// except that it may start watching presence.
+    /// except that it may start watching presence. True when the subscription is new.
     pub(crate) fn subscribe(
         &self,
         id: &ConnectionId,
@@ -90,7 +90,7 @@ impl Hub {
         presence: bool,
         limit: usize,
         changes: Changes<'_>,
-    ) -> Result<(), Refused> {
+    ) -> Result<bool, Refused> {
         let mut index = self.write();
         let index = &mut *index;
         let member = index.connections.get_mut(id).ok_or(Refused::NotLocal)?;
@@ -99,6 +99,7 @@ impl Hub {
             .subscriptions
             .iter_mut()
             .find(|s| s.topic.as_str() == &**text);
+        let new = existing.is_none();
         let newly_watching = match existing {
             Some(existing) => {
                 let newly = presence && !existing.presence;
@@ -132,7 +133,7 @@ impl Hub {
                 changes(Change::Interest(Topic::Presence(text.clone()), true));
             }
         }
-        Ok(())
+        Ok(new)
     }
 
     /// Ends a local connection's subscription to `topic` (the string it subscribed with);

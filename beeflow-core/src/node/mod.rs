@@ -257,7 +257,7 @@ impl Runtime for Node {
         connection: &ConnectionInfo,
         topic: &TopicPattern,
         presence: bool,
-    ) -> Result<(), Problem> {
+    ) -> Result<bool, Problem> {
         Node::subscribe(self, connection, topic, presence)
     }
 

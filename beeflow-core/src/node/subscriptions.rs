@@ -45,13 +45,14 @@ impl Node {
         }
     }
 
-    /// Subscribes `connection` to `topic`, once the hook allowed it.
+    /// Subscribes `connection` to `topic`, once the hook allowed it. True when the
+    /// subscription is new.
     pub(crate) fn subscribe(
         &self,
         connection: &ConnectionInfo,
         topic: &TopicPattern,
         presence: bool,
-    ) -> Result<(), Problem> {
+    ) -> Result<bool, Problem> {
         self.authorize(connection, topic, presence)?;
         let limit = self.limits.max_subscriptions();
         self.hub

@@ -229,7 +229,21 @@ async fn presence_is_put_back_after_redis_restarts_empty() {
     until("disconnected", || !broker_a.is_connected()).await;
     let refused = node_a.presence("lobby").await.unwrap_err();
     assert_eq!(refused.code(), "presence_unavailable");
+    // A subscription whose presence cannot be read fails, and leaves nothing behind.
+    let mut bob = v2_as(&node_a, "bob");
+    let frames = bob
+        .send(
+            "beeflow.subscribe",
+            json!({ "topic": "news", "presence": true }),
+        )
+        .await;
+    assert!(
+        frames.iter().any(|f| f["code"] == "presence_unavailable"),
+        "{frames:?}"
+    );
     redis.restart();
     until("reconnected", || broker_a.connections_made() > reconnects).await;
     assert_eq!(node_a.presence("lobby").await.unwrap(), before);
+    let news = node_a.presence("news").await.unwrap();
+    assert!(news.members.is_empty(), "bob is not subscribed: {news:?}");
 }
