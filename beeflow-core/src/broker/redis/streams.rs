@@ -22,17 +22,18 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use super::Inner;
-use super::wire::Wire;
 use crate::broker::{BrokerError, HistoryRead, RemoteDelivery};
-use crate::envelope::Position;
+use crate::envelope::{EventFrame, FrameParts, Position};
 use crate::limits::HistoryLimits;
 
 /// Appends and publishes a batch of deliveries. ARGV: prefix, size, age (ms), the number of
 /// runs, then per run (consecutive deliveries published on the same channels): c, c
-/// channels, k, then per delivery: n, its n streams, its message (which each stream's
-/// history keeps). Returns per run how many subscribers its publishes reached.
+/// channels, k, then per delivery: n, n pairs (stream, stored event), the delivery's
+/// message. Returns per run how many subscribers its publishes reached.
 ///
 /// Each stream's meta is read once per batch and written back once, with the expiries and
 /// the trimming, and each run is published as one message per channel: a batch of events to
@@ -58,12 +59,11 @@ for r = 1, runs do
   local messages = {}
   for d = 1, k do
     local n = tonumber(ARGV[i])
-    local data = ARGV[i + n + 1]
     i = i + 1
     local header = {}
     for s = 1, n do
-      local stream = ARGV[i]
-      i = i + 1
+      local stream, data = ARGV[i], ARGV[i + 1]
+      i = i + 2
       local state = streams[stream]
       if not state then
         local meta = prefix .. ':history-meta:' .. stream
@@ -86,7 +86,7 @@ for r = 1, runs do
       end
       header[s] = offset .. ':' .. state.epoch
     end
-    messages[d] = 'S' .. table.concat(header, ',') .. '\n' .. data
+    messages[d] = 'S' .. table.concat(header, ',') .. '\n' .. ARGV[i]
     i = i + 1
   end
   local message = table.concat(messages, '\n')
@@ -108,16 +108,43 @@ end
 return replies
 ";
 
-/// The script's arguments for one delivery: its streams, then `message` (its wire form).
+/// An event as the history keeps it: the frame's parts less its position.
+#[derive(Debug, Serialize, Deserialize)]
+struct Stored<'a> {
+    #[serde(borrow)]
+    text: std::borrow::Cow<'a, str>,
+    seq_at: usize,
+    payload_at: usize,
+    id: Uuid,
+    droppable: bool,
+}
+
+/// The script's arguments for one delivery: its stream parts (each stored without its
+/// position), then `message` (the delivery's wire form).
 pub(super) fn delivery_args(delivery: &RemoteDelivery, message: Vec<u8>) -> Vec<Vec<u8>> {
-    let streams: Vec<Arc<str>> = delivery
+    let streams: Vec<(Arc<str>, String)> = delivery
         .parts
         .iter()
-        .filter_map(|part| part.topic.stream())
+        .filter_map(|part| {
+            let stream = part.topic.stream()?;
+            let parts = part.frame.to_parts();
+            let stored = Stored {
+                text: parts.text.into(),
+                seq_at: parts.seq_at,
+                payload_at: parts.payload_at,
+                id: parts.id,
+                droppable: parts.droppable,
+            };
+            let stored = serde_json::to_string(&stored).expect("a stored event serializes");
+            Some((stream, stored))
+        })
         .collect();
-    let mut args: Vec<Vec<u8>> = Vec::with_capacity(2 + streams.len());
+    let mut args: Vec<Vec<u8>> = Vec::with_capacity(2 + 2 * streams.len());
     args.push(streams.len().to_string().into_bytes());
-    args.extend(streams.iter().map(|stream| stream.as_bytes().to_vec()));
+    for (stream, stored) in streams {
+        args.push(stream.as_bytes().to_vec());
+        args.push(stored.into_bytes());
+    }
     args.push(message);
     args
 }
@@ -296,9 +323,18 @@ async fn read(
             offset,
             epoch: epoch.clone(),
         };
-        let frame = serde_json::from_str::<Wire<'_>>(delivery)
+        let frame = serde_json::from_str::<Stored<'_>>(delivery)
             .ok()
-            .and_then(|wire| wire.stream_frame(position));
+            .and_then(|stored| {
+                EventFrame::from_parts(FrameParts {
+                    text: &stored.text,
+                    seq_at: stored.seq_at,
+                    payload_at: stored.payload_at,
+                    id: stored.id,
+                    position: Some(position),
+                    droppable: stored.droppable,
+                })
+            });
         let Some(frame) = frame else {
             return Ok(Some(incomplete()));
         };

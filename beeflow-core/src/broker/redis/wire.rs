@@ -86,23 +86,6 @@ impl<'a> Wire<'a> {
         }
     }
 
-    /// The frame of the part for `position`'s stream, at that position: what the stream's
-    /// history keeps of the delivery.
-    pub(super) fn stream_frame(self, position: Position) -> Option<EventFrame> {
-        let part = self.parts.into_iter().find(|part| {
-            parse_topic_key(&part.topic).and_then(|topic| topic.stream())
-                == Some(position.stream.clone())
-        })?;
-        EventFrame::from_parts(FrameParts {
-            text: &part.text,
-            seq_at: part.seq_at,
-            payload_at: part.payload_at,
-            id: part.event_id,
-            position: Some(position),
-            droppable: part.droppable,
-        })
-    }
-
     /// The delivery again; `None` when a part is malformed.
     pub(super) fn into_delivery(self) -> Option<RemoteDelivery> {
         let parts = self
