@@ -123,23 +123,34 @@ fn node_field(group: &str, user: Option<&str>) -> String {
     }
 }
 
-/// Applies one membership change of `node`.
-pub(super) async fn change(
+/// Loads the script [`changes`] calls by its hash; done on every (re)connection.
+pub(super) async fn load(connection: &mut MultiplexedConnection) -> redis::RedisResult<()> {
+    CHANGE.load_async(connection).await.map(drop)
+}
+
+/// Applies membership changes of `node`, in order.
+pub(super) async fn changes(
     connection: &mut MultiplexedConnection,
     prefix: &str,
     node: &str,
-    change: &MembershipChange,
+    changes: &[MembershipChange],
 ) -> redis::RedisResult<()> {
-    let field = node_field(&change.group, change.user.as_deref());
-    let delta: i64 = if change.entered { 1 } else { -1 };
-    CHANGE
-        .arg(prefix)
-        .arg(node)
-        .arg(field)
-        .arg(delta)
-        .invoke_async::<i64>(connection)
-        .await
-        .map(drop)
+    // One round trip for them all, applied in order.
+    let mut pipeline = redis::pipe();
+    for change in changes {
+        let field = node_field(&change.group, change.user.as_deref());
+        let delta: i64 = if change.entered { 1 } else { -1 };
+        pipeline
+            .cmd("EVALSHA")
+            .arg(CHANGE.get_hash())
+            .arg(0)
+            .arg(prefix)
+            .arg(node)
+            .arg(field)
+            .arg(delta)
+            .ignore();
+    }
+    pipeline.query_async::<()>(connection).await
 }
 
 /// Replaces what Redis counts for `node` with `counts` (`alive: false`: with nothing, and the

@@ -128,15 +128,14 @@ async fn connect_and_serve(
         .arg(streams::APPEND_AND_PUBLISH_LUA)
         .query_async::<String>(&mut session.publisher)
         .await?;
+    presence::load(&mut session.publisher).await?;
     // From here on changes queue up; the state read below includes every one before.
     inner.accepting.store(true, Ordering::Release);
     // Presence first, so a node that was reaped while away is back before anyone asks.
     put_presence_back(inner, inbox, &node, &mut session).await?;
     // Subscribe to the current needs first, then apply changes queued meanwhile in order:
     // the result matches the hub whichever way they interleaved.
-    for topic in inbox.topics() {
-        subscribe(inner, &mut sink, topic).await?;
-    }
+    subscribe(inner, &mut sink, inbox.topics()).await?;
     while let Ok(command) = commands.try_recv() {
         apply(inner, &node, &mut sink, &mut session, positions, command).await?;
     }
@@ -162,6 +161,15 @@ async fn connect_and_serve(
                 deliver(inner, inbox, &node, positions, channel, message.get_payload_bytes());
             }
             command = commands.recv() => match command {
+                Some(command) if batchable(&command) => {
+                    // Subscriptions and membership changes queued together go in a round
+                    // trip each; the command that ends the run is applied after them.
+                    let (run, next) = queued_run(command, commands);
+                    apply_run(inner, &node, &mut sink, &mut session, run).await?;
+                    if let Some(command) = next {
+                        apply(inner, &node, &mut sink, &mut session, positions, command).await?;
+                    }
+                }
                 Some(command) => {
                     apply(inner, &node, &mut sink, &mut session, positions, command).await?;
                 }
@@ -215,7 +223,6 @@ async fn apply(
     command: Command,
 ) -> redis::RedisResult<()> {
     match command {
-        Command::Subscribe(topic) => subscribe(inner, sink, topic).await,
         Command::Unsubscribe(topic) => {
             // What is published from now on is not for this node: not a loss.
             positions.forget(&topic);
@@ -228,10 +235,9 @@ async fn apply(
             inner.subscribed().remove(&topic);
             Ok(())
         }
-        Command::Membership(change) if !session.skipping => {
-            presence::change(&mut session.publisher, &inner.prefix, node, &change).await
+        command @ (Command::Subscribe(_) | Command::Membership(_)) => {
+            apply_run(inner, node, sink, session, vec![command]).await
         }
-        Command::Membership(_) => Ok(()),
         Command::Mark => {
             session.skipping = false;
             Ok(())
@@ -253,14 +259,85 @@ async fn apply(
     }
 }
 
-async fn subscribe(inner: &Inner, sink: &mut PubSubSink, topic: Topic) -> redis::RedisResult<()> {
-    let channel = inner.channel(&topic);
-    if matches!(topic, Topic::Pattern(_)) {
-        sink.psubscribe(&channel).await?;
-    } else {
-        sink.subscribe(&channel).await?;
+/// The most channels in one `SUBSCRIBE` (or patterns in one `PSUBSCRIBE`).
+const SUBSCRIBE_CHUNK: usize = 1024;
+
+/// Whether `command` may be applied in a run with the others like it: subscriptions to
+/// users, groups, nodes and patterns, and membership changes. They are independent of one
+/// another, so a run applies all its subscriptions, then all its changes. A subscription to
+/// a group's presence notices is not: it must come after the changes queued before it (or
+/// the node hears of them) and before those queued after it (or it misses them).
+fn batchable(command: &Command) -> bool {
+    match command {
+        Command::Subscribe(topic) => !matches!(topic, Topic::Presence(_)),
+        Command::Membership(_) => true,
+        _ => false,
     }
-    inner.subscribed().insert(topic);
+}
+
+/// `first`, and the [`batchable`] commands queued right behind it (up to
+/// [`SUBSCRIBE_CHUNK`]); then the command that ended the run, if one did.
+fn queued_run(
+    first: Command,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+) -> (Vec<Command>, Option<Command>) {
+    let mut run = vec![first];
+    while run.len() < SUBSCRIBE_CHUNK {
+        match commands.try_recv() {
+            Ok(command) if batchable(&command) => run.push(command),
+            Ok(other) => return (run, Some(other)),
+            Err(_) => break,
+        }
+    }
+    (run, None)
+}
+
+/// Applies a run of subscriptions and membership changes: the subscriptions in one round
+/// trip, then the changes (in order) in another.
+async fn apply_run(
+    inner: &Inner,
+    node: &str,
+    sink: &mut PubSubSink,
+    session: &mut Session,
+    run: Vec<Command>,
+) -> redis::RedisResult<()> {
+    let mut topics = Vec::new();
+    let mut changes = Vec::new();
+    for command in run {
+        match command {
+            Command::Subscribe(topic) => topics.push(topic),
+            Command::Membership(change) => changes.push(change),
+            _ => unreachable!("a run holds subscriptions and membership changes"),
+        }
+    }
+    subscribe(inner, sink, topics).await?;
+    if session.skipping || changes.is_empty() {
+        return Ok(());
+    }
+    presence::changes(&mut session.publisher, &inner.prefix, node, &changes).await
+}
+
+/// Subscribes to `topics`: exact channels and patterns each in chunks of
+/// [`SUBSCRIBE_CHUNK`], one round trip per chunk instead of one per topic.
+async fn subscribe(
+    inner: &Inner,
+    sink: &mut PubSubSink,
+    topics: Vec<Topic>,
+) -> redis::RedisResult<()> {
+    let (patterns, exact): (Vec<Topic>, Vec<Topic>) = topics
+        .into_iter()
+        .partition(|topic| matches!(topic, Topic::Pattern(_)));
+    for (topics, pattern) in [(exact, false), (patterns, true)] {
+        for chunk in topics.chunks(SUBSCRIBE_CHUNK) {
+            let channels: Vec<String> = chunk.iter().map(|topic| inner.channel(topic)).collect();
+            if pattern {
+                sink.psubscribe(&channels).await?;
+            } else {
+                sink.subscribe(&channels).await?;
+            }
+            inner.subscribed().extend(chunk.iter().cloned());
+        }
+    }
     Ok(())
 }
 
