@@ -12,8 +12,10 @@
 //! Redis by Lua scripts, with per-node heartbeats and a reaper for nodes that die.
 //!
 //! `wire.rs` is the message and the channel names; `task.rs` the connection task;
+//! `inbound.rs` what arrives; `publisher.rs` and `streams.rs` stream deliveries and history;
 //! `presence.rs` the presence scripts.
 
+mod inbound;
 mod presence;
 mod publisher;
 mod streams;
