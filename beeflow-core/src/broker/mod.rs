@@ -54,6 +54,10 @@ pub struct RemoteDelivery {
     pub origin: Arc<str>,
 }
 
+/// A part of an emit that a piece published on its own comes after: whom it is for (the
+/// connections of a node topic).
+pub(crate) type EarlierPart = (Topic, Vec<ConnectionId>);
+
 /// One recipient of a [`RemoteDelivery`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemotePart {
@@ -282,26 +286,57 @@ impl Inbox {
     }
 
     fn deliver_to(&self, hub: &Hub, delivery: &RemoteDelivery) -> DeliveryReport {
+        self.deliver_after_to(hub, delivery, &[])
+    }
+
+    /// Like [`Inbox::deliver`], for one piece of an emit published in pieces (a Redis
+    /// Cluster publishes each stream part on its own shard): the connections that the
+    /// `earlier` parts reach are left out, as the piece with those parts reached them.
+    #[cfg(feature = "redis")]
+    pub(crate) fn deliver_after(
+        &self,
+        delivery: &RemoteDelivery,
+        earlier: &[EarlierPart],
+    ) -> DeliveryReport {
+        let Some(hub) = self.hub.upgrade() else {
+            return DeliveryReport::default();
+        };
+        if !hub.first_sight(delivery.id) {
+            return DeliveryReport::default();
+        }
+        self.deliver_after_to(&hub, delivery, earlier)
+    }
+
+    fn deliver_after_to(
+        &self,
+        hub: &Hub,
+        delivery: &RemoteDelivery,
+        earlier: &[EarlierPart],
+    ) -> DeliveryReport {
         // The common case, one topic and nobody left out, needs no list of parts.
-        if let ([part], None) = (delivery.parts.as_slice(), &delivery.except) {
-            return match self.target(part) {
+        if let ([part], None, []) = (delivery.parts.as_slice(), &delivery.except, earlier) {
+            return match self.target(&part.topic, &part.connections) {
                 Some(target) => hub.deliver(target, &part.frame),
                 None => DeliveryReport::default(),
             };
         }
+        let earlier: Vec<Target<'_>> = earlier
+            .iter()
+            .filter_map(|(topic, connections)| self.target(topic, connections))
+            .collect();
         let parts: Vec<(Target<'_>, &Arc<EventFrame>)> = delivery
             .parts
             .iter()
-            .filter_map(|part| Some((self.target(part)?, &part.frame)))
+            .filter_map(|part| Some((self.target(&part.topic, &part.connections)?, &part.frame)))
             .collect();
-        hub.deliver_parts(&parts, delivery.except.as_ref())
+        hub.deliver_parts(&earlier, &parts, delivery.except.as_ref())
     }
 
     /// Whom `part` is for on this node; `None` for connections of another node, named in
     /// the same delivery.
-    fn target<'a>(&self, part: &'a RemotePart) -> Option<Target<'a>> {
-        Some(match &part.topic {
-            Topic::Node(node) if *node == self.node_id => Target::Connections(&part.connections),
+    fn target<'a>(&self, topic: &'a Topic, connections: &'a [ConnectionId]) -> Option<Target<'a>> {
+        Some(match topic {
+            Topic::Node(node) if *node == self.node_id => Target::Connections(connections),
             Topic::Node(_) => return None,
             Topic::User(user) => Target::User(user),
             Topic::Group(group) => Target::Group(group),
@@ -319,7 +354,7 @@ impl Inbox {
         delivery
             .parts
             .iter()
-            .filter_map(|part| self.target(part))
+            .filter_map(|part| self.target(&part.topic, &part.connections))
             .any(|target| hub.reaches(target))
     }
 

@@ -89,20 +89,45 @@ impl Hub {
         }
     }
 
-    /// Delivers to the union of `parts`, in order, leaving out `except`: a connection that
-    /// several parts reach is counted and queued once, with the first part's frame.
+    /// Delivers to the union of `parts`, in order, leaving out `except` and the connections
+    /// of `earlier` targets (the parts of the same emit that came first, delivered as a
+    /// delivery of their own): a connection that several parts reach is counted and queued
+    /// once, with the first part's frame.
     pub(crate) fn deliver_parts(
         &self,
+        earlier: &[Target<'_>],
         parts: &[(Target<'_>, &Arc<EventFrame>)],
         except: Option<&ConnectionId>,
     ) -> DeliveryReport {
-        if let ([(target, frame)], None) = (parts, except) {
+        if let ([], [(target, frame)], None) = (earlier, parts, except) {
             return self.deliver(*target, frame);
         }
         let index = self.read();
         let mut report = DeliveryReport::default();
         let mut reached: HashSet<&ConnectionId> = HashSet::new();
         reached.extend(except);
+        for target in earlier {
+            match target {
+                Target::Connections(ids) => reached.extend(
+                    ids.iter()
+                        .filter_map(|id| index.connections.get_key_value(id).map(|(id, _)| id)),
+                ),
+                Target::User(user) => {
+                    reached.extend(
+                        index
+                            .users
+                            .get(*user)
+                            .into_iter()
+                            .flatten()
+                            .map(|(id, _)| id),
+                    );
+                }
+                Target::Group(group) => index.reach_group(group, &mut |id, _| {
+                    reached.insert(id);
+                }),
+                Target::Presence(_) => {}
+            }
+        }
         for (target, frame) in parts {
             match target {
                 Target::Connections(ids) => {

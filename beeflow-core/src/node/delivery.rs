@@ -207,7 +207,7 @@ impl Node {
                 (target, frame)
             })
             .collect();
-        report.add(self.hub.deliver_parts(&targets, recipients.excepted()));
+        report.add(self.hub.deliver_parts(&[], &targets, recipients.excepted()));
         if !remote.is_empty() {
             report.add(self.publish(delivery(remote)).await);
         }

@@ -61,7 +61,7 @@ pub(super) fn deliver(
     payload: &[u8],
 ) {
     let presence = channel
-        .strip_prefix(inner.prefix.as_str())
+        .strip_prefix(inner.names.presence_prefix())
         .and_then(|rest| rest.strip_prefix(':'))
         .and_then(|rest| rest.strip_prefix(PRESENCE));
     if let Some(group) = presence {
@@ -92,7 +92,7 @@ fn deliver_one(
     positions: Option<streams::Positions>,
     payload: &[u8],
 ) {
-    let Ok(wire) = serde_json::from_slice::<Wire<'_>>(payload) else {
+    let Ok(mut wire) = serde_json::from_slice::<Wire<'_>>(payload) else {
         tracing::warn!(channel, "ignored a message that is not a beeflow delivery");
         return;
     };
@@ -112,7 +112,7 @@ fn deliver_one(
         );
         return;
     }
-    let Some(mut delivery) = wire.into_delivery() else {
+    let (Some(earlier), Some(mut delivery)) = (wire.take_earlier(), wire.into_delivery()) else {
         tracing::warn!(channel, "ignored a malformed beeflow delivery");
         return;
     };
@@ -128,7 +128,11 @@ fn deliver_one(
     let (missed, new_epochs) = seen.note(&delivery);
     inner.missed.fetch_add(missed, Ordering::Relaxed);
     inner.new_epochs.fetch_add(new_epochs, Ordering::Relaxed);
-    let report = inbox.deliver(&delivery);
+    let report = if earlier.is_empty() {
+        inbox.deliver(&delivery)
+    } else {
+        inbox.deliver_after(&delivery, &earlier)
+    };
     if *delivery.origin == *node
         && let Some(echo) = inner.echoes().remove(&delivery.id)
     {

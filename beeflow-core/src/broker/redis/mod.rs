@@ -15,9 +15,13 @@
 //! `inbound.rs` what arrives; `publisher.rs` and `streams.rs` stream deliveries and history;
 //! `presence.rs` the presence scripts.
 
+mod batcher;
+mod connection;
+mod direct;
 mod inbound;
 mod presence;
 mod publisher;
+mod sharded;
 mod streams;
 mod task;
 mod wire;
@@ -28,10 +32,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use self::connection::{Client, Connection};
 use super::{
     Broker, BrokerError, HistoryFuture, Inbox, MembershipChange, PresenceFuture, PublishFuture,
     RemoteDelivery, StreamsFuture, SubscribedFuture, Topic,
@@ -68,10 +72,10 @@ pub struct RedisBroker {
 }
 
 pub(super) struct Inner {
-    client: redis::Client,
-    prefix: String,
+    client: Client,
+    names: wire::Names,
     /// The publishing connection while Redis is reachable.
-    publisher: RwLock<Option<MultiplexedConnection>>,
+    publisher: RwLock<Option<Connection>>,
     /// Subscription and membership changes for the connection task, in the order the hub
     /// made them.
     commands: mpsc::UnboundedSender<Command>,
@@ -136,16 +140,67 @@ impl RedisBroker {
     ///
     /// [`BrokerError::Unavailable`] when `url` is not a Redis URL.
     pub fn with_prefix(url: &str, prefix: &str) -> Result<Self, BrokerError> {
-        let client = redis::Client::open(url)
+        let client = Client::single(url)
             .map_err(|e| BrokerError::Unavailable(format!("invalid Redis URL: {e}")))?;
+        Ok(Self::build(client, prefix))
+    }
+
+    /// A broker for a Redis Cluster, given some of its nodes (e.g.
+    /// `["redis://10.0.0.1:6379/", "redis://10.0.0.2:6379/"]`), in sharded mode: each
+    /// user's, group's and node's channel is a sharded channel (`SPUBLISH`, `SSUBSCRIBE`) and
+    /// a stream's history lives in its channel's slot, so the cluster spreads them over its
+    /// shards. Presence lives on one shard. Group events are also published on a classic
+    /// channel for pattern subscriptions, which sharded pub/sub does not have (see
+    /// `docs/scaling.md` for what that costs and what differs from one server).
+    ///
+    /// # Errors
+    ///
+    /// [`BrokerError::Unavailable`] when a node is not a Redis URL, or none is given.
+    pub fn cluster<I, S>(nodes: I) -> Result<Self, BrokerError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        Self::cluster_with_prefix(nodes, "beeflow")
+    }
+
+    /// Like [`RedisBroker::cluster`], with channels and keys under `prefix`.
+    ///
+    /// # Errors
+    ///
+    /// [`BrokerError::Unavailable`] when a node is not a Redis URL, none is given, or
+    /// `prefix` holds `{` or `}` (the hash tags the keys are grouped by).
+    pub fn cluster_with_prefix<I, S>(nodes: I, prefix: &str) -> Result<Self, BrokerError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        if prefix.contains(['{', '}']) {
+            return Err(BrokerError::Unavailable(format!(
+                "a cluster prefix cannot hold {{ or }}: {prefix:?}"
+            )));
+        }
+        let nodes: Vec<String> = nodes.into_iter().map(|n| n.as_ref().to_owned()).collect();
+        if nodes.is_empty() {
+            return Err(BrokerError::Unavailable(
+                "a Redis Cluster needs at least one node".into(),
+            ));
+        }
+        let client = Client::cluster(nodes)
+            .map_err(|e| BrokerError::Unavailable(format!("invalid Redis Cluster node: {e}")))?;
+        Ok(Self::build(client, prefix))
+    }
+
+    fn build(client: Client, prefix: &str) -> Self {
         let (commands, receiver) = mpsc::unbounded_channel();
         let (jobs, job_receiver) = mpsc::channel(publisher::QUEUE);
-        Ok(Self {
+        let names = wire::Names::new(prefix, client.is_cluster());
+        Self {
             jobs,
             inner: Arc::new(Inner {
                 jobs: Mutex::new(Some(job_receiver)),
                 client,
-                prefix: prefix.to_owned(),
+                names,
                 publisher: RwLock::new(None),
                 commands,
                 receiver: Mutex::new(Some(receiver)),
@@ -161,7 +216,7 @@ impl RedisBroker {
                 new_epochs: AtomicU64::new(0),
                 reconnects: AtomicU64::new(0),
             }),
-        })
+        }
     }
 
     /// Bounds each publish to `timeout` (default: 200 ms): an emit to other nodes never
@@ -237,7 +292,11 @@ fn nanos(duration: Duration) -> u64 {
 
 impl Inner {
     fn channel(&self, topic: &Topic) -> String {
-        wire::channel(&self.prefix, topic)
+        self.names.channel(topic)
+    }
+
+    fn presences(&self) -> presence::Presences<'_> {
+        presence::Presences::new(self.names.presence_prefix(), self.names.sharded())
     }
 
     fn subscribed(&self) -> MutexGuard<'_, HashSet<Topic>> {
@@ -254,14 +313,11 @@ impl Inner {
     }
 }
 
-pub(super) fn read(lock: &RwLock<Option<MultiplexedConnection>>) -> Option<MultiplexedConnection> {
+fn read(lock: &RwLock<Option<Connection>>) -> Option<Connection> {
     lock.read().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
-pub(super) fn write(
-    lock: &RwLock<Option<MultiplexedConnection>>,
-    value: Option<MultiplexedConnection>,
-) {
+fn write(lock: &RwLock<Option<Connection>>, value: Option<Connection>) {
     *lock.write().unwrap_or_else(|e| e.into_inner()) = value;
 }
 
@@ -290,7 +346,7 @@ impl Broker for RedisBroker {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         if let Some(jobs) = jobs {
-            runtime.spawn(publisher::run(
+            runtime.spawn(batcher::run(
                 self.inner.clone(),
                 jobs,
                 self.publish_timeout(),
@@ -299,9 +355,10 @@ impl Broker for RedisBroker {
     }
 
     fn publish(&self, delivery: RemoteDelivery) -> PublishFuture {
-        Box::pin(publisher::publish(
+        Box::pin(direct::publish(
             self.inner.clone(),
             delivery,
+            &[],
             self.publish_timeout(),
         ))
     }
@@ -312,12 +369,31 @@ impl Broker for RedisBroker {
         history: HistoryLimits,
         await_local: bool,
     ) -> StreamsFuture {
-        Box::pin(publisher::publish_streams(
+        let (inner, jobs, timeout) = (
             self.inner.clone(),
             self.jobs.clone(),
-            delivery,
-            history,
             self.publish_timeout(),
+        );
+        // In a cluster a script call touches one stream: an emit to several is split.
+        if inner.names.sharded()
+            && let Some(pieces) = sharded::pieces(&delivery)
+        {
+            return Box::pin(sharded::publish_pieces(
+                inner,
+                jobs,
+                pieces,
+                history,
+                timeout,
+                await_local,
+            ));
+        }
+        Box::pin(publisher::publish_one(
+            inner,
+            jobs,
+            delivery,
+            Vec::new(),
+            history,
+            timeout,
             await_local,
         ))
     }
@@ -397,7 +473,8 @@ impl Broker for RedisBroker {
 impl fmt::Debug for RedisBroker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisBroker")
-            .field("prefix", &self.inner.prefix)
+            .field("prefix", &self.inner.names.prefix())
+            .field("cluster", &self.inner.names.sharded())
             .field("connected", &self.is_connected())
             .field("lost", &self.lost())
             .finish_non_exhaustive()

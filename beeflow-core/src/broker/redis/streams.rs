@@ -6,10 +6,11 @@
 //! included, which hears its own publish on its node channel) delivers a stream's events in
 //! offset order.
 //!
-//! Keys, under the broker's prefix, per stream (`user:<id>`, `group:<name>`):
-//! - `history-meta:<stream>`, a hash: `e` the epoch, `s` the last offset;
-//! - `history:<stream>`, a Redis stream: entry `<offset>-1` with the event (`d`) and when it
-//!   was appended (`t`, ms by Redis's clock).
+//! Keys, per stream (`user:<id>`, `group:<name>`), under `{<prefix>:<stream>}` (a hash
+//! tag, so in a cluster both live in the slot of the stream's channel):
+//! - `…:meta`, a hash: `e` the epoch, `s` the last offset;
+//! - `…:history`, a Redis stream: entry `<offset>-1` with the event (`d`) and when it was
+//!   appended (`t`, ms by Redis's clock).
 //!
 //! Both expire when the stream has had no event for the history's age; the next event then
 //! starts a new epoch, as it does after Redis lost them (a restart, a flush).
@@ -21,19 +22,23 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
+use super::connection::Connection;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Inner;
+use super::wire::Names;
 use crate::broker::{BrokerError, HistoryRead, RemoteDelivery};
 use crate::envelope::{EventFrame, FrameParts, Position};
 use crate::limits::HistoryLimits;
 
-/// Appends and publishes a batch of deliveries. ARGV: prefix, size, age (ms), the number of
-/// runs, then per run (consecutive deliveries published on the same channels): c, c
-/// channels, k, then per delivery: n, n pairs (stream, stored event), the delivery's
-/// message. Returns per run how many subscribers its publishes reached.
+/// Appends and publishes a batch of deliveries. ARGV: size, age (ms), the number of runs,
+/// then per run (consecutive deliveries published on the same channels): c, c channels
+/// (each after a letter: `s` for `SPUBLISH`, `p` for `PUBLISH`), k, then per delivery: n,
+/// n pairs (stream key base, stored event), the delivery's message. Returns per run how
+/// many subscribers its publishes reached and each delivery's positions (as published).
+/// KEYS: none on one server; in a cluster, a key of the one stream the batch touches (the
+/// call is routed by it).
 ///
 /// Each stream's meta is read once per batch and written back once, with the expiries and
 /// the trimming, and each run is published as one message per channel: a batch of events to
@@ -42,14 +47,14 @@ pub(super) static APPEND_AND_PUBLISH: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(APPEND_AND_PUBLISH_LUA));
 
 /// The script's source, loaded on every (re)connection so the batcher can `EVALSHA` it.
-pub(super) const APPEND_AND_PUBLISH_LUA: &str = r"
-local prefix, size, age = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local runs = tonumber(ARGV[4])
+const APPEND_AND_PUBLISH_LUA: &str = r"
+local size, age = tonumber(ARGV[1]), tonumber(ARGV[2])
+local runs = tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))
 local streams = {}
 local replies = {}
-local i = 5
+local i = 4
 for r = 1, runs do
   local c = tonumber(ARGV[i])
   local channels = i + 1
@@ -57,17 +62,18 @@ for r = 1, runs do
   local k = tonumber(ARGV[i])
   i = i + 1
   local messages = {}
+  local headers = {}
   for d = 1, k do
     local n = tonumber(ARGV[i])
     i = i + 1
     local header = {}
     for s = 1, n do
-      local stream, data = ARGV[i], ARGV[i + 1]
+      local base, data = ARGV[i], ARGV[i + 1]
       i = i + 2
-      local state = streams[stream]
+      local state = streams[base]
       if not state then
-        local meta = prefix .. ':history-meta:' .. stream
-        local key = prefix .. ':history:' .. stream
+        local meta = base .. ':meta'
+        local key = base .. ':history'
         local fields = redis.call('HMGET', meta, 'e', 's')
         local epoch, top = fields[1], tonumber(fields[2]) or 0
         if not epoch then
@@ -76,7 +82,7 @@ for r = 1, runs do
           redis.call('DEL', key)
         end
         state = {meta = meta, key = key, epoch = epoch, top = top}
-        streams[stream] = state
+        streams[base] = state
       end
       state.top = state.top + 1
       -- %d: integer formatting, much cheaper than Lua's default for numbers.
@@ -86,15 +92,19 @@ for r = 1, runs do
       end
       header[s] = offset .. ':' .. state.epoch
     end
-    messages[d] = 'S' .. table.concat(header, ',') .. '\n' .. ARGV[i]
+    headers[d] = table.concat(header, ',')
+    messages[d] = 'S' .. headers[d] .. '\n' .. ARGV[i]
     i = i + 1
   end
   local message = table.concat(messages, '\n')
   local reached = 0
   for ch = channels, channels + c - 1 do
-    reached = reached + redis.call('PUBLISH', ARGV[ch], message)
+    local channel = ARGV[ch]
+    local command = 'PUBLISH'
+    if string.byte(channel, 1) == 115 then command = 'SPUBLISH' end
+    reached = reached + redis.call(command, string.sub(channel, 2), message)
   end
-  replies[r] = reached
+  replies[r] = {reached, headers}
 end
 for _, state in pairs(streams) do
   redis.call('HSET', state.meta, 'e', state.epoch, 's', state.top)
@@ -108,6 +118,17 @@ end
 return replies
 ";
 
+/// Loads the append script (on every shard of a cluster), so the batcher can call it by
+/// its hash.
+pub(super) async fn load(connection: &mut Connection) -> redis::RedisResult<()> {
+    redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(APPEND_AND_PUBLISH_LUA)
+        .query_async::<redis::Value>(connection)
+        .await
+        .map(drop)
+}
+
 /// An event as the history keeps it: the frame's parts less its position.
 #[derive(Debug, Serialize, Deserialize)]
 struct Stored<'a> {
@@ -119,10 +140,14 @@ struct Stored<'a> {
     droppable: bool,
 }
 
-/// The script's arguments for one delivery: its stream parts (each stored without its
-/// position), then `message` (the delivery's wire form).
-pub(super) fn delivery_args(delivery: &RemoteDelivery, message: Vec<u8>) -> Vec<Vec<u8>> {
-    let streams: Vec<(Arc<str>, String)> = delivery
+/// The script's arguments for one delivery: its stream parts (each as its key base and
+/// the event stored without its position), then `message` (the delivery's wire form).
+pub(super) fn delivery_args(
+    names: &Names,
+    delivery: &RemoteDelivery,
+    message: Vec<u8>,
+) -> Vec<Vec<u8>> {
+    let streams: Vec<(String, String)> = delivery
         .parts
         .iter()
         .filter_map(|part| {
@@ -136,7 +161,7 @@ pub(super) fn delivery_args(delivery: &RemoteDelivery, message: Vec<u8>) -> Vec<
                 droppable: parts.droppable,
             };
             let stored = serde_json::to_string(&stored).expect("a stored event serializes");
-            Some((stream, stored))
+            Some((names.stream_base(&stream), stored))
         })
         .collect();
     let mut args: Vec<Vec<u8>> = Vec::with_capacity(2 + 2 * streams.len());
@@ -150,10 +175,9 @@ pub(super) fn delivery_args(delivery: &RemoteDelivery, message: Vec<u8>) -> Vec<
 }
 
 /// The arguments that come before a batch's runs.
-pub(super) fn batch_args(prefix: &str, limits: HistoryLimits, runs: usize) -> [Vec<u8>; 4] {
+pub(super) fn batch_args(limits: HistoryLimits, runs: usize) -> [Vec<u8>; 3] {
     let age = u64::try_from(limits.age.as_millis()).unwrap_or(u64::MAX);
     [
-        prefix.as_bytes().to_vec(),
         limits.size.to_string().into_bytes(),
         age.to_string().into_bytes(),
         runs.to_string().into_bytes(),
@@ -164,7 +188,7 @@ pub(super) fn batch_args(prefix: &str, limits: HistoryLimits, runs: usize) -> [V
 pub(super) type Positions = Vec<(u64, Arc<str>)>;
 
 /// `<offset>:<epoch>,…`, as the script writes it.
-fn parse_positions(header: &str) -> Option<Positions> {
+pub(super) fn parse_positions(header: &str) -> Option<Positions> {
     if header.is_empty() {
         return Some(Vec::new());
     }
@@ -228,6 +252,17 @@ pub(super) fn apply_positions(delivery: &mut RemoteDelivery, positions: Position
     positions.next().is_none()
 }
 
+/// A stream's epoch and last offset, and the time in ms by Redis's clock.
+static META_AND_TIME: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local meta = redis.call('HMGET', KEYS[1], 'e', 's')
+local t = redis.call('TIME')
+return {meta[1], meta[2], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)}
+",
+    )
+});
+
 /// How long a history read may take.
 const READ_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -245,7 +280,8 @@ pub(super) async fn history(
     let Some(mut connection) = super::read(&inner.publisher) else {
         return Err(BrokerError::Unavailable("not connected to Redis".into()));
     };
-    let reading = read(&mut connection, &inner.prefix, stream, after, limit, limits);
+    let base = inner.names.stream_base(&stream);
+    let reading = read(&mut connection, &base, stream, after, limit, limits);
     match tokio::time::timeout(READ_TIMEOUT, reading).await {
         Ok(Ok(read)) => Ok(read),
         Ok(Err(error)) => Err(BrokerError::Unavailable(error.to_string())),
@@ -256,25 +292,21 @@ pub(super) async fn history(
 /// The events of `stream` after `after`, if all are kept (and younger than the age limit)
 /// and at most `limit`.
 async fn read(
-    connection: &mut MultiplexedConnection,
-    prefix: &str,
+    connection: &mut Connection,
+    base: &str,
     stream: Arc<str>,
     after: u64,
     limit: usize,
     limits: HistoryLimits,
 ) -> redis::RedisResult<Option<HistoryRead>> {
-    let ((epoch, top), time): ((Option<String>, Option<u64>), Vec<u64>) = redis::pipe()
-        .cmd("HMGET")
-        .arg(format!("{prefix}:history-meta:{stream}"))
-        .arg("e")
-        .arg("s")
-        .cmd("TIME")
-        .query_async(connection)
+    // The meta and the clock of the shard that wrote the entries' times.
+    let (epoch, top, now_ms): (Option<String>, Option<u64>, u64) = META_AND_TIME
+        .key(format!("{base}:meta"))
+        .invoke_async(connection)
         .await?;
-    let (Some(epoch), Some(top), [seconds, micros]) = (epoch, top, time.as_slice()) else {
+    let (Some(epoch), Some(top)) = (epoch, top) else {
         return Ok(None);
     };
-    let now_ms = seconds * 1000 + micros / 1000;
     let epoch: Arc<str> = epoch.into();
     let missed = top.saturating_sub(after);
     let incomplete = || HistoryRead {
@@ -295,7 +327,7 @@ async fn read(
         }));
     }
     let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
-        .arg(format!("{prefix}:history:{stream}"))
+        .arg(format!("{base}:history"))
         .arg(format!("{}-0", after + 1))
         .arg(format!("{top}-1"))
         .query_async(connection)

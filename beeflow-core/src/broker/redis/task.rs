@@ -6,12 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use redis::aio::{MultiplexedConnection, PubSubSink};
 use tokio::sync::mpsc;
 
+use super::connection::{Connection, Subscriber};
 use super::inbound::{Positions, deliver};
-use super::presence::{self, HEARTBEAT};
+use super::presence::HEARTBEAT;
 use super::streams;
 use super::{Command, Inner, write};
 use crate::broker::{BrokerError, Inbox, Topic};
@@ -62,7 +61,7 @@ struct Stop;
 
 /// What the task is doing with membership changes.
 struct Session {
-    publisher: MultiplexedConnection,
+    publisher: Connection,
     /// Skipping them until [`Command::Mark`]: the counts put back include them.
     skipping: bool,
 }
@@ -73,29 +72,32 @@ async fn connect_and_serve(
     commands: &mut mpsc::UnboundedReceiver<Command>,
     positions: &mut Positions,
 ) -> redis::RedisResult<Stop> {
-    let publisher = inner.client.get_multiplexed_async_connection().await?;
-    let (mut sink, mut stream) = inner.client.get_async_pubsub().await?.split();
+    let (publisher, mut subscriber) = inner.client.connect().await?;
     let mut session = Session {
         publisher: publisher.clone(),
         skipping: false,
     };
     let node = inner.node.get().cloned().unwrap_or_default();
     // The batcher calls the stream script by its hash, in pipelines.
-    redis::cmd("SCRIPT")
-        .arg("LOAD")
-        .arg(streams::APPEND_AND_PUBLISH_LUA)
-        .query_async::<String>(&mut session.publisher)
-        .await?;
-    presence::load(&mut session.publisher).await?;
+    streams::load(&mut session.publisher).await?;
+    inner.presences().load(&mut session.publisher).await?;
     // From here on changes queue up; the state read below includes every one before.
     inner.accepting.store(true, Ordering::Release);
     // Presence first, so a node that was reaped while away is back before anyone asks.
     put_presence_back(inner, inbox, &node, &mut session).await?;
     // Subscribe to the current needs first, then apply changes queued meanwhile in order:
     // the result matches the hub whichever way they interleaved.
-    subscribe(inner, &mut sink, inbox.topics()).await?;
+    subscribe(inner, &mut subscriber, inbox.topics()).await?;
     while let Ok(command) = commands.try_recv() {
-        apply(inner, &node, &mut sink, &mut session, positions, command).await?;
+        apply(
+            inner,
+            &node,
+            &mut subscriber,
+            &mut session,
+            positions,
+            command,
+        )
+        .await?;
     }
     // Publishing works from here on, and what others publish reaches this node (pub/sub
     // keeps no history); every later change is applied in the order it was made.
@@ -111,10 +113,8 @@ async fn connect_and_serve(
             return Ok(Stop);
         }
         tokio::select! {
-            message = stream.next() => {
-                let Some(message) = message else {
-                    return Err(redis::RedisError::from((redis::ErrorKind::Io, "subscription closed")));
-                };
+            message = subscriber.next() => {
+                let message = message?;
                 let channel = message.get_channel_name();
                 deliver(inner, inbox, &node, positions, channel, message.get_payload_bytes());
             }
@@ -123,18 +123,18 @@ async fn connect_and_serve(
                     // Subscriptions and membership changes queued together go in a round
                     // trip each; the command that ends the run is applied after them.
                     let (run, next) = queued_run(command, commands);
-                    apply_run(inner, &node, &mut sink, &mut session, run).await?;
+                    apply_run(inner, &node, &mut subscriber, &mut session, run).await?;
                     if let Some(command) = next {
-                        apply(inner, &node, &mut sink, &mut session, positions, command).await?;
+                        apply(inner, &node, &mut subscriber, &mut session, positions, command).await?;
                     }
                 }
                 Some(command) => {
-                    apply(inner, &node, &mut sink, &mut session, positions, command).await?;
+                    apply(inner, &node, &mut subscriber, &mut session, positions, command).await?;
                 }
                 None => return Ok(Stop),
             },
             _ = heartbeat.tick() => {
-                if presence::tick(&mut session.publisher, &inner.prefix, &node).await? {
+                if inner.presences().tick(&mut session.publisher, &node).await? {
                     tracing::warn!("this node's presence was reaped while it could not reach Redis; putting it back");
                     put_presence_back(inner, inbox, &node, &mut session).await?;
                 }
@@ -157,7 +157,10 @@ async fn put_presence_back(
         let _ = inner.commands.send(Command::Mark);
     });
     session.skipping = true;
-    presence::sync(&mut session.publisher, &inner.prefix, node, &counts, true).await
+    inner
+        .presences()
+        .sync(&mut session.publisher, node, &counts, true)
+        .await
 }
 
 /// The node is gone: its members leave at once instead of when the reaper notices.
@@ -166,7 +169,8 @@ async fn say_goodbye(inner: &Inner) {
     else {
         return;
     };
-    let goodbye = presence::sync(&mut publisher, &inner.prefix, node, &[], false);
+    let presences = inner.presences();
+    let goodbye = presences.sync(&mut publisher, node, &[], false);
     if let Err(error) = goodbye.await {
         tracing::warn!(%error, "could not remove this node's presence from Redis; the reaper will");
     }
@@ -175,7 +179,7 @@ async fn say_goodbye(inner: &Inner) {
 async fn apply(
     inner: &Inner,
     node: &str,
-    sink: &mut PubSubSink,
+    subscriber: &mut Subscriber,
     session: &mut Session,
     positions: &mut Positions,
     command: Command,
@@ -186,15 +190,15 @@ async fn apply(
             positions.forget(&topic);
             let channel = inner.channel(&topic);
             if matches!(topic, Topic::Pattern(_)) {
-                sink.punsubscribe(&channel).await?;
+                subscriber.punsubscribe(&channel).await?;
             } else {
-                sink.unsubscribe(&channel).await?;
+                subscriber.unsubscribe(&channel).await?;
             }
             inner.subscribed().remove(&topic);
             Ok(())
         }
         command @ (Command::Subscribe(_) | Command::Membership(_)) => {
-            apply_run(inner, node, sink, session, vec![command]).await
+            apply_run(inner, node, subscriber, session, vec![command]).await
         }
         Command::Mark => {
             session.skipping = false;
@@ -205,7 +209,10 @@ async fn apply(
             Ok(())
         }
         Command::Presence(group, reply) => {
-            let answer = presence::snapshot(&mut session.publisher, &inner.prefix, &group).await;
+            let answer = inner
+                .presences()
+                .snapshot(&mut session.publisher, &group)
+                .await;
             let _ = reply.send(
                 answer
                     .as_ref()
@@ -255,7 +262,7 @@ fn queued_run(
 async fn apply_run(
     inner: &Inner,
     node: &str,
-    sink: &mut PubSubSink,
+    subscriber: &mut Subscriber,
     session: &mut Session,
     run: Vec<Command>,
 ) -> redis::RedisResult<()> {
@@ -268,18 +275,21 @@ async fn apply_run(
             _ => unreachable!("a run holds subscriptions and membership changes"),
         }
     }
-    subscribe(inner, sink, topics).await?;
+    subscribe(inner, subscriber, topics).await?;
     if session.skipping || changes.is_empty() {
         return Ok(());
     }
-    presence::changes(&mut session.publisher, &inner.prefix, node, &changes).await
+    inner
+        .presences()
+        .changes(&mut session.publisher, node, &changes)
+        .await
 }
 
 /// Subscribes to `topics`: exact channels and patterns each in chunks of
 /// [`SUBSCRIBE_CHUNK`], one round trip per chunk instead of one per topic.
 async fn subscribe(
     inner: &Inner,
-    sink: &mut PubSubSink,
+    subscriber: &mut Subscriber,
     topics: Vec<Topic>,
 ) -> redis::RedisResult<()> {
     let (patterns, exact): (Vec<Topic>, Vec<Topic>) = topics
@@ -289,9 +299,9 @@ async fn subscribe(
         for chunk in topics.chunks(SUBSCRIBE_CHUNK) {
             let channels: Vec<String> = chunk.iter().map(|topic| inner.channel(topic)).collect();
             if pattern {
-                sink.psubscribe(&channels).await?;
+                subscriber.psubscribe(&channels).await?;
             } else {
-                sink.subscribe(&channels).await?;
+                subscriber.subscribe(&channels).await?;
             }
             inner.subscribed().extend(chunk.iter().cloned());
         }

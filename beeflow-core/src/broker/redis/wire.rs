@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::super::{RemoteDelivery, RemotePart, Topic};
+use super::super::{EarlierPart, RemoteDelivery, RemotePart, Topic};
 use crate::envelope::{EventFrame, FrameParts, Position};
 use crate::recipient::ConnectionId;
 
@@ -25,6 +25,19 @@ pub(super) struct Wire<'a> {
     /// Unix time in milliseconds after which the publisher has reported the delivery lost:
     /// a node that receives it later drops it, so "lost" never means "arrived late".
     pub(super) expires_at_ms: u64,
+    /// For a piece of an emit published in pieces (a cluster): whom the parts before it are
+    /// for, whose connections it leaves out.
+    #[serde(borrow, default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) earlier: Vec<WireTarget<'a>>,
+}
+
+/// Whom a part is for, without its event.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct WireTarget<'a> {
+    #[serde(borrow)]
+    pub(super) topic: Cow<'a, str>,
+    #[serde(borrow, default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) connections: Vec<Cow<'a, str>>,
 }
 
 /// One part of a delivery: its topic (`user:<id>`, `group:<name>`, `node:<id>`), the
@@ -49,8 +62,13 @@ pub(super) struct WirePart<'a> {
 }
 
 impl<'a> Wire<'a> {
-    /// The message for `delivery`, which its publisher gives up on after `timeout`.
-    pub(super) fn new(delivery: &'a RemoteDelivery, timeout: Duration) -> Self {
+    /// The message for `delivery`, which its publisher gives up on after `timeout`; a piece
+    /// of an emit leaves out the connections of the `earlier` parts.
+    pub(super) fn new(
+        delivery: &'a RemoteDelivery,
+        earlier: &'a [EarlierPart],
+        timeout: Duration,
+    ) -> Self {
         let parts = delivery
             .parts
             .iter()
@@ -83,7 +101,33 @@ impl<'a> Wire<'a> {
                 .as_ref()
                 .map(|id| Cow::Borrowed(id.as_str())),
             expires_at_ms: unix_ms().saturating_add(millis(timeout)),
+            earlier: earlier
+                .iter()
+                .map(|(topic, connections)| WireTarget {
+                    topic: Cow::Owned(topic_key(topic)),
+                    connections: connections
+                        .iter()
+                        .map(|id| Cow::Borrowed(id.as_str()))
+                        .collect(),
+                })
+                .collect(),
         }
+    }
+
+    /// Whom the parts before this piece are for; `None` when one is malformed.
+    pub(super) fn take_earlier(&mut self) -> Option<Vec<EarlierPart>> {
+        std::mem::take(&mut self.earlier)
+            .into_iter()
+            .map(|target| {
+                let topic = parse_topic_key(&target.topic)?;
+                let connections = target
+                    .connections
+                    .into_iter()
+                    .map(|id| ConnectionId::new(id.into_owned()))
+                    .collect();
+                Some((topic, connections))
+            })
+            .collect()
     }
 
     /// The delivery again; `None` when a part is malformed.
@@ -144,13 +188,71 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The channel a topic is published on; for a pattern, the glob of the channels it
-/// subscribes to (`PSUBSCRIBE`).
-pub(super) fn channel(prefix: &str, topic: &Topic) -> String {
-    match topic {
-        Topic::Pattern(pattern) => format!("{}:group:{}", literal(prefix), glob(pattern)),
-        Topic::Presence(group) => format!("{prefix}:{PRESENCE}{group}"),
-        _ => format!("{prefix}:{}", topic_key(topic)),
+/// The names of a broker's channels and keys, under its prefix.
+///
+/// On one Redis server a topic's channel is `<prefix>:<topic>`. In a cluster it is
+/// `{<prefix>:<topic>}`, a hash tag: sharded pub/sub publishes it on the shard that owns the
+/// slot of the tag, and a stream's history keys begin with the same tag, so the script that
+/// appends to a stream and publishes on its channel touches one slot. Presence keys and
+/// channels share the tag `{<prefix>}`: presence lives on one shard.
+#[derive(Debug, Clone)]
+pub(super) struct Names {
+    prefix: String,
+    sharded: bool,
+    /// `<prefix>`, or `{<prefix>}` in a cluster.
+    presence_prefix: String,
+}
+
+impl Names {
+    pub(super) fn new(prefix: &str, sharded: bool) -> Self {
+        let presence_prefix = if sharded {
+            format!("{{{prefix}}}")
+        } else {
+            prefix.to_owned()
+        };
+        Self {
+            prefix: prefix.to_owned(),
+            sharded,
+            presence_prefix,
+        }
+    }
+
+    pub(super) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Whether channels are sharded (a cluster).
+    pub(super) fn sharded(&self) -> bool {
+        self.sharded
+    }
+
+    /// The channel a topic is published on; for a pattern, the glob of the channels it
+    /// subscribes to (`PSUBSCRIBE`, classic channels in a cluster too).
+    pub(super) fn channel(&self, topic: &Topic) -> String {
+        let prefix = &self.prefix;
+        match topic {
+            Topic::Pattern(pattern) => format!("{}:group:{}", literal(prefix), glob(pattern)),
+            Topic::Presence(group) => format!("{}:{PRESENCE}{group}", self.presence_prefix),
+            _ if self.sharded => format!("{{{prefix}:{}}}", topic_key(topic)),
+            _ => format!("{prefix}:{}", topic_key(topic)),
+        }
+    }
+
+    /// The classic channel a group's events are also published on in a cluster, for the
+    /// patterns of other nodes (sharded pub/sub has no patterns).
+    pub(super) fn pattern_feed(&self, group: &str) -> String {
+        format!("{}:group:{group}", self.prefix)
+    }
+
+    /// What a stream's history keys begin with (`<base>:history`, `<base>:meta`): its
+    /// channel's hash tag, whatever the mode, so one script call touches one slot.
+    pub(super) fn stream_base(&self, stream: &str) -> String {
+        format!("{{{}:{stream}}}", self.prefix)
+    }
+
+    /// What the presence keys and channels begin with.
+    pub(super) fn presence_prefix(&self) -> &str {
+        &self.presence_prefix
     }
 }
 
@@ -225,7 +327,7 @@ mod tests {
             assert_eq!(parse_topic_key(&topic_key(&topic)), Some(topic));
         }
         assert_eq!(
-            channel("beeflow", &Topic::User("u".into())),
+            Names::new("beeflow", false).channel(&Topic::User("u".into())),
             "beeflow:user:u"
         );
         assert_eq!(parse_topic_key("planet:x"), None);
@@ -233,20 +335,40 @@ mod tests {
 
     #[test]
     fn patterns_subscribe_to_a_glob_of_their_literal_tokens() {
-        let pattern = |p: &str| channel("bf", &Topic::Pattern(p.into()));
+        let names = Names::new("bf", false);
+        let pattern = |p: &str| names.channel(&Topic::Pattern(p.into()));
         assert_eq!(pattern("orders.*"), "bf:group:orders.*");
         assert_eq!(pattern("orders.>"), "bf:group:orders.*");
         assert_eq!(pattern("*.eu"), "bf:group:*.eu");
         assert_eq!(pattern("a?[b].*"), r"bf:group:a\?\[b\].*");
         assert_eq!(
-            channel("b*f", &Topic::Pattern("x.*".into())),
+            Names::new("b*f", false).channel(&Topic::Pattern("x.*".into())),
             r"b\*f:group:x.*",
             "the prefix matches itself only"
         );
         assert_eq!(
-            channel("bf", &Topic::Presence("lobby".into())),
+            names.channel(&Topic::Presence("lobby".into())),
             "bf:presence:lobby"
         );
+    }
+
+    #[test]
+    fn in_a_cluster_a_stream_channel_and_its_keys_share_a_hash_tag() {
+        let names = Names::new("bf", true);
+        let group = Topic::Group("room}1".into());
+        assert_eq!(names.channel(&group), "{bf:group:room}1}");
+        assert_eq!(names.stream_base("group:room}1"), "{bf:group:room}1}");
+        assert_eq!(
+            names.channel(&Topic::Presence("lobby".into())),
+            "{bf}:presence:lobby",
+            "presence on one shard"
+        );
+        assert_eq!(
+            names.channel(&Topic::Pattern("room.*".into())),
+            "bf:group:room.*",
+            "patterns listen to the classic feed"
+        );
+        assert_eq!(names.pattern_feed("room.1"), "bf:group:room.1");
     }
 
     #[test]
@@ -275,7 +397,8 @@ mod tests {
             except: Some(ConnectionId::new("m.7")),
             origin: "m".into(),
         };
-        let bytes = serde_json::to_vec(&Wire::new(&delivery, Duration::from_secs(60))).unwrap();
+        let bytes =
+            serde_json::to_vec(&Wire::new(&delivery, &[], Duration::from_secs(60))).unwrap();
         let back: Wire<'_> = serde_json::from_slice(&bytes).unwrap();
         assert!(!back.expired());
         assert_eq!(back.into_delivery().unwrap(), delivery);
