@@ -15,8 +15,16 @@ use serde_json::{Value, json};
 use beeflow_tests::redis::RedisServer;
 use beeflow_tests::until;
 
-fn node(redis: &RedisServer, limits: Limits) -> (Dispatcher, RedisBroker) {
-    let broker = RedisBroker::new(&redis.url()).unwrap();
+use crate::Deployment;
+
+on_server_and_cluster!(
+    a_client_back_on_the_other_node_recovers_what_it_missed,
+    a_recovery_that_cannot_be_complete_replays_nothing,
+    events_published_during_a_recovery_on_another_node_are_neither_lost_nor_doubled,
+);
+
+fn node(redis: &impl Deployment, limits: Limits) -> (Dispatcher, RedisBroker) {
+    let broker = redis.broker();
     let dispatcher = Dispatcher::builder()
         .broker(broker.clone())
         .limits(limits)
@@ -28,7 +36,7 @@ fn node(redis: &RedisServer, limits: Limits) -> (Dispatcher, RedisBroker) {
 }
 
 /// Two nodes on `redis`, both connected.
-async fn two_nodes(redis: &RedisServer, limits: Limits) -> [(Dispatcher, RedisBroker); 2] {
+async fn two_nodes(redis: &impl Deployment, limits: Limits) -> [(Dispatcher, RedisBroker); 2] {
     let nodes = [node(redis, limits), node(redis, limits)];
     until("both connected", || {
         nodes.iter().all(|(_, b)| b.is_connected())
@@ -73,10 +81,8 @@ async fn subscribed(client: &mut TestClient, broker: &RedisBroker, payload: Valu
     frames
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_back_on_the_other_node_recovers_what_it_missed() {
-    let redis = RedisServer::start();
-    let [(node_a, broker_a), (node_b, broker_b)] = two_nodes(&redis, Limits::default()).await;
+async fn a_client_back_on_the_other_node_recovers_what_it_missed(redis: &impl Deployment) {
+    let [(node_a, broker_a), (node_b, broker_b)] = two_nodes(redis, Limits::default()).await;
     let mut client = v2(&node_a);
     subscribed(&mut client, &broker_a, json!({ "topic": "news" })).await;
     publish(&node_b, 1, 3).await;
@@ -104,11 +110,9 @@ async fn a_client_back_on_the_other_node_recovers_what_it_missed() {
     assert_eq!(note(&back.recv().await), ("7".into(), 7));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_recovery_that_cannot_be_complete_replays_nothing() {
-    let redis = RedisServer::start();
+async fn a_recovery_that_cannot_be_complete_replays_nothing(redis: &impl Deployment) {
     let limits = Limits::default().with_history(2, Duration::from_secs(60));
-    let [(node_a, broker_a), (node_b, _)] = two_nodes(&redis, limits).await;
+    let [(node_a, broker_a), (node_b, _)] = two_nodes(redis, limits).await;
     let mut watcher = v2(&node_a);
     subscribed(&mut watcher, &broker_a, json!({ "topic": "news" })).await;
     publish(&node_a, 1, 5).await;
@@ -125,11 +129,11 @@ async fn a_recovery_that_cannot_be_complete_replays_nothing() {
     assert_eq!(frames.len(), 3, "4 and 5 are kept: {frames:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_published_during_a_recovery_on_another_node_are_neither_lost_nor_doubled() {
-    let redis = RedisServer::start();
+async fn events_published_during_a_recovery_on_another_node_are_neither_lost_nor_doubled(
+    redis: &impl Deployment,
+) {
     let limits = Limits::default().with_history(1000, Duration::from_secs(60));
-    let [(node_a, _), (node_b, broker_b)] = two_nodes(&redis, limits).await;
+    let [(node_a, _), (node_b, broker_b)] = two_nodes(redis, limits).await;
     let mut first = v2(&node_b);
     subscribed(&mut first, &broker_b, json!({ "topic": "news" })).await;
     publish(&node_a, 1, 1).await;

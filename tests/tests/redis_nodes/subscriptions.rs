@@ -15,8 +15,15 @@ use crate::processes::{NodeProcess, connect, recv_event, send};
 use beeflow_tests::redis::RedisServer;
 use beeflow_tests::{TIMEOUT, until};
 
-fn node(redis: &RedisServer) -> (Dispatcher, RedisBroker) {
-    let broker = RedisBroker::new(&redis.url()).unwrap();
+use crate::Deployment;
+
+on_server_and_cluster!(
+    a_pattern_reaches_the_groups_it_matches_on_other_nodes_and_no_others,
+    presence_is_counted_over_every_node,
+);
+
+fn node(redis: &impl Deployment) -> (Dispatcher, RedisBroker) {
+    let broker = redis.broker();
     let dispatcher = Dispatcher::builder()
         .broker(broker.clone())
         .authorize_subscriptions(|_: &SubscriptionRequest<'_>| true)
@@ -43,11 +50,11 @@ fn announcement(text: &str) -> Announcement {
     Announcement { text: text.into() }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pattern_reaches_the_groups_it_matches_on_other_nodes_and_no_others() {
-    let redis = RedisServer::start();
-    let (node_a, broker_a) = node(&redis);
-    let (node_b, broker_b) = node(&redis);
+async fn a_pattern_reaches_the_groups_it_matches_on_other_nodes_and_no_others(
+    redis: &impl Deployment,
+) {
+    let (node_a, broker_a) = node(redis);
+    let (node_b, broker_b) = node(redis);
     let mut ada = v2_as(&node_a, "ada");
     done(&mut ada, "beeflow.subscribe", json!({ "topic": "room.*" })).await;
     until("node a subscribed to the pattern", || {
@@ -67,7 +74,7 @@ async fn a_pattern_reaches_the_groups_it_matches_on_other_nodes_and_no_others() 
 
     // Other groups, and deeper ones the glob lets through, do not reach ada. Node a
     // listens on one glob, `beeflow:group:room.*`, not on every group.
-    assert_eq!(redis.command("PUBSUB NUMPAT").as_deref(), Some(":1"));
+    assert_eq!(redis.pattern_subscriptions(), 1);
     node_b
         .emit(Recipient::group("hall.1"), &announcement("to hall.1"))
         .await
@@ -92,14 +99,12 @@ async fn a_pattern_reaches_the_groups_it_matches_on_other_nodes_and_no_others() 
         !broker_a.is_subscribed(&Topic::Pattern("room.*".into()))
     })
     .await;
-    assert_eq!(redis.command("PUBSUB NUMPAT").as_deref(), Some(":0"));
+    assert_eq!(redis.pattern_subscriptions(), 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn presence_is_counted_over_every_node() {
-    let redis = RedisServer::start();
-    let (node_a, broker_a) = node(&redis);
-    let (node_b, broker_b) = node(&redis);
+async fn presence_is_counted_over_every_node(redis: &impl Deployment) {
+    let (node_a, broker_a) = node(redis);
+    let (node_b, broker_b) = node(redis);
     // Once connected, a node applies changes in order: ada's own entry is counted before
     // she watches, so she is in the snapshot and gets no notice of herself.
     until("both nodes are connected", || {
