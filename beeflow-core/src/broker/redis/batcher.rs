@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use super::connection::Connection;
 use super::publisher::{Job, deliver_locally, lost};
+use super::runs::{self, Positions, RunPositions};
 use super::{Inner, read, streams};
 use crate::broker::{BrokerError, EarlierPart, RemoteDelivery};
 use crate::limits::HistoryLimits;
@@ -57,7 +58,7 @@ async fn send(inner: &Inner, mut batch: Vec<Job>, timeout: Duration) {
     };
     // One dispatcher's deliveries: one history configuration.
     let history = batch[0].history;
-    let runs = runs(&batch);
+    let runs = runs_of(&batch);
     let replies: Vec<Result<RunReply, String>> = if inner.names.sharded() {
         let calls = runs.iter().map(|run| {
             let route = batch[run.start].route.as_deref();
@@ -82,14 +83,16 @@ async fn send(inner: &Inner, mut batch: Vec<Job>, timeout: Duration) {
         // Telling a sender never blocks: the set stays locked for the loop, not copied.
         let subscribed = inner.subscribed();
         for (run, reply) in runs.into_iter().zip(replies) {
-            let (reached, headers) = match reply {
+            let (reached, header) = match reply {
                 Ok(reply) => reply,
                 Err(why) => {
                     failed.push((run, why));
                     continue;
                 }
             };
-            for (job, header) in batch[run].iter_mut().zip(headers) {
+            let mut positions = RunPositions::parse(&header);
+            for job in &mut batch[run] {
+                let positions = positions.as_mut().and_then(|run| run.next(&job.delivery));
                 // This node's subscriptions among the channels heard it too; not other nodes.
                 let own = job
                     .topics
@@ -103,14 +106,14 @@ async fn send(inner: &Inner, mut batch: Vec<Job>, timeout: Duration) {
                     local.push((
                         job.delivery.clone(),
                         std::mem::take(&mut job.earlier),
-                        header,
+                        positions,
                     ));
                 }
             }
         }
     }
-    for (delivery, earlier, header) in local {
-        deliver_here(inner, delivery, &earlier, &header);
+    for (delivery, earlier, positions) in local {
+        deliver_here(inner, delivery, &earlier, positions);
     }
     // Last to first, so the ranges stay valid as their jobs are taken out.
     for (run, why) in failed.into_iter().rev() {
@@ -119,8 +122,9 @@ async fn send(inner: &Inner, mut batch: Vec<Job>, timeout: Duration) {
     }
 }
 
-/// A run's reply: how many subscribers its publishes reached, and each delivery's positions.
-type RunReply = (usize, Vec<String>);
+/// A run's reply: how many subscribers its publishes reached, and its header (the positions
+/// of its streams before it, `runs.rs`).
+type RunReply = (usize, String);
 
 /// The script call for `runs` of `batch`, routed by `route` in a cluster.
 fn script_call(
@@ -138,10 +142,10 @@ fn script_call(
     call.arg(&streams::batch_args(history, runs.len()));
     for run in runs {
         let channels = &batch[run.start].channels;
-        call.arg(channels.len()).arg(channels).arg(run.len());
-        for job in &batch[run.clone()] {
-            call.arg(&job.args);
-        }
+        call.arg(channels.len()).arg(channels);
+        call.arg(runs::run_args(
+            batch[run.clone()].iter().map(|job| &job.args),
+        ));
     }
     call
 }
@@ -184,10 +188,10 @@ fn deliver_here(
     inner: &Inner,
     mut delivery: RemoteDelivery,
     earlier: &[EarlierPart],
-    header: &str,
+    positions: Option<Positions>,
 ) {
-    let positioned = streams::parse_positions(header)
-        .is_some_and(|positions| streams::apply_positions(&mut delivery, positions));
+    let positioned =
+        positions.is_some_and(|positions| runs::apply_positions(&mut delivery, positions));
     if !positioned {
         tracing::warn!("a stream delivery's positions do not match it; not delivered here");
         return;
@@ -200,7 +204,7 @@ fn deliver_here(
 
 /// The batch's runs: consecutive jobs published on the same channels, which the script
 /// publishes as one message per channel.
-fn runs(batch: &[Job]) -> Vec<std::ops::Range<usize>> {
+fn runs_of(batch: &[Job]) -> Vec<std::ops::Range<usize>> {
     let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
     for (index, job) in batch.iter().enumerate() {
         match runs.last_mut() {

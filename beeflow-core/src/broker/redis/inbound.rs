@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use super::Inner;
 use super::presence::Notice;
-use super::streams;
+use super::runs::{self, RunPositions};
 use super::wire::{PRESENCE, Wire};
 use crate::broker::{Inbox, RemoteDelivery, Topic};
 
@@ -73,35 +73,65 @@ pub(super) fn deliver(
         }
         return;
     }
-    let Some(deliveries) = streams::split_message(payload) else {
+    let Some((mut positions, deliveries)) = runs::split_message(payload) else {
         tracing::warn!(channel, "ignored a malformed stream message");
         return;
     };
-    for (positions, payload) in deliveries {
-        deliver_one(inner, inbox, node, seen, channel, positions, payload);
+    for payload in deliveries {
+        if !deliver_one(
+            inner,
+            inbox,
+            node,
+            seen,
+            channel,
+            positions.as_mut(),
+            payload,
+        ) {
+            // The rest of the run cannot be positioned.
+            break;
+        }
     }
 }
 
-/// Delivers one delivery of a message heard on `channel`.
+/// Delivers one delivery of a message heard on `channel`, giving it the next positions of
+/// its run; false when it is malformed.
 fn deliver_one(
     inner: &Inner,
     inbox: &Inbox,
     node: &str,
     seen: &mut Positions,
     channel: &str,
-    positions: Option<streams::Positions>,
+    run: Option<&mut RunPositions>,
     payload: &[u8],
-) {
+) -> bool {
     let Ok(mut wire) = serde_json::from_slice::<Wire<'_>>(payload) else {
         tracing::warn!(channel, "ignored a message that is not a beeflow delivery");
-        return;
+        return false;
     };
-    if wire.origin == node && positions.is_none() {
+    if wire.origin == node && run.is_none() {
         // Our own publish to connections, on a channel we also listen to: delivered
         // locally already. (Stream deliveries are delivered here when heard back.)
-        return;
+        return true;
     }
-    if wire.expired() {
+    let expired = wire.expired();
+    let (Some(earlier), Some(mut delivery)) = (wire.take_earlier(), wire.into_delivery()) else {
+        tracing::warn!(channel, "ignored a malformed beeflow delivery");
+        return false;
+    };
+    if let Some(run) = run {
+        // Taken before anything is dropped: the deliveries after it take the next ones.
+        let positioned = run
+            .next(&delivery)
+            .is_some_and(|positions| runs::apply_positions(&mut delivery, positions));
+        if !positioned {
+            tracing::warn!(
+                channel,
+                "ignored a stream delivery whose positions do not match"
+            );
+            return false;
+        }
+    }
+    if expired {
         // Redis held it past the publisher's timeout (it was frozen, or far behind): the
         // publisher reported it lost, and lost it stays.
         inner.expired.fetch_add(1, Ordering::Relaxed);
@@ -110,20 +140,7 @@ fn deliver_one(
             channel,
             "dropped a delivery that arrived after its publisher gave up on it"
         );
-        return;
-    }
-    let (Some(earlier), Some(mut delivery)) = (wire.take_earlier(), wire.into_delivery()) else {
-        tracing::warn!(channel, "ignored a malformed beeflow delivery");
-        return;
-    };
-    if let Some(positions) = positions
-        && !streams::apply_positions(&mut delivery, positions)
-    {
-        tracing::warn!(
-            channel,
-            "ignored a stream delivery whose positions do not match"
-        );
-        return;
+        return true;
     }
     let (missed, new_epochs) = seen.note(&delivery);
     inner.missed.fetch_add(missed, Ordering::Relaxed);
@@ -138,6 +155,7 @@ fn deliver_one(
     {
         let _ = echo.send(report);
     }
+    true
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ mod direct;
 mod inbound;
 mod presence;
 mod publisher;
+mod runs;
 mod sharded;
 mod streams;
 mod task;

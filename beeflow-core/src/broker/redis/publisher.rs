@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::runs::DeliveryArgs;
 use super::wire::Wire;
 use super::{Inner, read, streams};
 use crate::broker::{BrokerError, EarlierPart, RemoteDelivery, StreamsReport, Topic};
@@ -24,7 +25,7 @@ pub(super) const QUEUE: usize = 8192;
 pub(super) struct Job {
     pub(super) delivery: RemoteDelivery,
     /// Its stream parts and message, as the script takes them.
-    pub(super) args: Vec<Vec<u8>>,
+    pub(super) args: DeliveryArgs,
     /// The channels to publish it on.
     pub(super) channels: Vec<String>,
     pub(super) history: HistoryLimits,

@@ -4,19 +4,17 @@
 //! appends the event to the stream's history and publishes the delivery, all in one atomic
 //! step: offsets are assigned in the order Redis publishes, so every node (the publisher
 //! included, which hears its own publish on its node channel) delivers a stream's events in
-//! offset order.
+//! offset order. The script works per run of deliveries (`runs.rs`), not per delivery.
 //!
 //! Keys, per stream (`user:<id>`, `group:<name>`), under `{<prefix>:<stream>}` (a hash
 //! tag, so in a cluster both live in the slot of the stream's channel):
 //! - `…:meta`, a hash: `e` the epoch, `s` the last offset;
-//! - `…:history`, a Redis stream: entry `<offset>-1` with the event (`d`) and when it was
-//!   appended (`t`, ms by Redis's clock).
+//! - `…:history`, a Redis stream: one entry per run, id `<its last offset>-1`, with the
+//!   run's events of the stream, newline-separated (`d`), and when they were appended (`t`,
+//!   ms by Redis's clock).
 //!
 //! Both expire when the stream has had no event for the history's age; the next event then
 //! starts a new epoch, as it does after Redis lost them (a restart, a flush).
-//!
-//! A published stream message is `S<offset>:<epoch>,…\n<delivery>`: the positions of the
-//! delivery's stream parts, in order, then the delivery as on any other channel.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
@@ -27,22 +25,23 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Inner;
+use super::runs::DeliveryArgs;
 use super::wire::Names;
 use crate::broker::{BrokerError, HistoryRead, RemoteDelivery};
 use crate::envelope::{EventFrame, FrameParts, Position};
 use crate::limits::HistoryLimits;
 
-/// Appends and publishes a batch of deliveries. ARGV: size, age (ms), the number of runs,
-/// then per run (consecutive deliveries published on the same channels): c, c channels
-/// (each after a letter: `s` for `SPUBLISH`, `p` for `PUBLISH`), k, then per delivery: n,
-/// n pairs (stream key base, stored event), the delivery's message. Returns per run how
-/// many subscribers its publishes reached and each delivery's positions (as published).
+/// Appends and publishes a batch of runs. ARGV: size, age (ms), the number of runs, then
+/// per run: c, c channels (each after a letter: `s` for `SPUBLISH`, `p` for `PUBLISH`), m,
+/// m triples (stream key base, how many events, the events newline-separated), the run's
+/// deliveries (`runs::run_args`). Returns per run how many subscribers its publishes
+/// reached and its header (the streams' offsets before it and epochs, as published).
 /// KEYS: none on one server; in a cluster, a key of the one stream the batch touches (the
 /// call is routed by it).
 ///
 /// Each stream's meta is read once per batch and written back once, with the expiries and
-/// the trimming, and each run is published as one message per channel: a batch of events to
-/// one group costs Redis an `XADD` each and one `PUBLISH`.
+/// the trimming, and each run is one `XADD` per stream and one `PUBLISH` per channel: the
+/// script's work does not grow with the deliveries in a run, only their bytes do.
 pub(super) static APPEND_AND_PUBLISH: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(APPEND_AND_PUBLISH_LUA));
 
@@ -59,44 +58,36 @@ for r = 1, runs do
   local c = tonumber(ARGV[i])
   local channels = i + 1
   i = i + 1 + c
-  local k = tonumber(ARGV[i])
+  local m = tonumber(ARGV[i])
   i = i + 1
-  local messages = {}
-  local headers = {}
-  for d = 1, k do
-    local n = tonumber(ARGV[i])
-    i = i + 1
-    local header = {}
-    for s = 1, n do
-      local base, data = ARGV[i], ARGV[i + 1]
-      i = i + 2
-      local state = streams[base]
-      if not state then
-        local meta = base .. ':meta'
-        local key = base .. ':history'
-        local fields = redis.call('HMGET', meta, 'e', 's')
-        local epoch, top = fields[1], tonumber(fields[2]) or 0
-        if not epoch then
-          epoch = string.format('%08x%05x', tonumber(t[1]), tonumber(t[2]))
-          top = 0
-          redis.call('DEL', key)
-        end
-        state = {meta = meta, key = key, epoch = epoch, top = top}
-        streams[base] = state
+  local header = {}
+  for s = 1, m do
+    local base, n, events = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
+    i = i + 3
+    local state = streams[base]
+    if not state then
+      local meta = base .. ':meta'
+      local key = base .. ':history'
+      local fields = redis.call('HMGET', meta, 'e', 's')
+      local epoch, top = fields[1], tonumber(fields[2]) or 0
+      if not epoch then
+        epoch = string.format('%08x%05x', tonumber(t[1]), tonumber(t[2]))
+        top = 0
+        redis.call('DEL', key)
       end
-      state.top = state.top + 1
-      -- %d: integer formatting, much cheaper than Lua's default for numbers.
-      local offset = string.format('%d', state.top)
-      if size > 0 then
-        redis.call('XADD', state.key, offset .. '-1', 'd', data, 't', now)
-      end
-      header[s] = offset .. ':' .. state.epoch
+      state = {meta = meta, key = key, epoch = epoch, top = top}
+      streams[base] = state
     end
-    headers[d] = table.concat(header, ',')
-    messages[d] = 'S' .. headers[d] .. '\n' .. ARGV[i]
-    i = i + 1
+    -- %d: integer formatting, much cheaper than Lua's default for numbers.
+    header[s] = string.format('%d', state.top) .. ':' .. state.epoch
+    state.top = state.top + n
+    if size > 0 then
+      redis.call('XADD', state.key, string.format('%d', state.top) .. '-1', 'd', events, 't', now)
+    end
   end
-  local message = table.concat(messages, '\n')
+  header = table.concat(header, ',')
+  local message = 'S' .. header .. '\n' .. ARGV[i]
+  i = i + 1
   local reached = 0
   for ch = channels, channels + c - 1 do
     local channel = ARGV[ch]
@@ -104,14 +95,17 @@ for r = 1, runs do
     if string.byte(channel, 1) == 115 then command = 'SPUBLISH' end
     reached = reached + redis.call(command, string.sub(channel, 2), message)
   end
-  replies[r] = {reached, headers}
+  replies[r] = {reached, header}
 end
 for _, state in pairs(streams) do
   redis.call('HSET', state.meta, 'e', state.epoch, 's', state.top)
   redis.call('PEXPIRE', state.meta, age)
   if size > 0 then
-    -- Whole nodes of the stream at a time: the reads count the size exactly.
-    redis.call('XTRIM', state.key, 'MAXLEN', '~', size)
+    -- Entries whose events are all older than the last `size`, whole nodes at a time:
+    -- the reads count the size exactly.
+    if state.top > size then
+      redis.call('XTRIM', state.key, 'MINID', '~', string.format('%d', state.top - size + 1))
+    end
     redis.call('PEXPIRE', state.key, age)
   end
 end
@@ -141,13 +135,13 @@ struct Stored<'a> {
 }
 
 /// The script's arguments for one delivery: its stream parts (each as its key base and
-/// the event stored without its position), then `message` (the delivery's wire form).
+/// the event stored without its position), and `message` (the delivery's wire form).
 pub(super) fn delivery_args(
     names: &Names,
     delivery: &RemoteDelivery,
     message: Vec<u8>,
-) -> Vec<Vec<u8>> {
-    let streams: Vec<(String, String)> = delivery
+) -> DeliveryArgs {
+    let stored = delivery
         .parts
         .iter()
         .filter_map(|part| {
@@ -164,14 +158,7 @@ pub(super) fn delivery_args(
             Some((names.stream_base(&stream), stored))
         })
         .collect();
-    let mut args: Vec<Vec<u8>> = Vec::with_capacity(2 + 2 * streams.len());
-    args.push(streams.len().to_string().into_bytes());
-    for (stream, stored) in streams {
-        args.push(stream.as_bytes().to_vec());
-        args.push(stored.into_bytes());
-    }
-    args.push(message);
-    args
+    DeliveryArgs { stored, message }
 }
 
 /// The arguments that come before a batch's runs.
@@ -182,74 +169,6 @@ pub(super) fn batch_args(limits: HistoryLimits, runs: usize) -> [Vec<u8>; 3] {
         age.to_string().into_bytes(),
         runs.to_string().into_bytes(),
     ]
-}
-
-/// The positions (offset, epoch) of a delivery's stream parts, in order.
-pub(super) type Positions = Vec<(u64, Arc<str>)>;
-
-/// `<offset>:<epoch>,…`, as the script writes it.
-pub(super) fn parse_positions(header: &str) -> Option<Positions> {
-    if header.is_empty() {
-        return Some(Vec::new());
-    }
-    header
-        .split(',')
-        .map(|position| {
-            let (offset, epoch) = position.split_once(':')?;
-            Some((offset.parse().ok()?, epoch.into()))
-        })
-        .collect()
-}
-
-/// Splits a published message into its deliveries, each with the positions of its stream
-/// parts (`None` for a message without streams, which is one delivery); `None` when
-/// malformed.
-///
-/// A stream message is one or more `S<positions>\n<delivery>` joined by newlines: a
-/// delivery is compact JSON, which has none of its own.
-pub(super) fn split_message(payload: &[u8]) -> Option<Vec<(Option<Positions>, &[u8])>> {
-    let Some(mut rest) = payload.strip_prefix(b"S") else {
-        return Some(vec![(None, payload)]);
-    };
-    let mut deliveries = Vec::new();
-    loop {
-        let end = rest.iter().position(|&b| b == b'\n')?;
-        let header = std::str::from_utf8(&rest[..end]).ok()?;
-        let positions = parse_positions(header)?;
-        rest = &rest[end + 1..];
-        match rest.iter().position(|&b| b == b'\n') {
-            Some(end) => {
-                deliveries.push((Some(positions), &rest[..end]));
-                rest = rest[end + 1..].strip_prefix(b"S")?;
-            }
-            None => {
-                deliveries.push((Some(positions), rest));
-                return Some(deliveries);
-            }
-        }
-    }
-}
-
-/// Gives the stream parts of `delivery` their `positions`, in order; false when they do not
-/// match.
-pub(super) fn apply_positions(delivery: &mut RemoteDelivery, positions: Positions) -> bool {
-    let mut positions = positions.into_iter();
-    for part in &mut delivery.parts {
-        let Some(stream) = part.topic.stream() else {
-            continue;
-        };
-        let Some((offset, epoch)) = positions.next() else {
-            return false;
-        };
-        let position = Position {
-            stream,
-            offset,
-            epoch,
-        };
-        // Fresh from the wire, the frame is not shared: positioned in place.
-        Arc::make_mut(&mut part.frame).set_position(position);
-    }
-    positions.next().is_none()
 }
 
 /// A stream's epoch and last offset, and the time in ms by Redis's clock.
@@ -326,6 +245,8 @@ async fn read(
             events: Some(Vec::new()),
         }));
     }
+    // An entry holds a run's events and is named by the last: the first entry from
+    // `after + 1` on may begin at or before `after`.
     let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
         .arg(format!("{base}:history"))
         .arg(format!("{}-0", after + 1))
@@ -333,46 +254,41 @@ async fn read(
         .query_async(connection)
         .await?;
     let max_age = u64::try_from(limits.age.as_millis()).unwrap_or(u64::MAX);
-    let mut events = Vec::with_capacity(entries.len());
-    for (expected, (id, fields)) in (after + 1..).zip(entries) {
+    let mut events = Vec::with_capacity(usize::try_from(missed).unwrap_or(0));
+    let mut next = after + 1;
+    for (id, fields) in entries {
         let fields: HashMap<&str, &str> = fields
             .chunks_exact(2)
             .map(|pair| (pair[0].as_str(), pair[1].as_str()))
             .collect();
-        let offset: Option<u64> = id.split_once('-').and_then(|(o, _)| o.parse().ok());
+        let last: Option<u64> = id.split_once('-').and_then(|(o, _)| o.parse().ok());
         let fresh = fields
             .get("t")
             .and_then(|t| t.parse::<u64>().ok())
             .is_some_and(|t| now_ms.saturating_sub(t) <= max_age);
-        let (Some(offset), true, Some(delivery)) = (offset, fresh, fields.get("d")) else {
+        let (Some(last), true, Some(stored)) = (last, fresh, fields.get("d")) else {
             return Ok(Some(incomplete()));
         };
-        if offset != expected {
+        let stored: Vec<&str> = stored.split('\n').collect();
+        let first = (last + 1).checked_sub(stored.len() as u64);
+        // An entry that begins after the next offset: the ones between were trimmed.
+        let Some(first) = first.filter(|&first| first <= next && last >= next) else {
             return Ok(Some(incomplete()));
+        };
+        for (offset, stored) in (first..).zip(stored).skip((next - first) as usize) {
+            let position = Position {
+                stream: stream.clone(),
+                offset,
+                epoch: epoch.clone(),
+            };
+            let Some(frame) = stored_frame(stored, position) else {
+                return Ok(Some(incomplete()));
+            };
+            events.push(Arc::new(frame));
         }
-        let position = Position {
-            stream: stream.clone(),
-            offset,
-            epoch: epoch.clone(),
-        };
-        let frame = serde_json::from_str::<Stored<'_>>(delivery)
-            .ok()
-            .and_then(|stored| {
-                EventFrame::from_parts(FrameParts {
-                    text: &stored.text,
-                    seq_at: stored.seq_at,
-                    payload_at: stored.payload_at,
-                    id: stored.id,
-                    position: Some(position),
-                    droppable: stored.droppable,
-                })
-            });
-        let Some(frame) = frame else {
-            return Ok(Some(incomplete()));
-        };
-        events.push(Arc::new(frame));
+        next = last + 1;
     }
-    let complete = events.len() as u64 == missed;
+    let complete = next == top + 1;
     Ok(Some(HistoryRead {
         epoch,
         top,
@@ -380,35 +296,15 @@ async fn read(
     }))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn messages_split_into_positions_and_the_delivery() {
-        assert_eq!(
-            split_message(b"S4:ab,7:cd\n{}"),
-            Some(vec![(
-                Some(vec![(4, "ab".into()), (7, "cd".into())]),
-                &b"{}"[..]
-            )])
-        );
-        assert_eq!(
-            split_message(b"S4:ab\n{\"a\":1}\nS5:ab\n{}\nS\n[]"),
-            Some(vec![
-                (Some(vec![(4, "ab".into())]), &b"{\"a\":1}"[..]),
-                (Some(vec![(5, "ab".into())]), &b"{}"[..]),
-                (Some(vec![]), &b"[]"[..]),
-            ]),
-            "a run of deliveries"
-        );
-        assert_eq!(split_message(b"{}"), Some(vec![(None, &b"{}"[..])]));
-        assert_eq!(split_message(b"S4:ab"), None, "no delivery");
-        assert_eq!(split_message(b"Sx:ab\n{}"), None, "not an offset");
-        assert_eq!(
-            split_message(b"S4:ab\n{}\n{}"),
-            None,
-            "a delivery without positions"
-        );
-    }
+/// An event as its history kept it, at `position`; `None` when malformed.
+fn stored_frame(stored: &str, position: Position) -> Option<EventFrame> {
+    let stored = serde_json::from_str::<Stored<'_>>(stored).ok()?;
+    EventFrame::from_parts(FrameParts {
+        text: &stored.text,
+        seq_at: stored.seq_at,
+        payload_at: stored.payload_at,
+        id: stored.id,
+        position: Some(position),
+        droppable: stored.droppable,
+    })
 }
