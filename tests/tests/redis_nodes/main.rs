@@ -45,6 +45,19 @@ trait Deployment {
 
     /// How many pattern subscriptions Redis holds, over all its servers.
     fn pattern_subscriptions(&self) -> usize;
+
+    /// The length of the Redis stream at `key`, on the server that holds it.
+    fn stream_length(&self, key: &str) -> usize;
+
+    /// Stops every server (`SIGSTOP`) or lets them go on (`SIGCONT`).
+    fn freeze(&self, frozen: bool);
+}
+
+fn xlen(server: &RedisServer, key: &str) -> usize {
+    let reply = server
+        .command(&format!("XLEN {key}"))
+        .expect("redis answers");
+    reply.trim_start_matches(':').parse().expect("a length")
 }
 
 fn numpat(server: &RedisServer) -> usize {
@@ -60,6 +73,18 @@ impl Deployment for RedisServer {
     fn pattern_subscriptions(&self) -> usize {
         numpat(self)
     }
+
+    fn stream_length(&self, key: &str) -> usize {
+        xlen(self, key)
+    }
+
+    fn freeze(&self, frozen: bool) {
+        if frozen {
+            RedisServer::freeze(self);
+        } else {
+            self.thaw();
+        }
+    }
 }
 
 impl Deployment for RedisCluster {
@@ -69,6 +94,18 @@ impl Deployment for RedisCluster {
 
     fn pattern_subscriptions(&self) -> usize {
         self.nodes().iter().map(numpat).sum()
+    }
+
+    fn stream_length(&self, key: &str) -> usize {
+        let port = self.port_of(key);
+        let server = self.nodes().iter().find(|node| node.port() == port);
+        xlen(server.expect("the key's server"), key)
+    }
+
+    fn freeze(&self, frozen: bool) {
+        for node in self.nodes() {
+            Deployment::freeze(node, frozen);
+        }
     }
 }
 

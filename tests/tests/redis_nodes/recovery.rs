@@ -21,6 +21,7 @@ on_server_and_cluster!(
     a_client_back_on_the_other_node_recovers_what_it_missed,
     a_recovery_that_cannot_be_complete_replays_nothing,
     events_published_during_a_recovery_on_another_node_are_neither_lost_nor_doubled,
+    a_recovery_starts_within_a_run_of_events_kept_together,
 );
 
 fn node(redis: &impl Deployment, limits: Limits) -> (Dispatcher, RedisBroker) {
@@ -160,6 +161,46 @@ async fn events_published_during_a_recovery_on_another_node_are_neither_lost_nor
         let expected: Vec<u64> = (base + 1..=base + 40).collect();
         assert_eq!(offsets, expected, "round {round}");
     }
+}
+
+/// Events emitted together are appended in runs, one history entry each: a recovery
+/// from inside a run gets exactly the events after its offset, and the trimming to the
+/// history's size keeps what it promises.
+async fn a_recovery_starts_within_a_run_of_events_kept_together(redis: &impl Deployment) {
+    let limits = Limits::default().with_history(50, Duration::from_secs(60));
+    let [(node_a, broker_a), (node_b, _)] = two_nodes(redis, limits).await;
+    let mut watcher = v2(&node_a);
+    subscribed(&mut watcher, &broker_a, json!({ "topic": "news" })).await;
+    // Emits queue while Redis cannot answer, and go out together when it can.
+    redis.freeze(true);
+    publish(&node_a, 1, 200).await;
+    redis.freeze(false);
+    let mut epoch = String::new();
+    for n in 1..=200 {
+        let frame = watcher.recv().await;
+        assert_eq!(note(&frame), (n.to_string(), n));
+        epoch = frame["epoch"].as_str().unwrap().to_owned();
+    }
+    let entries = redis.stream_length("{beeflow:group:news}:history");
+    assert!(
+        entries < 50,
+        "events queued together are appended together: {entries} entries kept"
+    );
+    for after in [150, 163, 199, 200] {
+        let mut client = v2(&node_b);
+        let since = json!({ "topic": "news", "since": { "epoch": epoch, "offset": after } });
+        let frames = client.send("beeflow.subscribe", since).await;
+        let (done, replayed) = frames.split_last().unwrap();
+        let replayed: Vec<(String, u64)> = replayed.iter().map(note).collect();
+        let expected: Vec<(String, u64)> = (after + 1..=200).map(|n| (n.to_string(), n)).collect();
+        assert_eq!(replayed, expected, "after {after}");
+        assert_eq!(done["done"]["recovered"], true, "after {after}");
+    }
+    let mut client = v2(&node_b);
+    let since = json!({ "topic": "news", "since": { "epoch": epoch, "offset": 149 } });
+    let frames = client.send("beeflow.subscribe", since).await;
+    assert_eq!(frames.len(), 1, "51 missed, 50 kept: {frames:?}");
+    assert_eq!(frames[0]["done"]["recovered"], false);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
