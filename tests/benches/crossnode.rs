@@ -3,7 +3,8 @@
 //! Run: `cargo bench -p beeflow-tests --bench crossnode` (needs `redis-server`, which
 //! `scripts/test.sh` installs; the bench starts its own on a free loopback port and stops
 //! it). Options after `--`: `--events N` (default 20000), `--receivers N` (default 10),
-//! `--runs N` (interleaved, best kept; default 3).
+//! `--runs N` (interleaved, best kept; default 3), `--profile cross|single` (one
+//! throughput run with one sender, no comparison: a steady load to profile).
 //!
 //! Senders push events to a group from node A (one sender, then eight at once); the group's
 //! members are connections on node B (through Redis), or on node A itself (single node).
@@ -189,6 +190,25 @@ fn main() {
     runtime.block_on(async {
         let redis = RedisServer::start();
         let url = redis.url();
+        if let Some(mode) = args
+            .iter()
+            .position(|a| a == "--profile")
+            .map(|i| &args[i + 1])
+        {
+            let measured = if mode == "single" {
+                let single = Dispatcher::builder()
+                    .registry(registry())
+                    .build()
+                    .expect("node");
+                let members = members(&single, options.receivers);
+                run(&single, members, options.events, WINDOW, 1).await
+            } else {
+                let (node_a, _node_b, members_b) = two_nodes(&url, options.receivers).await;
+                run(&node_a, members_b, options.events, WINDOW, 1).await
+            };
+            println!("{mode}: {:.0} events/s", measured.events_per_second);
+            return;
+        }
         println!(
             "cross-node: {} events to a group of {} receivers, best of {} interleaved runs",
             options.events, options.receivers, options.runs
@@ -212,21 +232,7 @@ fn main() {
                     run(&single, members_single, events, window, senders).await,
                 );
 
-                let broker_a = RedisBroker::new(&url).expect("url");
-                let broker_b = RedisBroker::new(&url).expect("url");
-                let node_a = Dispatcher::builder()
-                    .registry(registry())
-                    .broker(broker_a.clone())
-                    .build()
-                    .expect("node");
-                let node_b = Dispatcher::builder()
-                    .registry(registry())
-                    .broker(broker_b.clone())
-                    .build()
-                    .expect("node");
-                let members_b = members(&node_b, options.receivers);
-                wait_for(&broker_a, &Topic::Node(node_a.node_id().into())).await;
-                wait_for(&broker_b, &Topic::Group("bench".into())).await;
+                let (node_a, _node_b, members_b) = two_nodes(&url, options.receivers).await;
                 keep_best(
                     &mut best[mode][1],
                     run(&node_a, members_b, events, window, senders).await,
@@ -267,6 +273,27 @@ fn main() {
             cross_lat.p99_us as f64 / single_lat.p99_us.max(1) as f64
         );
     });
+}
+
+/// Nodes A and B on the Redis at `url`, both subscribed, and `receivers` members of the
+/// group on B.
+async fn two_nodes(url: &str, receivers: usize) -> (Dispatcher, Dispatcher, Vec<TestClient>) {
+    let broker_a = RedisBroker::new(url).expect("url");
+    let broker_b = RedisBroker::new(url).expect("url");
+    let node_a = Dispatcher::builder()
+        .registry(registry())
+        .broker(broker_a.clone())
+        .build()
+        .expect("node");
+    let node_b = Dispatcher::builder()
+        .registry(registry())
+        .broker(broker_b.clone())
+        .build()
+        .expect("node");
+    let members_b = members(&node_b, receivers);
+    wait_for(&broker_a, &Topic::Node(node_a.node_id().into())).await;
+    wait_for(&broker_b, &Topic::Group("bench".into())).await;
+    (node_a, node_b, members_b)
 }
 
 fn keep_best(best: &mut Option<Measured>, measured: Measured) {
