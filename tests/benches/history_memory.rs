@@ -90,7 +90,7 @@ fn redis_top(url: &str, stream: usize) -> u64 {
             "-u",
             url,
             "HGET",
-            &format!("beeflow:history-meta:group:g{stream}"),
+            &format!("{{beeflow:group:g{stream}}}:meta"),
             "s",
         ])
         .output()
