@@ -47,7 +47,7 @@ use crate::presence::Presence;
 /// How long a publish may take by default.
 const PUBLISH_TIMEOUT: Duration = Duration::from_millis(200);
 
-/// A [`Broker`] on Redis pub/sub. One per node:
+/// A [`Broker`](super::Broker) on Redis pub/sub. One per node:
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
