@@ -46,4 +46,16 @@ if [ ! -f "$browser/node_modules/.package-lock.json" ] ||
   npm ci --prefix "$browser" --ignore-scripts --no-audit --no-fund
 fi
 
+# The TypeScript client (clients/typescript): its dev tools (tsc, esbuild) pinned in its
+# package-lock.json, installed like the others.
+client=clients/typescript
+if [ ! -f "$client/node_modules/.package-lock.json" ] ||
+  [ "$client/package-lock.json" -nt "$client/node_modules/.package-lock.json" ]; then
+  npm ci --prefix "$client" --ignore-scripts --no-audit --no-fund
+fi
+
 cargo test --workspace --all-features --features beeflow-tests/external-tools
+
+# The client's node --test suites start the quickstart and chat servers from the debug build.
+cargo build -p example-quickstart -p example-chat
+npm test --prefix "$client"
