@@ -2,8 +2,9 @@
 
 /** What a server is typed as: its actions' payloads and its events' payloads, by name. */
 export interface Api {
-  actions: Record<string, unknown>;
-  events: Record<string, unknown>;
+  // `object`, not `Record<string, unknown>`: generated interfaces have no index signature.
+  actions: object;
+  events: object;
 }
 
 /** An API nothing is known about: any action, any event, any payload. */

@@ -3,19 +3,13 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const tsc = path.resolve(here, "../node_modules/.bin/tsc");
+import { typeCheck } from "./tsc.mjs";
 
-function check(file) {
-  const options = ["--ignoreConfig", "--noEmit", "--strict", "--skipLibCheck", "--target", "ES2022", "--module", "ES2022"];
-  options.push("--moduleResolution", "bundler", "--lib", "ES2022,DOM");
-  const result = spawnSync(tsc, [...options, path.join(here, "types", file)], { encoding: "utf8" });
-  return { status: result.status, output: `${result.stdout}${result.stderr}` };
-}
+const here = path.dirname(fileURLToPath(import.meta.url));
+const check = (file) => typeCheck(path.join(here, "types", file));
 
 test("right calls type-check", () => {
   const { status, output } = check("right.ts");
