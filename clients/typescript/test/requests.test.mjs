@@ -5,7 +5,7 @@ import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 
 import { Client, ProblemError, RequestError } from "../dist/index.js";
-import { quickstart, until } from "./servers.mjs";
+import { quickstart, until, versionOneServer } from "./servers.mjs";
 
 let server;
 before(async () => {
@@ -125,4 +125,12 @@ test("the client reconnects with backoff after the server was killed and started
     client.close();
     await again.stop();
   }
+});
+
+test("a server that speaks only version 1 is refused with a clear error", async (t) => {
+  const v1 = await versionOneServer();
+  t.after(() => v1.stop());
+  const client = new Client({ url: v1.url, token: "demo-token" });
+  await assert.rejects(client.connected(), /speaks protocol version 1 only/);
+  assert.equal(client.state, "closed");
 });

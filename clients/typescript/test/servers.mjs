@@ -88,3 +88,18 @@ export async function until(what, condition, ms = 10_000) {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/** A server that speaks only protocol version 1 (a Python stand-in for the Python library). */
+export async function versionOneServer() {
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), "v1_server.py");
+  const child = spawn("python3", [script], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the version-1 server did not start")), START_TIMEOUT_MS);
+    child.once("error", reject);
+    createInterface({ input: child.stdout }).once("line", (line) => {
+      clearTimeout(timer);
+      resolve(line.trim());
+    });
+  });
+  return new Server(child, `127.0.0.1:${port}`, `ws://127.0.0.1:${port}/ws/`);
+}
