@@ -1,6 +1,8 @@
 //! The chat page in a real browser: headless Chromium (Debian's `chromium`), driven by
 //! `playwright-core` (`tests/browser/chat.mjs`), against the chat example over 127.0.0.1.
-//! Two users log in, see each other in the lobby through presence, talk, and one leaves.
+//! Two users log in, see each other in the lobby through presence, talk; one loses her
+//! connection and gets what was said meanwhile when she is back (a screenshot of her page
+//! then is left in the test's target directory, `browser_chat/chat.png`); one leaves.
 
 use std::process::Command;
 
@@ -11,11 +13,17 @@ async fn two_users_chat_in_headless_chromium() {
     let dispatcher = example_chat::dispatcher().build().unwrap();
     let server = tokio::spawn(example_chat::serve(listener, dispatcher));
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/browser/chat.mjs");
+    let artifacts = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser_chat");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let screenshot = artifacts.join("chat.png");
+    let _ = std::fs::remove_file(&screenshot);
+    let shot = screenshot.clone();
     // Every step of the script waits at most 10 s, so the run is bounded.
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg(script)
             .arg(format!("http://{addr}/"))
+            .arg(&shot)
             .output()
             .expect("node runs (scripts/test.sh installs chromium and playwright-core)")
     })
@@ -28,4 +36,6 @@ async fn two_users_chat_in_headless_chromium() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    let size = std::fs::metadata(&screenshot).map_or(0, |m| m.len());
+    assert!(size > 0, "no screenshot at {}", screenshot.display());
 }

@@ -7,7 +7,7 @@ pub mod actions;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::Html;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -46,6 +46,10 @@ pub fn app(dispatcher: Dispatcher) -> Router {
     });
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
+        .route(
+            "/client.js",
+            get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], CLIENT) }),
+        )
         .route(
             "/ws/",
             Endpoint::new(dispatcher.clone())
@@ -123,3 +127,6 @@ pub fn spawn_clock(dispatcher: Dispatcher, period: Duration) -> tokio::task::Joi
 }
 
 const PAGE: &str = include_str!("page.html");
+/// `@beeflow/client` (`clients/typescript`), bundled by its `npm run bundle`; a test there
+/// checks this copy is what the source builds to.
+const CLIENT: &str = include_str!("client.js");
