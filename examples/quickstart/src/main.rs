@@ -5,23 +5,20 @@
 //! `type` URLs start with `$BEEFLOW_PROBLEM_TYPE_BASE_URL` (unset: `about:blank`).
 //! Everything is in memory.
 //!
-//! `cargo run -p example-quickstart -- schema asyncapi|json|typescript [--out FILE]` writes
-//! the AsyncAPI 3.0 document, the JSON Schema bundle, or TypeScript types of every action and
-//! event payload to stdout (or FILE) instead of serving. The TypeScript types are generated
-//! from the bundle by `json-schema-to-typescript`, run with Node from `tests/schema-tools`
-//! (install it once with `npm ci --prefix tests/schema-tools`; `BEEFLOW_SCHEMA_TOOLS` names
-//! another directory holding `typescript.mjs` and its `node_modules`).
+//! `cargo run -p example-quickstart -- schema asyncapi|json [--out FILE]` writes the AsyncAPI
+//! 3.0 document or the JSON Schema bundle to stdout (or FILE) instead of serving. TypeScript
+//! types come from the bundle (a file or the URL above) by `npx beeflow-codegen` of the
+//! TypeScript client (`clients/typescript`).
 
 use std::error::Error;
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use beeflow_core::Registry;
 use beeflow_core::schema::{AsyncApiInfo, render};
 use example_quickstart::app;
 
-const USAGE: &str = "usage: example-quickstart [schema asyncapi|json|typescript [--out FILE]]";
+const USAGE: &str = "usage: example-quickstart [schema asyncapi|json [--out FILE]]";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
@@ -56,7 +53,6 @@ fn schema(port: u16, args: &[String]) -> Result<(), Box<dyn Error>> {
     let text = match kind {
         "asyncapi" => render(&registry.asyncapi(&info(port))),
         "json" => render(&registry.json_schema_bundle()),
-        "typescript" => typescript(&render(&registry.json_schema_bundle()))?,
         _ => return Err(USAGE.into()),
     };
     match out {
@@ -69,38 +65,6 @@ fn schema(port: u16, args: &[String]) -> Result<(), Box<dyn Error>> {
         None => std::io::stdout().lock().write_all(text.as_bytes())?,
     }
     Ok(())
-}
-
-/// Runs `json-schema-to-typescript` over the bundle (see `tests/schema-tools/typescript.mjs`).
-fn typescript(bundle: &str) -> Result<String, Box<dyn Error>> {
-    let tools = std::env::var_os("BEEFLOW_SCHEMA_TOOLS").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/schema-tools"),
-        PathBuf::from,
-    );
-    if !tools.join("node_modules").is_dir() {
-        let tools = tools.canonicalize().unwrap_or(tools);
-        return Err(format!(
-            "the TypeScript generator is not installed: run `npm ci --prefix {}`",
-            tools.display()
-        )
-        .into());
-    }
-    let mut node = Command::new("node")
-        .arg(tools.join("typescript.mjs"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|err| format!("cannot run `node` (Node.js 20 or later is needed): {err}"))?;
-    let mut stdin = node.stdin.take().expect("stdin is piped");
-    let input = bundle.to_owned();
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let output = node.wait_with_output()?;
-    writer.join().map_err(|_| "writing to node panicked")??;
-    if !output.status.success() {
-        return Err(format!("the TypeScript generator failed ({})", output.status).into());
-    }
-    Ok(String::from_utf8(output.stdout)?)
 }
 
 async fn serve(port: u16) -> Result<(), Box<dyn Error>> {

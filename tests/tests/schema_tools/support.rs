@@ -167,12 +167,26 @@ pub(crate) fn ajv(bundle: &Value, cases: &[(String, Value)]) -> Vec<bool> {
         .collect()
 }
 
-/// Generates TypeScript from `bundle` with `typescript.mjs` (json-schema-to-typescript).
+/// `beeflow-codegen` of the TypeScript client (`clients/typescript/bin/codegen.mjs`, built on
+/// json-schema-to-typescript; installed by `scripts/test.sh`).
+pub(crate) fn codegen() -> PathBuf {
+    let client = Path::new(env!("CARGO_MANIFEST_DIR")).join("../clients/typescript");
+    assert!(
+        client.join("node_modules").is_dir(),
+        "clients/typescript/node_modules is missing: run `bash scripts/test.sh`, which installs \
+         it, or `npm ci --prefix clients/typescript`"
+    );
+    client.join("bin/codegen.mjs")
+}
+
+/// Generates TypeScript from `bundle` with `beeflow-codegen`.
 pub(crate) fn typescript(bundle: &str) -> String {
-    success(
-        &node::<&str>("typescript.mjs", &[], bundle),
-        "typescript.mjs",
-    )
+    let dir = scratch("codegen-input");
+    let file = dir.join("schema.json");
+    std::fs::write(&file, bundle).unwrap();
+    let mut command = Command::new("node");
+    command.arg(codegen()).arg(&file);
+    success(&run(command, ""), "beeflow-codegen")
 }
 
 /// Type-checks `files` in `dir` with `tsc --strict`.

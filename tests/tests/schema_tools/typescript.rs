@@ -1,17 +1,28 @@
-//! The quickstart's TypeScript types, written by its `schema typescript` command and
-//! type-checked by `tsc` against a sample client.
+//! The quickstart's TypeScript types, written by the TypeScript client's `beeflow-codegen`
+//! from the quickstart's `schema json`, and type-checked by `tsc` against a sample client.
 
-use crate::support::{quickstart_schema, scratch, tools, type_check};
+use std::process::Command;
+
+use crate::support::{codegen, quickstart_schema, scratch, tools, type_check, typescript};
 
 #[test]
 fn generated_types_type_check_against_the_sample_client() {
     let dir = scratch("typescript");
+    let bundle = dir.join("schema.json");
+    quickstart_schema(&["json", "--out", bundle.to_str().unwrap()]);
     let file = dir.join("beeflow.ts");
-    quickstart_schema(&["typescript", "--out", file.to_str().unwrap()]);
+    let status = Command::new("node")
+        .arg(codegen())
+        .arg(&bundle)
+        .arg("--out")
+        .arg(&file)
+        .status()
+        .unwrap();
+    assert!(status.success(), "beeflow-codegen --out failed");
     let types = std::fs::read_to_string(&file).unwrap();
     assert_eq!(
         types,
-        quickstart_schema(&["typescript"]),
+        typescript(&quickstart_schema(&["json"])),
         "--out writes what stdout gets"
     );
     for declaration in [
@@ -21,6 +32,7 @@ fn generated_types_type_check_against_the_sample_client() {
         "export interface Tick {",
         "export interface ActionEnvelope {",
         "export interface ProblemEnvelope {",
+        "export interface Api {",
     ] {
         assert!(
             types.contains(declaration),
@@ -50,7 +62,11 @@ fn generated_types_type_check_against_the_sample_client() {
 #[test]
 fn a_client_misusing_the_types_fails_to_type_check() {
     let dir = scratch("typescript-misuse");
-    std::fs::write(dir.join("beeflow.ts"), quickstart_schema(&["typescript"])).unwrap();
+    std::fs::write(
+        dir.join("beeflow.ts"),
+        typescript(&quickstart_schema(&["json"])),
+    )
+    .unwrap();
     std::fs::write(
         dir.join("client.ts"),
         "import type { Actions } from \"./beeflow\";\n\
