@@ -5,7 +5,7 @@ import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 
 import { Client, ProblemError, RequestError } from "../dist/index.js";
-import { quickstart, until, versionOneServer } from "./servers.mjs";
+import { quickstart, recordingWebSocket, until, versionOneServer } from "./servers.mjs";
 
 let server;
 before(async () => {
@@ -133,4 +133,20 @@ test("a server that speaks only version 1 is refused with a clear error", async 
   const client = new Client({ url: v1.url, token: "demo-token" });
   await assert.rejects(client.connected(), /speaks protocol version 1 only/);
   assert.equal(client.state, "closed");
+});
+
+test("a Problem without req_id is surfaced as an anomaly, not swallowed", async (t) => {
+  const { WebSocket, sockets } = recordingWebSocket();
+  const client = new Client({ url: server.url, WebSocket });
+  t.after(() => client.close());
+  const anomalies = [];
+  client.onAnomaly((anomaly) => anomalies.push(anomaly));
+  await client.connected();
+  sockets.at(-1).send("not a frame");
+  await until("the Problem arrived", () => anomalies.length === 1);
+  assert.equal(anomalies[0].kind, "problem");
+  assert.equal(anomalies[0].problem.code, "invalid_websocket_message");
+  assert.equal(anomalies[0].problem.reqId, undefined);
+  const [frame] = await client.request("health", {});
+  assert.equal(frame.seq, 1, "a Problem takes no seq");
 });
