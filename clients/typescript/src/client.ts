@@ -95,6 +95,8 @@ interface SubscriptionState<A extends Api> extends Subscription {
 }
 
 const PRESENCE_EVENTS = new Set(["beeflow.presence", "beeflow.join", "beeflow.leave"]);
+/** How many positioned events' ids are kept to drop repeats: more than one recovery replays. */
+const RECENT_IDS = 1024;
 
 export class Client<A extends Api = AnyApi> {
   readonly #options: ClientOptions;
@@ -112,6 +114,8 @@ export class Client<A extends Api = AnyApi> {
   readonly #subscriptions = new Map<string, SubscriptionState<A>>();
   /** The last position seen per stream (`group:<name>`, `user:<id>`). */
   readonly #streams = new Map<string, Position>();
+  /** The ids of the latest positioned events, to drop one sent again (§6.4). */
+  readonly #recent = new Set<string>();
 
   constructor(options: ClientOptions) {
     this.#options = options;
@@ -392,6 +396,7 @@ export class Client<A extends Api = AnyApi> {
       this.#anomaly({ kind: "seq-gap", expected: this.#lastSeq + 1, received: frame.seq });
     }
     this.#lastSeq = frame.seq;
+    if (this.#seenBefore(frame)) return;
     this.#position(frame);
     if (frame.req_id !== undefined) {
       const pending = this.#pending.get(frame.req_id);
@@ -420,6 +425,21 @@ export class Client<A extends Api = AnyApi> {
     for (const handler of this.#listeners.get(frame.event) ?? []) {
       handler(frame.payload, frame);
     }
+  }
+
+  /**
+   * Whether this event was delivered already: an emit to several streams reaches a
+   * connection once, but recovering another of those streams may send it again, with the
+   * same `msg_id`.
+   */
+  #seenBefore(frame: EventFrame): boolean {
+    if (frame.offset === undefined) return false;
+    if (this.#recent.has(frame.msg_id)) return true;
+    this.#recent.add(frame.msg_id);
+    if (this.#recent.size > RECENT_IDS) {
+      this.#recent.delete(this.#recent.values().next().value as string);
+    }
+    return false;
   }
 
   /** Notes the event's stream position, telling of a gap or a new epoch. */

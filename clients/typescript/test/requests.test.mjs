@@ -5,7 +5,7 @@ import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 
 import { Client, ProblemError, RequestError } from "../dist/index.js";
-import { quickstart, recordingWebSocket, until, versionOneServer } from "./servers.mjs";
+import { quickstart, recordingWebSocket, scriptedServer, until, versionOneServer } from "./servers.mjs";
 
 let server;
 before(async () => {
@@ -149,4 +149,30 @@ test("a Problem without req_id is surfaced as an anomaly, not swallowed", async 
   assert.equal(anomalies[0].problem.reqId, undefined);
   const [frame] = await client.request("health", {});
   assert.equal(frame.seq, 1, "a Problem takes no seq");
+});
+
+test("an event sent again (same msg_id) is delivered once; seq and stream gaps are told", async (t) => {
+  const event = (seq, msg_id, recipient_id, offset) => ({
+    msg_id, seq, event: "note", recipient: "group", recipient_id, offset, epoch: "e1", payload: { seq },
+  });
+  const server = await scriptedServer([
+    event(1, "11111111-1111-4111-8111-111111111111", "a", 1),
+    event(2, "22222222-2222-4222-8222-222222222222", "a", 2),
+    // The same event again through another stream it was emitted to.
+    event(3, "22222222-2222-4222-8222-222222222222", "b", 7),
+    event(5, "33333333-3333-4333-8333-333333333333", "a", 4),
+  ]);
+  t.after(() => server.stop());
+  const client = new Client({ url: server.url });
+  t.after(() => client.close());
+  const anomalies = [];
+  client.onAnomaly((anomaly) => anomalies.push(anomaly));
+  const notes = [];
+  client.on("note", (payload) => notes.push(payload.seq));
+  await client.request("anything", {});
+  assert.deepEqual(notes, [1, 2, 5]);
+  assert.deepEqual(anomalies, [
+    { kind: "seq-gap", expected: 4, received: 5 },
+    { kind: "stream-gap", stream: "group:a", expected: 3, received: 4 },
+  ]);
 });

@@ -90,11 +90,21 @@ export async function until(what, condition, ms = 10_000) {
 }
 
 /** A server that speaks only protocol version 1 (a Python stand-in for the Python library). */
-export async function versionOneServer() {
-  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), "v1_server.py");
-  const child = spawn("python3", [script], { stdio: ["ignore", "pipe", "inherit"] });
+export function versionOneServer() {
+  return python("v1_server.py", []);
+}
+
+/** A version-2 server that answers every request with `frames`, then its completion. */
+export function scriptedServer(frames) {
+  return python("scripted_server.py", frames);
+}
+
+async function python(name, frames) {
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), name);
+  const child = spawn("python3", [script], { stdio: ["pipe", "pipe", "inherit"] });
+  child.stdin.end(frames.map((frame) => `${JSON.stringify(frame)}\n`).join(""));
   const port = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("the version-1 server did not start")), START_TIMEOUT_MS);
+    const timer = setTimeout(() => reject(new Error(`${name} did not start`)), START_TIMEOUT_MS);
     child.once("error", reject);
     createInterface({ input: child.stdout }).once("line", (line) => {
       clearTimeout(timer);
