@@ -32,17 +32,32 @@ function gatedToken(nick) {
   };
 }
 
+/**
+ * `nick`'s client, whose connection `drop()` cuts and keeps down until `comeBack()`, and
+ * bob's, who talks meanwhile.
+ */
+function awayAndBob(t, nick) {
+  const { WebSocket, sockets } = recordingWebSocket();
+  const gate = gatedToken(nick);
+  const reconnect = { minDelayMs: 10, maxDelayMs: 50 };
+  const client = new Client({ url: server.url, token: gate.token, WebSocket, reconnect });
+  const bob = new Client({ url: server.url, token: "bob" });
+  t.after(() => [client, bob].forEach((each) => each.close()));
+  const drop = async () => {
+    gate.close();
+    sockets.at(-1).close();
+    await until(`${nick} is away`, () => client.state === "reconnecting");
+  };
+  return { client, bob, drop, comeBack: () => gate.open() };
+}
+
 async function say(client, room, text) {
   await client.request("say", { room, text });
 }
 
 test("a subscription comes back after a dropped connection with what was said meanwhile", async (t) => {
   const room = "recovery-ok";
-  const { WebSocket, sockets } = recordingWebSocket();
-  const gate = gatedToken("ada");
-  const ada = new Client({ url: server.url, token: gate.token, WebSocket, reconnect: { minDelayMs: 10, maxDelayMs: 50 } });
-  const bob = new Client({ url: server.url, token: "bob" });
-  t.after(() => [ada, bob].forEach((client) => client.close()));
+  const { client: ada, bob, drop, comeBack } = awayAndBob(t, "ada");
   const messages = [];
   const recoveries = [];
   await ada.subscribe(room, {
@@ -52,11 +67,9 @@ test("a subscription comes back after a dropped connection with what was said me
   await say(bob, room, "1");
   await until("ada heard 1", () => messages.length === 1);
 
-  gate.close();
-  sockets.at(-1).close();
-  await until("ada is away", () => ada.state === "reconnecting");
+  await drop();
   for (const text of ["2", "3", "4"]) await say(bob, room, text);
-  gate.open();
+  comeBack();
   await until("ada recovered", () => recoveries.length === 1);
   assert.deepEqual(recoveries, [true]);
   await say(bob, room, "5");
@@ -67,11 +80,7 @@ test("a subscription comes back after a dropped connection with what was said me
 
 test("a client is told when what it missed cannot all be replayed", async (t) => {
   const room = "recovery-too-long";
-  const { WebSocket, sockets } = recordingWebSocket();
-  const gate = gatedToken("cyd");
-  const cyd = new Client({ url: server.url, token: gate.token, WebSocket, reconnect: { minDelayMs: 10, maxDelayMs: 50 } });
-  const bob = new Client({ url: server.url, token: "bob" });
-  t.after(() => [cyd, bob].forEach((client) => client.close()));
+  const { client: cyd, bob, drop, comeBack } = awayAndBob(t, "cyd");
   const recoveries = [];
   const anomalies = [];
   cyd.onAnomaly((anomaly) => anomalies.push(anomaly));
@@ -80,12 +89,10 @@ test("a client is told when what it missed cannot all be replayed", async (t) =>
   await say(bob, room, "first");
   await until("cyd heard it", () => heard === 1);
 
-  gate.close();
-  sockets.at(-1).close();
-  await until("cyd is away", () => cyd.state === "reconnecting");
+  await drop();
   // More than the history keeps (100 by default).
   for (let n = 0; n < 101; n++) await say(bob, room, `missed ${n}`);
-  gate.open();
+  comeBack();
   await until("cyd re-subscribed", () => recoveries.length === 1);
   assert.deepEqual(recoveries, [false]);
   assert.deepEqual(anomalies.filter((a) => a.kind === "recovery-failed"), [{ kind: "recovery-failed", topic: room }]);
