@@ -28,21 +28,9 @@ impl Hub {
             return report;
         }
         let index = self.read();
-        match target {
-            Target::Connections(ids) => {
-                for id in ids {
-                    push(index.connections.get(id).map(|m| &m.mailbox));
-                }
-            }
-            Target::User(user) => index
-                .users
-                .get(user)
-                .into_iter()
-                .flatten()
-                .for_each(|(_, m)| push(Some(m))),
-            Target::Group(group) => index.reach_group(group, &mut |_, m| push(Some(m))),
-            Target::Presence(_) => {}
-        }
+        index.reach(target, &mut |reached| {
+            push(reached.map(|(_, mailbox)| mailbox));
+        });
         drop(index);
         report
     }
@@ -107,56 +95,20 @@ impl Hub {
         let mut reached: HashSet<&ConnectionId> = HashSet::new();
         reached.extend(except);
         for target in earlier {
-            match target {
-                Target::Connections(ids) => reached.extend(
-                    ids.iter()
-                        .filter_map(|id| index.connections.get_key_value(id).map(|(id, _)| id)),
-                ),
-                Target::User(user) => {
-                    reached.extend(
-                        index
-                            .users
-                            .get(*user)
-                            .into_iter()
-                            .flatten()
-                            .map(|(id, _)| id),
-                    );
-                }
-                Target::Group(group) => index.reach_group(group, &mut |id, _| {
-                    reached.insert(id);
-                }),
-                Target::Presence(_) => {}
-            }
+            index.reach(*target, &mut |here| {
+                reached.extend(here.map(|(id, _)| id));
+            });
         }
         for (target, frame) in parts {
-            match target {
-                Target::Connections(ids) => {
-                    for id in *ids {
-                        match index.connections.get_key_value(id) {
-                            Some((id, member)) => {
-                                if reached.insert(id) {
-                                    report.add(Self::push(Some(&member.mailbox), frame));
-                                }
-                            }
-                            None => report.not_connected += 1,
-                        }
-                    }
-                }
-                Target::User(user) => {
-                    for (id, mailbox) in index.users.get(*user).into_iter().flatten() {
-                        if reached.insert(id) {
-                            report.add(Self::push(Some(mailbox), frame));
-                        }
-                    }
-                }
-                Target::Group(group) => index.reach_group(group, &mut |id, mailbox| {
+            // Presence notices go to one group's watchers alone, never in a union.
+            index.reach(*target, &mut |here| match here {
+                Some((id, mailbox)) => {
                     if reached.insert(id) {
                         report.add(Self::push(Some(mailbox), frame));
                     }
-                }),
-                // Presence notices go to one group's watchers alone, never in a union.
-                Target::Presence(_) => {}
-            }
+                }
+                None => report.not_connected += 1,
+            });
         }
         report
     }
@@ -174,6 +126,37 @@ impl Hub {
 }
 
 impl Index {
+    /// Calls `reach` once for every connection `target` reaches here, and with `None` for
+    /// each connection it names that is not here. A presence target reaches nobody through
+    /// the index: its watchers are kept apart.
+    pub(super) fn reach<'a>(
+        &'a self,
+        target: Target<'_>,
+        reach: &mut impl FnMut(Option<(&'a ConnectionId, &'a Arc<Mailbox>)>),
+    ) {
+        match target {
+            Target::Connections(ids) => {
+                for id in ids {
+                    reach(
+                        self.connections
+                            .get_key_value(id)
+                            .map(|(id, member)| (id, &member.mailbox)),
+                    );
+                }
+            }
+            Target::User(user) => self
+                .users
+                .get(user)
+                .into_iter()
+                .flatten()
+                .for_each(|(id, mailbox)| reach(Some((id, mailbox)))),
+            Target::Group(group) => {
+                self.reach_group(group, &mut |id, mailbox| reach(Some((id, mailbox))));
+            }
+            Target::Presence(_) => {}
+        }
+    }
+
     /// Calls `reach` once for every connection an event to `group` reaches here: its members,
     /// then the pattern subscribers that are not members.
     pub(super) fn reach_group<'a>(
