@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use super::connection::Connection;
 use super::publisher::{Job, deliver_locally, lost};
-use super::runs::{self, Positions, RunPositions};
+use super::runs::{self, RunPositions};
 use super::{Inner, read, streams};
 use crate::broker::{BrokerError, EarlierPart, RemoteDelivery};
 use crate::limits::HistoryLimits;
@@ -92,7 +92,6 @@ async fn send(inner: &Inner, mut batch: Vec<Job>, timeout: Duration) {
             };
             let mut positions = RunPositions::parse(&header);
             for job in &mut batch[run] {
-                let positions = positions.as_mut().and_then(|run| run.next(&job.delivery));
                 // This node's subscriptions among the channels heard it too; not other nodes.
                 let own = job
                     .topics
@@ -102,18 +101,21 @@ async fn send(inner: &Inner, mut batch: Vec<Job>, timeout: Duration) {
                 if let Some(done) = job.done.take() {
                     let _ = done.send(Ok(reached.saturating_sub(own)));
                 }
+                // Every delivery of the run is counted, in order, to position those after it.
                 if job.local {
-                    local.push((
-                        job.delivery.clone(),
-                        std::mem::take(&mut job.earlier),
-                        positions,
-                    ));
+                    let mut delivery = job.delivery.clone();
+                    let positioned = positions
+                        .as_mut()
+                        .is_some_and(|run| run.position(&mut delivery));
+                    local.push((delivery, std::mem::take(&mut job.earlier), positioned));
+                } else if let Some(run) = positions.as_mut() {
+                    run.skip(&job.delivery);
                 }
             }
         }
     }
-    for (delivery, earlier, positions) in local {
-        deliver_here(inner, delivery, &earlier, positions);
+    for (delivery, earlier, positioned) in local {
+        deliver_here(inner, &delivery, &earlier, positioned);
     }
     // Last to first, so the ranges stay valid as their jobs are taken out.
     for (run, why) in failed.into_iter().rev() {
@@ -182,21 +184,19 @@ async fn invoke(
 
 const NO_SCRIPT: redis::ErrorKind = redis::ErrorKind::Server(redis::ServerErrorKind::NoScript);
 
-/// Delivers `delivery` to this node's connections at the positions the script gave it, and
-/// tells the sender waiting for that.
+/// Delivers `delivery`, positioned as the script said (unless its positions did not match
+/// it), to this node's connections, and tells the sender waiting for that.
 fn deliver_here(
     inner: &Inner,
-    mut delivery: RemoteDelivery,
+    delivery: &RemoteDelivery,
     earlier: &[EarlierPart],
-    positions: Option<Positions>,
+    positioned: bool,
 ) {
-    let positioned =
-        positions.is_some_and(|positions| runs::apply_positions(&mut delivery, positions));
     if !positioned {
         tracing::warn!("a stream delivery's positions do not match it; not delivered here");
         return;
     }
-    let report = deliver_locally(inner, &delivery, earlier);
+    let report = deliver_locally(inner, delivery, earlier);
     if let Some(echo) = inner.echoes().remove(&delivery.id) {
         let _ = echo.send(report);
     }

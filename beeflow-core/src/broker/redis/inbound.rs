@@ -120,10 +120,7 @@ fn deliver_one(
     };
     if let Some(run) = run {
         // Taken before anything is dropped: the deliveries after it take the next ones.
-        let positioned = run
-            .next(&delivery)
-            .is_some_and(|positions| runs::apply_positions(&mut delivery, positions));
-        if !positioned {
+        if !run.position(&mut delivery) {
             tracing::warn!(
                 channel,
                 "ignored a stream delivery whose positions do not match"

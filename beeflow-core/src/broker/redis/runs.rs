@@ -53,9 +53,6 @@ pub(super) fn run_args<'a>(deliveries: impl IntoIterator<Item = &'a DeliveryArgs
     args
 }
 
-/// The positions (offset, epoch) of a delivery's stream parts, in order.
-pub(super) type Positions = Vec<(u64, Arc<str>)>;
-
 /// Gives a run's deliveries, taken in order, their positions from the run's header.
 #[derive(Debug)]
 pub(super) struct RunPositions {
@@ -85,47 +82,51 @@ impl RunPositions {
         })
     }
 
-    /// The positions of the next delivery's stream parts, in order; `None` when it touches
-    /// more streams than the header has.
-    pub(super) fn next(&mut self, delivery: &RemoteDelivery) -> Option<Positions> {
-        let mut positions = Vec::new();
-        for stream in delivery.parts.iter().filter_map(|part| part.topic.stream()) {
-            let index = match self.touched.iter().position(|(known, ..)| *known == stream) {
-                Some(index) => index,
-                None => {
-                    let (offset, epoch) = self.untouched.next()?;
-                    self.touched.push((stream, offset, epoch));
-                    self.touched.len() - 1
-                }
+    /// Gives the next delivery's stream parts their positions in place, each the next
+    /// offset of its stream; false when it touches more streams than the header has.
+    pub(super) fn position(&mut self, delivery: &mut RemoteDelivery) -> bool {
+        for part in &mut delivery.parts {
+            let Some(stream) = part.topic.stream() else {
+                continue;
             };
-            let (_, offset, epoch) = &mut self.touched[index];
-            *offset += 1;
-            positions.push((*offset, epoch.clone()));
+            let Some((offset, epoch)) = self.take(&stream) else {
+                return false;
+            };
+            let position = Position {
+                stream,
+                offset,
+                epoch,
+            };
+            // Fresh from the wire, the frame is not shared: positioned in place.
+            Arc::make_mut(&mut part.frame).set_position(position);
         }
-        Some(positions)
+        true
     }
-}
 
-/// Gives the stream parts of `delivery` their `positions`, in order; false when they do not
-/// match.
-pub(super) fn apply_positions(delivery: &mut RemoteDelivery, positions: Positions) -> bool {
-    let mut positions = positions.into_iter();
-    for part in &mut delivery.parts {
-        let Some(stream) = part.topic.stream() else {
-            continue;
-        };
-        let Some((offset, epoch)) = positions.next() else {
-            return false;
-        };
-        let position = Position {
-            stream,
-            offset,
-            epoch,
-        };
-        // Fresh from the wire, the frame is not shared: positioned in place.
-        Arc::make_mut(&mut part.frame).set_position(position);
+    /// Counts the next delivery's stream parts without positioning it (a delivery this
+    /// node does not deliver); false when it touches more streams than the header has.
+    pub(super) fn skip(&mut self, delivery: &RemoteDelivery) -> bool {
+        delivery
+            .parts
+            .iter()
+            .filter_map(|part| part.topic.stream())
+            .all(|stream| self.take(&stream).is_some())
     }
-    positions.next().is_none()
+
+    /// The next offset of `stream` in this run, and its epoch.
+    fn take(&mut self, stream: &Arc<str>) -> Option<(u64, Arc<str>)> {
+        let index = match self.touched.iter().position(|(known, ..)| known == stream) {
+            Some(index) => index,
+            None => {
+                let (offset, epoch) = self.untouched.next()?;
+                self.touched.push((stream.clone(), offset, epoch));
+                self.touched.len() - 1
+            }
+        };
+        let (_, offset, epoch) = &mut self.touched[index];
+        *offset += 1;
+        Some((*offset, epoch.clone()))
+    }
 }
 
 /// Splits a published message into the run's positions (`None` for a message without
@@ -175,18 +176,27 @@ mod tests {
         let (a, b) = (Topic::Group("a".into()), Topic::User("b".into()));
         let node = Topic::Node("n".into());
         let mut run = RunPositions::parse("4:ea,9:eb").unwrap();
+        // (offset, epoch) of each stream part of the next delivery, once positioned.
+        let mut next = |topics: &[Topic]| {
+            let mut delivery = to(topics);
+            run.position(&mut delivery).then(|| {
+                delivery
+                    .parts
+                    .iter()
+                    .filter_map(|part| part.frame.position())
+                    .map(|p| (p.offset, p.epoch.clone()))
+                    .collect::<Vec<(u64, Arc<str>)>>()
+            })
+        };
+        assert_eq!(next(std::slice::from_ref(&a)), Some(vec![(5, "ea".into())]));
         assert_eq!(
-            run.next(&to(std::slice::from_ref(&a))),
-            Some(vec![(5, "ea".into())])
-        );
-        assert_eq!(
-            run.next(&to(&[node, b.clone(), a])),
+            next(&[node, b.clone(), a]),
             Some(vec![(10, "eb".into()), (6, "ea".into())]),
             "a connection part has no position; b is touched second"
         );
-        assert_eq!(run.next(&to(&[b])), Some(vec![(11, "eb".into())]));
+        assert_eq!(next(&[b]), Some(vec![(11, "eb".into())]));
         assert_eq!(
-            run.next(&to(&[Topic::Group("c".into())])),
+            next(&[Topic::Group("c".into())]),
             None,
             "a stream the header does not have"
         );
