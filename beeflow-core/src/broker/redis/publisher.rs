@@ -74,19 +74,18 @@ pub(super) async fn publish_one(
     let message = serde_json::to_vec(&Wire::new(&delivery, &earlier, timeout))
         .expect("wire serialization is infallible");
     let args = streams::delivery_args(&inner.names, &delivery, message);
-    let id = delivery.id;
+    let mut job = Job {
+        delivery,
+        args,
+        channels,
+        history,
+        topics,
+        done: None,
+        route,
+        local,
+        earlier,
+    };
     if !await_local {
-        let job = Job {
-            delivery,
-            args,
-            channels,
-            history,
-            topics,
-            done: None,
-            route,
-            local,
-            earlier,
-        };
         return match jobs.send(job).await {
             Ok(()) => StreamsReport::new(DeliveryReport::default(), Ok(1)),
             Err(mpsc::error::SendError(job)) => lost(
@@ -97,23 +96,16 @@ pub(super) async fn publish_one(
             ),
         };
     }
+    // Kept to deliver here should the publish fail.
+    let (delivery, earlier) = (job.delivery.clone(), job.earlier.clone());
+    let id = delivery.id;
     let heard = here.then(|| {
         let (echo, heard) = oneshot::channel();
         inner.echoes().insert(id, echo);
         heard
     });
     let (done, reached) = oneshot::channel();
-    let job = Job {
-        delivery: delivery.clone(),
-        args,
-        channels,
-        history,
-        topics,
-        done: Some(done),
-        route,
-        local,
-        earlier: earlier.clone(),
-    };
+    job.done = Some(done);
     if jobs.send(job).await.is_err() {
         inner.echoes().remove(&id);
         return lost(&inner, &delivery, &earlier, "the broker stopped".into());
