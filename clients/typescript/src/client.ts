@@ -161,7 +161,7 @@ export class Client<A extends Api = AnyApi> {
     let wake: (() => void) | undefined;
     let finished = false;
     let failure: Error | undefined;
-    const done = this.#send(action, payload, {
+    this.#send(action, payload, {
       onEvent: (frame) => {
         queue.push(frame);
         wake?.();
@@ -177,7 +177,6 @@ export class Client<A extends Api = AnyApi> {
         wake?.();
       },
     );
-    void done;
     return {
       async *[Symbol.asyncIterator]() {
         for (;;) {
