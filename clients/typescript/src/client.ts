@@ -295,6 +295,11 @@ export class Client<A extends Api = AnyApi> {
     const socket = new this.#WebSocket(this.#options.url, protocols);
     this.#socket = socket;
     let opened = false;
+    let refusal: Error | undefined;
+    onRefusal(socket, (error) => {
+      refusal = error;
+      socket.close();
+    });
     socket.onopen = () => {
       opened = true;
       if (socket.protocol !== V2_PROTOCOL) {
@@ -322,7 +327,11 @@ export class Client<A extends Api = AnyApi> {
       this.#socket = undefined;
       this.#fail(new RequestError("the connection closed before the request completed"));
       if (!opened) {
-        this.#connectionFailed(new Error("the server refused the WebSocket handshake, or could not be reached"), true);
+        if (refusal instanceof ProblemError) this.#anomaly({ kind: "problem", problem: refusal });
+        this.#connectionFailed(
+          refusal ?? new Error("the server refused the WebSocket handshake, or could not be reached"),
+          true,
+        );
       } else {
         this.#ready = deferred();
         this.#scheduleReconnect();
@@ -473,6 +482,40 @@ export class Client<A extends Api = AnyApi> {
   #anomaly(anomaly: Anomaly): void {
     for (const listener of this.#anomalyListeners) listener(anomaly);
   }
+}
+
+/** The parts of a Node `http.IncomingMessage` a refusal needs. */
+interface HttpResponse extends AsyncIterable<Uint8Array> {
+  statusCode?: number;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/**
+ * Calls `refused` with the server's Problem (or its HTTP status) when the handshake is
+ * refused, where the `WebSocket` implementation tells the response: the `ws` package's
+ * `unexpected-response` does; browsers' and Node's built-in `WebSocket` never do.
+ */
+function onRefusal(socket: WebSocket, refused: (error: Error) => void): void {
+  const emitter = socket as unknown as { once?: (event: string, listener: (...args: any[]) => void) => void };
+  if (typeof emitter.once !== "function") return;
+  emitter.once("unexpected-response", (_request: unknown, response: HttpResponse) => {
+    const status = response.statusCode ?? 0;
+    const plain = new Error(`the server refused the WebSocket handshake with HTTP ${status}`);
+    readProblem(response).then(
+      (problem) => refused(problem ?? plain),
+      () => refused(plain),
+    );
+  });
+}
+
+async function readProblem(response: HttpResponse): Promise<ProblemError | undefined> {
+  const type = String(response.headers["content-type"] ?? "");
+  let body = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of response) body += decoder.decode(chunk, { stream: true });
+  if (!type.includes("json")) return undefined;
+  const frame = JSON.parse(body) as Record<string, unknown>;
+  return isProblem(frame) ? new ProblemError(frame) : undefined;
 }
 
 /** Whether `topic` (exact, or with `*` and `>` tokens, §6.3) matches group `group`. */

@@ -4,6 +4,8 @@
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 
+import { WebSocket as NodeWebSocket } from "ws";
+
 import { Client, ProblemError, RequestError } from "../dist/index.js";
 import { quickstart, recordingWebSocket, scriptedServer, until, versionOneServer } from "./servers.mjs";
 
@@ -92,6 +94,22 @@ test("the token function is called before every connect, and refusal rejects con
   const refused = new Client({ url: server.url, token: "wrong", reconnect: false });
   await assert.rejects(refused.connected(), /refused the WebSocket handshake/);
   assert.equal(refused.state, "closed");
+});
+
+test("where the WebSocket tells the HTTP response (the ws package), a refusal rejects with its Problem", async () => {
+  const refused = new Client({ url: server.url, token: "wrong", reconnect: false, WebSocket: NodeWebSocket });
+  const error = await refused.connected().then(
+    () => assert.fail("a wrong token was admitted"),
+    (error) => error,
+  );
+  assert.ok(error instanceof ProblemError, `expected a ProblemError, got ${error}`);
+  assert.equal(error.status, 401);
+  assert.equal(error.code, "unauthenticated");
+
+  const admitted = new Client({ url: server.url, token: "demo-token", WebSocket: NodeWebSocket });
+  const [whoami] = await admitted.request("whoami", {});
+  assert.deepEqual(whoami.payload, { name: "demo" });
+  admitted.close();
 });
 
 test("the client reconnects with backoff after the server was killed and started again", async (t) => {
