@@ -70,6 +70,18 @@ pub(crate) trait Runtime: Send + Sync + 'static {
         join: Box<dyn FnOnce() -> Result<(), Problem> + Send>,
     ) -> BoxFuture<'static, Result<bool, Problem>>;
 
+    /// Every synced state of this node, by key.
+    #[cfg(feature = "sync")]
+    fn sync_store(&self) -> &crate::sync_store::SyncStore;
+
+    /// Whether an event to `recipient` reaches connection `connection` of this node.
+    #[cfg(feature = "sync")]
+    fn reaches(
+        self: Arc<Self>,
+        recipient: crate::recipient::Recipient,
+        connection: Arc<ConnectionInfo>,
+    ) -> BoxFuture<'static, Result<bool, Problem>>;
+
     /// Delivers `emit` now, tagged with `req_id` (addressed to `requester` when it names no
     /// recipient).
     fn emit<'a>(

@@ -136,6 +136,12 @@ impl Dispatcher {
         self.node.deliver(Emit::to(to, event)?, None, None).await
     }
 
+    /// The node, as contexts see it.
+    #[cfg(feature = "sync")]
+    pub(crate) fn runtime(&self) -> Arc<dyn crate::context::Runtime> {
+        self.node.clone()
+    }
+
     /// Adds connection `id` (of this node) to `group`; a no-op if it is a member already.
     ///
     /// # Errors

@@ -64,6 +64,7 @@ assert_eq!(frames[0]["payload"]["text"], "Hello, Ada!");
 //! | ----------- | ------- | ------------ |
 //! | `macros`    | yes     | `#[action]`, `#[derive(Event)]`, `#[recipient]` |
 //! | `redis`     | no      | `broker::RedisBroker`: multi-node delivery through Redis pub/sub |
+//! | `sync`      | no      | `Synced`: state kept in sync with clients by JSON Patch events |
 //! | `test-util` | no      | `testing::TestClient`: actions tested in memory, without a socket |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -88,6 +89,11 @@ mod presence;
 mod problem;
 mod rate;
 mod recipient;
+#[cfg(feature = "sync")]
+mod sync_store;
+#[cfg(feature = "sync")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
+mod synced;
 pub mod registry;
 mod resolver;
 pub mod schema;
@@ -133,6 +139,8 @@ pub use problem::{IntoProblem, Problem};
 pub use rate::{Rate, RateLimits};
 pub use recipient::{ConnectionId, NoRecipient, Recipient, Recipients};
 pub use registry::Registry;
+#[cfg(feature = "sync")]
+pub use synced::{SyncError, Synced, SyncedHost};
 
 #[cfg(feature = "macros")]
 pub use beeflow_macros::{Event, action, recipient};

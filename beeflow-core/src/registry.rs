@@ -155,6 +155,12 @@ impl RegistryBuilder {
             .and_then(|()| builder.add_event(builtin::v2::JOIN_EVENT))
             .and_then(|()| builder.add_event(builtin::v2::LEAVE_EVENT))
             .expect("built-ins have distinct names");
+        #[cfg(feature = "sync")]
+        builder
+            .add_action(builtin::state::GET)
+            .and_then(|()| builder.add_event(builtin::state::PATCH_EVENT))
+            .and_then(|()| builder.add_event(builtin::state::SNAPSHOT_EVENT))
+            .expect("built-ins have distinct names");
         builder
     }
 

@@ -28,7 +28,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("the broker seam", &["broker"]),
     (
         "the application model",
-        &["action", "context", "event", "hooks", "resolver"],
+        &["action", "context", "event", "hooks", "resolver", "sync_store"],
     ),
     ("the registry and the built-ins", &["builtin", "registry"]),
     ("the node and its connections", &["connection", "node"]),
@@ -39,6 +39,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "handshake",
             "private",
             "schema",
+            "synced",
             "testing",
             "transport",
         ],

@@ -5,6 +5,8 @@
 //! They are written out by hand, without the macros, so the core builds without its
 //! `macros` feature; they also show what the macros generate.
 
+#[cfg(feature = "sync")]
+pub(crate) mod state;
 pub(crate) mod v2;
 
 use crate::action::{ActionDef, HandlerFuture, IntoEvents, Replies};

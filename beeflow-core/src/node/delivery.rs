@@ -314,6 +314,25 @@ impl Node {
         report
     }
 
+    /// Whether an event to `recipient` reaches `connection` (one of this node's).
+    #[cfg(feature = "sync")]
+    pub(crate) async fn reaches_connection(
+        self: &Arc<Self>,
+        recipient: &Recipient,
+        connection: &crate::context::ConnectionInfo,
+    ) -> Result<bool, Problem> {
+        let id = &connection.id;
+        Ok(match recipient.kind() {
+            WEBSOCKET => recipient.id() == id.as_str(),
+            USER => connection.user_id() == Some(recipient.id()),
+            GROUP => self
+                .hub
+                .local_connections(Target::Group(recipient.id()))
+                .contains(id),
+            _ => self.resolve(recipient).await?.contains(id),
+        })
+    }
+
     async fn resolve(
         self: &Arc<Self>,
         recipient: &Recipient,

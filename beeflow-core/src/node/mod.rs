@@ -74,6 +74,8 @@ pub(crate) struct Node {
     left: Notify,
     /// Connections that left so far; every [`FORGET_EVERY`]th one prunes the rate buckets.
     departures: AtomicU64,
+    #[cfg(feature = "sync")]
+    sync_store: crate::sync_store::SyncStore,
 }
 
 /// How many departures between two prunings of the rate limiters' idle buckets: often
@@ -126,6 +128,8 @@ impl Node {
             changed: Notify::new(),
             left: Notify::new(),
             departures: AtomicU64::new(0),
+            #[cfg(feature = "sync")]
+            sync_store: crate::sync_store::SyncStore::default(),
         })
     }
 
@@ -286,6 +290,20 @@ impl Runtime for Node {
         join: Box<dyn FnOnce() -> Result<(), Problem> + Send>,
     ) -> BoxFuture<'static, Result<bool, Problem>> {
         Box::pin(async move { Node::recover(&self, &connection, stream, since, join).await })
+    }
+
+    #[cfg(feature = "sync")]
+    fn sync_store(&self) -> &crate::sync_store::SyncStore {
+        &self.sync_store
+    }
+
+    #[cfg(feature = "sync")]
+    fn reaches(
+        self: Arc<Self>,
+        recipient: crate::recipient::Recipient,
+        connection: Arc<ConnectionInfo>,
+    ) -> BoxFuture<'static, Result<bool, Problem>> {
+        Box::pin(async move { self.reaches_connection(&recipient, &connection).await })
     }
 
     fn emit<'a>(

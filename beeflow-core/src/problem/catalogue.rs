@@ -58,6 +58,8 @@ catalogue! {
     SUBSCRIPTION_DENIED = 403, "subscription_denied", "subscription-denied", "Subscription denied";
     TOO_MANY_SUBSCRIPTIONS = 429, "too_many_subscriptions", "too-many-subscriptions", "Too many subscriptions";
     PRESENCE_UNAVAILABLE = 503, "presence_unavailable", "presence-unavailable", "Presence unavailable";
+    STATE_NOT_FOUND = 404, "state_not_found", "state-not-found", "Synced state not found";
+    STATE_DENIED = 403, "state_denied", "state-denied", "Synced state denied";
 }
 
 /// How much of a client's own text a Problem repeats back: at most this many characters,
@@ -267,6 +269,24 @@ impl Problem {
         Self::of(INVALID_TOPIC).with_detail(format!(
             "The topic '{}' is invalid: {reason}.",
             shown(topic)
+        ))
+    }
+
+    /// `state_not_found` (404): `beeflow.state.get` named a key no synced state of this
+    /// node has.
+    pub fn state_not_found(key: &str) -> Self {
+        Self::of(STATE_NOT_FOUND).with_detail(format!(
+            "No synced state has the key '{}' on this node.",
+            shown(key)
+        ))
+    }
+
+    /// `state_denied` (403): `beeflow.state.get` asked for a synced state whose events do
+    /// not reach the asking connection.
+    pub fn state_denied(key: &str) -> Self {
+        Self::of(STATE_DENIED).with_detail(format!(
+            "The synced state '{}' is not sent to this connection.",
+            shown(key)
         ))
     }
 

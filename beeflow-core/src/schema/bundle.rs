@@ -149,25 +149,20 @@ mod tests {
         let registry = Registry::builder().build().unwrap();
         let bundle = bundle(&registry);
         let props = &bundle["properties"];
-        assert_eq!(
-            props["actions"]["required"],
-            json!([
-                "beeflow.presence",
-                "beeflow.recover",
-                "beeflow.subscribe",
-                "beeflow.unsubscribe",
-                "health"
-            ])
-        );
-        assert_eq!(
-            props["events"]["required"],
-            json!([
-                "beeflow.join",
-                "beeflow.leave",
-                "beeflow.presence",
-                "health"
-            ])
-        );
+        let mut actions = vec![
+            "beeflow.presence",
+            "beeflow.recover",
+            "beeflow.subscribe",
+            "beeflow.unsubscribe",
+            "health",
+        ];
+        let mut events = vec!["beeflow.join", "beeflow.leave", "beeflow.presence", "health"];
+        if cfg!(feature = "sync") {
+            actions.insert(2, "beeflow.state.get");
+            events.splice(3..3, ["beeflow.state.patch", "beeflow.state.snapshot"]);
+        }
+        assert_eq!(props["actions"]["required"], json!(actions));
+        assert_eq!(props["events"]["required"], json!(events));
         let subscribe = &props["actions"]["properties"]["beeflow.subscribe"];
         assert_eq!(
             subscribe["allOf"],
