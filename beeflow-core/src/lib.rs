@@ -89,14 +89,14 @@ mod presence;
 mod problem;
 mod rate;
 mod recipient;
+pub mod registry;
+mod resolver;
+pub mod schema;
 #[cfg(feature = "sync")]
 mod sync_store;
 #[cfg(feature = "sync")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
 mod synced;
-pub mod registry;
-mod resolver;
-pub mod schema;
 mod telemetry;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]

@@ -93,7 +93,11 @@ impl SyncStore {
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<Arc<StateCell>> {
-        self.cells.lock().expect("sync store lock").get(key).cloned()
+        self.cells
+            .lock()
+            .expect("sync store lock")
+            .get(key)
+            .cloned()
     }
 
     pub(crate) fn remove(&self, key: &str) {

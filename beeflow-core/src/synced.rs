@@ -167,7 +167,11 @@ impl<T: Serialize> Synced<T> {
             handle.spawn(async move {
                 tokio::time::sleep(window).await;
                 if let Err(problem) = publish(&cell, runtime).await {
-                    tracing::warn!(key = &*cell.key, code = problem.code(), "synced state not published");
+                    tracing::warn!(
+                        key = &*cell.key,
+                        code = problem.code(),
+                        "synced state not published"
+                    );
                 }
             });
         }

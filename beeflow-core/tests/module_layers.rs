@@ -28,7 +28,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("the broker seam", &["broker"]),
     (
         "the application model",
-        &["action", "context", "event", "hooks", "resolver", "sync_store"],
+        &[
+            "action",
+            "context",
+            "event",
+            "hooks",
+            "resolver",
+            "sync_store",
+        ],
     ),
     ("the registry and the built-ins", &["builtin", "registry"]),
     ("the node and its connections", &["connection", "node"]),

@@ -32,7 +32,10 @@ fn get(cx: ActionContext, payload: &str) -> Result<HandlerFuture, Problem> {
         .ok_or_else(|| Problem::state_not_found(&request.key))?;
     Ok(Box::pin(async move {
         let runtime = cx.runtime.clone();
-        if !runtime.reaches(cell.to.clone(), cx.connection.clone()).await? {
+        if !runtime
+            .reaches(cell.to.clone(), cx.connection.clone())
+            .await?
+        {
             return Err(Problem::state_denied(&request.key));
         }
         // Sent with the lock held: no patch can be published between the snapshot's

@@ -156,7 +156,12 @@ mod tests {
             "beeflow.unsubscribe",
             "health",
         ];
-        let mut events = vec!["beeflow.join", "beeflow.leave", "beeflow.presence", "health"];
+        let mut events = vec![
+            "beeflow.join",
+            "beeflow.leave",
+            "beeflow.presence",
+            "health",
+        ];
         if cfg!(feature = "sync") {
             actions.insert(2, "beeflow.state.get");
             events.splice(3..3, ["beeflow.state.patch", "beeflow.state.snapshot"]);

@@ -15,6 +15,7 @@ import {
   isProblem,
   uuid,
 } from "./frames.js";
+import { type SyncHost, type SyncedState, followState } from "./sync.js";
 
 /** The subprotocol that asks for protocol version 2. */
 export const V2_PROTOCOL = "beeflow.v2";
@@ -210,6 +211,16 @@ export class Client<A extends Api = AnyApi> {
   }
 
   /**
+   * Follows the server's synced state under `key` (§6.6): a snapshot first, then its
+   * patches in version order; a missing version, or a reconnect recovery did not fill,
+   * fetches a snapshot again. Its events reach the client only through what the state is
+   * addressed to (subscribe to its group first).
+   */
+  sync<S = unknown>(key: string): SyncedState<S> {
+    return followState<S>(this as unknown as SyncHost, key);
+  }
+
+  /**
    * Subscribes to `topic` (a group, or a pattern such as `orders.*`) and keeps the
    * subscription after every reconnect, asking the server for what was missed meanwhile.
    */
@@ -310,14 +321,16 @@ export class Client<A extends Api = AnyApi> {
       }
       this.#attempt = 0;
       this.#lastSeq = 0;
-      this.#setState("open");
-      this.#ready.resolve();
       for (const subscription of this.#subscriptions.values()) {
         if (!subscription.established) continue;
         this.#subscribeOnce(subscription).catch((error: Error) =>
           this.#anomaly({ kind: "problem", problem: asProblem(error, subscription.topic) }),
         );
       }
+      // Told after the subscriptions went back out: what a listener sends now is handled
+      // after their replays (requests are handled in arrival order).
+      this.#setState("open");
+      this.#ready.resolve();
     };
     socket.onmessage = (message: MessageEvent) => {
       if (typeof message.data === "string") this.#receive(message.data);

@@ -23,3 +23,4 @@ export {
   type Position,
   type ProblemFrame,
 } from "./frames.js";
+export { applyPatch, type Operation, type SyncedState } from "./sync.js";

@@ -80,6 +80,24 @@ export function recordingWebSocket() {
   return { WebSocket: Recording, sockets };
 }
 
+/** A token function that waits, after the first connect, until `open()` is called. */
+export function gatedToken(nick) {
+  let connects = 0;
+  let open;
+  let gate = Promise.resolve();
+  return {
+    token: async () => {
+      connects += 1;
+      if (connects > 1) await gate;
+      return nick;
+    },
+    close() {
+      gate = new Promise((resolve) => (open = resolve));
+    },
+    open: () => open(),
+  };
+}
+
 /** Resolves when `condition()` holds, polling; rejects after `ms`. */
 export async function until(what, condition, ms = 10_000) {
   const deadline = Date.now() + ms;

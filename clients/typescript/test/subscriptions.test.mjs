@@ -6,31 +6,13 @@ import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 
 import { Client } from "../dist/index.js";
-import { chat, recordingWebSocket, until } from "./servers.mjs";
+import { chat, gatedToken, recordingWebSocket, until } from "./servers.mjs";
 
 let server;
 before(async () => {
   server = await chat();
 });
 after(() => server.stop());
-
-/** A token function that waits, after the first connect, until `open()` is called. */
-function gatedToken(nick) {
-  let connects = 0;
-  let open;
-  let gate = Promise.resolve();
-  return {
-    token: async () => {
-      connects += 1;
-      if (connects > 1) await gate;
-      return nick;
-    },
-    close() {
-      gate = new Promise((resolve) => (open = resolve));
-    },
-    open: () => open(),
-  };
-}
 
 /**
  * `nick`'s client, whose connection `drop()` cuts and keeps down until `comeBack()`, and

@@ -3,6 +3,7 @@
 //! Shared by the binary and the end-to-end tests.
 
 pub mod actions;
+pub mod notes;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -24,9 +25,11 @@ use crate::actions::{Announcement, Clock, EVERYONE};
 /// The chat's dispatcher, to finish with a broker or limits: any connection may subscribe
 /// to any topic of 1 to 64 bytes, pattern or not, and see who is in a room.
 pub fn dispatcher() -> DispatcherBuilder {
-    Dispatcher::builder().authorize_subscriptions(|request: &SubscriptionRequest<'_>| {
-        (1..=64).contains(&request.topic().as_str().len())
-    })
+    Dispatcher::builder()
+        .authorize_subscriptions(|request: &SubscriptionRequest<'_>| {
+            (1..=64).contains(&request.topic().as_str().len())
+        })
+        .state(notes::RoomNotes::default())
 }
 
 /// The router: the chat page at `/`, the WebSocket endpoint at `/ws/`, and
