@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::action::{ActionDef, EventsInner};
 use crate::context::{ActionContext, Completion, ConnectionInfo};
-use crate::envelope;
+use crate::envelope::{self, Encoding};
 use crate::event::Emit;
 use crate::node::Node;
 use crate::outbound::{CloseReason, Mailbox, OutboundQueue, Queued};
@@ -64,9 +64,16 @@ impl Connection {
                     mailbox,
                 },
                 rates,
+                encoding: Encoding::Json,
             },
             queue,
         }
+    }
+
+    /// Reads and writes frames as `encoding` (set once, as the connection opens).
+    pub(crate) fn set_encoding(&mut self, encoding: Encoding) {
+        self.requests.encoding = encoding;
+        self.queue.set_encoding(encoding);
     }
 
     /// This connection's id.
@@ -89,6 +96,8 @@ impl fmt::Debug for Connection {
 pub(crate) struct Requests {
     runner: Runner,
     rates: ConnectionRates,
+    /// How the client's frames are encoded.
+    encoding: Encoding,
 }
 
 /// What running a request needs: cheap to clone into the future of a concurrent request,
@@ -129,12 +138,31 @@ impl Requests {
                 }
             }
             Inbound::Binary(bytes) => {
+                if let Some(text) = self.binary_as_text(bytes) {
+                    if let Some(prepared) = self.prepare(&text) {
+                        self.runner.run(prepared, &text).await;
+                    }
+                    return;
+                }
                 let invalid = envelope::parse_binary(bytes);
                 if self.within_rate("", invalid.req_id) {
                     self.runner
                         .send_problem(&Problem::invalid_websocket_message(), invalid.req_id);
                 }
             }
+        }
+    }
+
+    /// The JSON text a binary frame stands for: on a MessagePack connection, the frame
+    /// transcoded (`None` when it is not MessagePack); on any other, `None`.
+    pub(crate) fn binary_as_text(&self, bytes: &[u8]) -> Option<String> {
+        match self.encoding {
+            Encoding::Json => {
+                let _ = bytes;
+                None
+            }
+            #[cfg(feature = "msgpack")]
+            Encoding::MessagePack => envelope::msgpack::to_json(bytes).ok(),
         }
     }
 

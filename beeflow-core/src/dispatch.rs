@@ -65,12 +65,9 @@ impl Dispatcher {
         let identity = admission.identity.clone();
         let (info, mailbox, queue) = self.node.connect(path, identity, admission.version())?;
         let info = self.node.admit(info)?;
-        Ok(Connection::new(
-            self.node.clone(),
-            Arc::new(info),
-            mailbox,
-            queue,
-        ))
+        let mut connection = Connection::new(self.node.clone(), Arc::new(info), mailbox, queue);
+        connection.set_encoding(admission.encoding());
+        Ok(connection)
     }
 
     /// Who is in `group`, on every node: each connection that an action joined there or

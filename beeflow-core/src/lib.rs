@@ -65,6 +65,7 @@ assert_eq!(frames[0]["payload"]["text"], "Hello, Ada!");
 //! | `macros`    | yes     | `#[action]`, `#[derive(Event)]`, `#[recipient]` |
 //! | `redis`     | no      | `broker::RedisBroker`: multi-node delivery through Redis pub/sub |
 //! | `sync`      | no      | `Synced`: state kept in sync with clients by JSON Patch events |
+//! | `msgpack`   | no      | subprotocol `beeflow.v2.msgpack`: version-2 frames as MessagePack binary messages |
 //! | `test-util` | no      | `testing::TestClient`: actions tested in memory, without a socket |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -227,6 +227,16 @@ impl TestClient {
         self.connection.requests.handle(Inbound::Text(text)).await;
     }
 
+    /// Handles a raw binary frame to completion (a MessagePack envelope on a
+    /// `beeflow.v2.msgpack` connection) and leaves what it produced queued, to be read with
+    /// [`TestClient::recv_frame`].
+    pub async fn handle_binary(&mut self, bytes: &[u8]) {
+        self.connection
+            .requests
+            .handle(Inbound::Binary(bytes))
+            .await;
+    }
+
     /// Waits for the next frame, e.g. an event emitted from elsewhere, for at most the
     /// receive timeout ([`TestClient::DEFAULT_RECV_TIMEOUT`] unless set with
     /// [`TestClient::with_recv_timeout`]).
@@ -278,6 +288,13 @@ fn to_json(frame: Outgoing) -> Value {
         Outgoing::Text(text) => {
             serde_json::from_str(&text).expect("the server sends JSON text frames")
         }
+        #[cfg(feature = "msgpack")]
+        Outgoing::Binary(bytes) => serde_json::from_str(
+            &crate::envelope::msgpack::to_json(&bytes).expect("the server sends MessagePack"),
+        )
+        .expect("MessagePack frames stand for JSON"),
+        #[cfg(not(feature = "msgpack"))]
+        Outgoing::Binary(_) => unreachable!("binary frames need the msgpack feature"),
         Outgoing::Ping => json!({ "ping": true }),
         Outgoing::Close(close) => json!({ "close": close.code, "reason": close.reason }),
     }

@@ -39,6 +39,9 @@ pub struct EventFrame {
     /// `,"offset":N,"epoch":".."`, rendered once.
     position_text: Box<str>,
     droppable: bool,
+    /// The members every MessagePack connection shares, encoded by the first one.
+    #[cfg(feature = "msgpack")]
+    msgpack: std::sync::OnceLock<super::msgpack::SharedEntries>,
 }
 
 /// An [`EventFrame`] taken apart for a wire ([`EventFrame::to_parts`]).
@@ -90,6 +93,8 @@ impl EventFrame {
             position: None,
             position_text: Box::default(),
             droppable,
+            #[cfg(feature = "msgpack")]
+            msgpack: std::sync::OnceLock::new(),
         }
     }
 
@@ -144,6 +149,8 @@ impl EventFrame {
             position: None,
             position_text: Box::default(),
             droppable,
+            #[cfg(feature = "msgpack")]
+            msgpack: std::sync::OnceLock::new(),
         };
         if let Some(position) = position {
             frame.set_position(position);
@@ -211,6 +218,30 @@ impl EventFrame {
     }
 }
 
+#[cfg(feature = "msgpack")]
+impl EventFrame {
+    /// The frame as a `beeflow.v2.msgpack` connection gets it (version 2's members), with
+    /// its `seq`. The members all connections share are encoded once, by the first.
+    pub(crate) fn render_msgpack(&self, seq: u64) -> Vec<u8> {
+        let shared = self
+            .msgpack
+            .get_or_init(|| super::msgpack::shared_entries(&self.text[..self.text.len() - 1]));
+        let mut buf = Uuid::encode_buffer();
+        let id = self.id.hyphenated().encode_lower(&mut buf);
+        let position = self
+            .position
+            .as_ref()
+            .map(|position| (position.offset, &*position.epoch));
+        super::msgpack::render_event(id, shared, seq, position)
+    }
+
+    /// Whether the shared MessagePack members were encoded already (tests).
+    #[cfg(test)]
+    pub(crate) fn msgpack_encoded(&self) -> Option<*const u8> {
+        self.msgpack.get().map(|shared| shared.bytes.as_ptr())
+    }
+}
+
 fn push_json_str(out: &mut String, s: &str) {
     // Serializing a &str into a String cannot fail.
     out.push_str(&serde_json::to_string(s).expect("string serialization is infallible"));
@@ -237,6 +268,34 @@ pub(crate) fn completion(req_id: Uuid, events: usize, recovered: Option<bool>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "msgpack")]
+    #[test]
+    fn a_frame_is_encoded_in_messagepack_once_whatever_the_connections() {
+        let frame = EventFrame::new(
+            None,
+            "message",
+            &Recipient::group("lobby"),
+            r#"{"text":"hi"}"#,
+            false,
+        );
+        let _json = frame.render(1, 2);
+        assert_eq!(
+            frame.msgpack_encoded(),
+            None,
+            "JSON connections encode no MessagePack"
+        );
+        let first = frame.render_msgpack(1);
+        let encoded = frame.msgpack_encoded().expect("encoded by the first");
+        let second = frame.render_msgpack(2);
+        assert_eq!(frame.msgpack_encoded(), Some(encoded), "encoded once");
+        assert_ne!(first, second, "each connection gets its own seq");
+        let decoded: serde_json::Value =
+            serde_json::from_str(&super::super::msgpack::to_json(&second).unwrap()).unwrap();
+        assert_eq!(decoded["seq"], 2);
+        assert_eq!(decoded["payload"]["text"], "hi");
+        assert_eq!(decoded["msg_id"], frame.id().to_string());
+    }
 
     #[test]
     fn a_completion_has_its_members_in_protocol_order() {

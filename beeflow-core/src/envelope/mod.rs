@@ -29,6 +29,8 @@ use std::borrow::Cow;
 use ::uuid::Uuid;
 
 mod event;
+#[cfg(feature = "msgpack")]
+pub(crate) mod msgpack;
 mod scan;
 mod trim;
 mod uuid;
@@ -37,6 +39,16 @@ pub(crate) use self::event::completion;
 pub use self::event::{EventFrame, FrameParts, Position};
 pub use self::trim::trim_action;
 pub use self::uuid::parse_uuid;
+
+/// How a connection's frames are encoded: JSON text messages, or (feature `msgpack`)
+/// MessagePack binary messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Encoding {
+    #[default]
+    Json,
+    #[cfg(feature = "msgpack")]
+    MessagePack,
+}
 
 /// The most arrays and objects that may be open at once in a frame, the
 /// envelope object itself counting as one.

@@ -14,6 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub(crate) use self::upgrade::{check_upgrade, switching_protocols, text_headers};
+use crate::envelope::Encoding;
 use crate::identity::{ErasedIdentity, Principal};
 use crate::problem::Problem;
 use crate::type_key::TypeKey;
@@ -21,6 +22,15 @@ use crate::type_key::TypeKey;
 /// The subprotocol a client offers to speak version 2 of the protocol
 /// (`docs/protocol.md` §6.1): `new WebSocket(url, ["beeflow.v2", "access-token", token])`.
 pub const V2_PROTOCOL: &str = "beeflow.v2";
+
+/// [`MSGPACK_PROTOCOL`]'s name, whether or not the feature is on, for the negotiation.
+const MSGPACK_V2: &str = "beeflow.v2.msgpack";
+
+/// The subprotocol a client offers to speak version 2 in MessagePack binary messages
+/// (feature `msgpack`, `docs/protocol.md` §6.7); preferred to `beeflow.v2` when both are
+/// offered.
+#[cfg(feature = "msgpack")]
+pub const MSGPACK_PROTOCOL: &str = MSGPACK_V2;
 
 /// The subprotocol marker a browser sends before its token:
 /// `new WebSocket(url, ["access-token", token])`.
@@ -147,11 +157,20 @@ impl Admission {
     /// The protocol version the connection speaks: 2 when the client offered `beeflow.v2`,
     /// else 1 (`docs/protocol.md` §6.1).
     pub fn version(&self) -> u8 {
-        if self.protocol == Some(V2_PROTOCOL) {
+        if self.protocol == Some(V2_PROTOCOL) || self.encoding() != Encoding::Json {
             2
         } else {
             1
         }
+    }
+
+    /// How the connection's frames are encoded.
+    pub(crate) fn encoding(&self) -> Encoding {
+        #[cfg(feature = "msgpack")]
+        if self.protocol == Some(MSGPACK_PROTOCOL) {
+            return Encoding::MessagePack;
+        }
+        Encoding::Json
     }
 
     /// The same admission speaking protocol version 2, as if the client had offered
@@ -159,6 +178,15 @@ impl Admission {
     #[must_use]
     pub fn v2(mut self) -> Self {
         self.protocol = Some(V2_PROTOCOL);
+        self
+    }
+
+    /// The same admission speaking protocol version 2 in MessagePack, as if the client
+    /// had offered `beeflow.v2.msgpack` (for in-process clients and tests).
+    #[cfg(feature = "msgpack")]
+    #[must_use]
+    pub fn msgpack(mut self) -> Self {
+        self.protocol = Some(MSGPACK_PROTOCOL);
         self
     }
 
@@ -280,7 +308,9 @@ impl HandshakePolicy {
         }
         let offered = offered_protocols(&request.headers);
         let offers = |protocol: &str| offered.iter().any(|p| p == protocol);
-        let protocol = if offers(V2_PROTOCOL) {
+        let protocol = if cfg!(feature = "msgpack") && offers(MSGPACK_V2) {
+            Some(MSGPACK_V2)
+        } else if offers(V2_PROTOCOL) {
             Some(V2_PROTOCOL)
         } else {
             offers(ACCESS_TOKEN_PROTOCOL).then_some(ACCESS_TOKEN_PROTOCOL)
@@ -403,6 +433,29 @@ mod tests {
         assert_eq!(admitted.user_id(), Some("7"));
         let id = admitted.identity.unwrap();
         assert_eq!(id.value.downcast_ref::<u32>(), Some(&7));
+    }
+
+    #[test]
+    fn messagepack_is_chosen_when_offered_and_built_in() {
+        let offer = "beeflow.v2, beeflow.v2.msgpack, access-token, good";
+        let h = headers(&[("Sec-WebSocket-Protocol", offer)]);
+        let admitted = block(policy().admit("/ws/", None, h)).unwrap();
+        assert_eq!(admitted.version(), 2);
+        if cfg!(feature = "msgpack") {
+            assert_eq!(admitted.protocol(), Some("beeflow.v2.msgpack"));
+            assert_ne!(admitted.encoding(), Encoding::Json);
+        } else {
+            assert_eq!(admitted.protocol(), Some("beeflow.v2"));
+            assert_eq!(admitted.encoding(), Encoding::Json);
+        }
+        // Offered alone to a server without the feature: version 1, as to the Python library.
+        let h = headers(&[(
+            "Sec-WebSocket-Protocol",
+            "beeflow.v2.msgpack, access-token, good",
+        )]);
+        let admitted = block(policy().admit("/ws/", None, h)).unwrap();
+        let expected = if cfg!(feature = "msgpack") { 2 } else { 1 };
+        assert_eq!(admitted.version(), expected);
     }
 
     #[test]

@@ -105,6 +105,9 @@ impl CloseReason {
 pub enum Outgoing {
     /// A text frame (an event or a problem).
     Text(String),
+    /// A binary frame: an event or a problem for a MessagePack connection (feature
+    /// `msgpack`).
+    Binary(Vec<u8>),
     /// A keepalive ping (empty payload).
     Ping,
     /// Close the connection with this code and reason, then stop.

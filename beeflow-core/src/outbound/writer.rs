@@ -5,6 +5,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::{CloseReason, Mailbox, Outgoing, Queued};
+use crate::envelope::Encoding;
+#[cfg(feature = "msgpack")]
+use crate::envelope::msgpack;
 
 /// The receiving end of one connection's outbound queue: the transport's writer drains it.
 ///
@@ -15,6 +18,8 @@ pub(crate) struct OutboundQueue {
     seq: u64,
     /// The protocol version the connection speaks: how events are rendered.
     version: u8,
+    /// JSON text or MessagePack binary frames.
+    encoding: Encoding,
     /// Set once the close frame was handed out: nothing follows it.
     done: bool,
 }
@@ -31,6 +36,7 @@ impl OutboundQueue {
             mailbox,
             seq: 0,
             version,
+            encoding: Encoding::Json,
             done: false,
         }
     }
@@ -47,6 +53,11 @@ impl OutboundQueue {
                 Next::Empty => self.mailbox.ready.notified().await,
             }
         }
+    }
+
+    /// Encodes frames as `encoding` from now on (set once, as the connection opens).
+    pub(crate) fn set_encoding(&mut self, encoding: Encoding) {
+        self.encoding = encoding;
     }
 
     /// The sending side of this queue.
@@ -99,9 +110,17 @@ impl OutboundQueue {
         match frame {
             Queued::Event(event) => {
                 self.seq += 1;
-                Outgoing::Text(event.render(self.seq, self.version))
+                match self.encoding {
+                    Encoding::Json => Outgoing::Text(event.render(self.seq, self.version)),
+                    #[cfg(feature = "msgpack")]
+                    Encoding::MessagePack => Outgoing::Binary(event.render_msgpack(self.seq)),
+                }
             }
-            Queued::Text(text) => Outgoing::Text(text),
+            Queued::Text(text) => match self.encoding {
+                Encoding::Json => Outgoing::Text(text),
+                #[cfg(feature = "msgpack")]
+                Encoding::MessagePack => Outgoing::Binary(msgpack::from_json(&text)),
+            },
             Queued::Ping => Outgoing::Ping,
             Queued::Close(reason) => {
                 self.done = true;

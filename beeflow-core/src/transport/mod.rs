@@ -33,6 +33,8 @@ pub use self::accept::{Accepted, UpgradeRequest, accept};
 pub use self::serve::{Ended, serve};
 pub use self::wiring::{IdentityMismatch, check_policy};
 pub use crate::connection::Connection;
+#[cfg(feature = "msgpack")]
+pub use crate::handshake::MSGPACK_PROTOCOL;
 pub use crate::handshake::{ACCESS_TOKEN_PROTOCOL, Admission, V2_PROTOCOL};
 pub use crate::outbound::{CloseReason, Outgoing};
 pub use crate::problem::ProblemTypeBase;

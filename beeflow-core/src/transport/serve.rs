@@ -179,10 +179,17 @@ where
                     }
                     Some(Ok(Message::Binary(bytes))) => {
                         progress.data_done(&clock);
-                        let requests = &mut *requests;
-                        Some(Started::InOrder(Box::pin(async move {
-                            requests.handle(Inbound::Binary(&bytes)).await;
-                        })))
+                        // A MessagePack connection's frame is read as the JSON it stands
+                        // for; any other binary frame is an invalid message.
+                        match requests.binary_as_text(&bytes) {
+                            Some(text) => start(requests, text.into()),
+                            None => {
+                                let requests = &mut *requests;
+                                Some(Started::InOrder(Box::pin(async move {
+                                    requests.handle(Inbound::Binary(&bytes)).await;
+                                })))
+                            }
+                        }
                     }
                     // The codec answers pings itself.
                     Some(Ok(Message::Ping(payload) | Message::Pong(payload))) => {
@@ -398,6 +405,7 @@ fn violation(error: &Error) -> Stop {
 fn message(frame: Outgoing) -> Message {
     match frame {
         Outgoing::Text(text) => Message::Text(text.into()),
+        Outgoing::Binary(bytes) => Message::Binary(bytes.into()),
         Outgoing::Ping => Message::Ping(Default::default()),
         Outgoing::Close(reason) => Message::Close(Some(CloseFrame {
             code: CloseCode::from(reason.code),
