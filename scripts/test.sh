@@ -19,10 +19,15 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # The Python client test (tests/tests/python_client.rs) runs a client written with the
-# `websockets` package, as clients of the Python library are.
+# `websockets` package, as clients of the Python library are; the MessagePack test
+# (tests/tests/msgpack_clients.rs) decodes with the `msgpack` package.
 if ! python3 -c "import websockets.sync.client" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
     "websockets==15.0.1"
+fi
+if ! python3 -c "import msgpack" 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+    "msgpack==1.1.2"
 fi
 
 # The schema tests (tests/tests/schema_tools) run Node.js tools: @asyncapi/parser, Ajv,

@@ -4,12 +4,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use beeflow_core::{ActionContext, Event, Problem, Recipient, State, Synced, action};
+use beeflow_core::{ActionContext, Event, Problem, Recipient, Synced, action};
 use serde::{Deserialize, Serialize};
+
+/// One room's notes: text by name, in name order.
+pub type Notes = BTreeMap<String, String>;
 
 /// Every room's notes, by room (a handle: clones share them).
 #[derive(Debug, Clone, Default)]
-pub struct RoomNotes(Arc<Mutex<HashMap<String, Synced<BTreeMap<String, String>>>>>);
+pub struct RoomNotes(Arc<Mutex<HashMap<String, Synced<Notes>>>>);
 
 /// The synced state key of a room's notes.
 pub fn notes_key(room: &str) -> String {
@@ -37,11 +40,8 @@ pub struct Noted {
 
 /// Sets or removes a note; every member of the room sees the change within 50 ms.
 #[action(name = "note")]
-pub async fn note(
-    payload: NoteRequest,
-    State(rooms): State<RoomNotes>,
-    cx: ActionContext,
-) -> Result<Noted, Problem> {
+pub async fn note(payload: NoteRequest, cx: ActionContext) -> Result<Noted, Problem> {
+    let rooms = rooms(&cx)?;
     let NoteRequest { room, name, text } = payload;
     check(&room, 1..=64, "room")?;
     check(&name, 1..=64, "name")?;
@@ -75,7 +75,7 @@ pub struct ReadNotesRequest {
 /// A room's notes as the server holds them, serialized by the server (sorted by name).
 #[derive(Debug, Serialize, schemars::JsonSchema, Event)]
 #[event(name = "notes")]
-pub struct Notes {
+pub struct NotesText {
     /// The notes object, as JSON text.
     pub json: String,
 }
@@ -84,14 +84,23 @@ pub struct Notes {
 #[action(name = "read_notes")]
 pub async fn read_notes(
     payload: ReadNotesRequest,
-    State(rooms): State<RoomNotes>,
-) -> Result<Notes, Problem> {
+    cx: ActionContext,
+) -> Result<NotesText, Problem> {
+    let rooms = rooms(&cx)?;
     let rooms = rooms.0.lock().expect("notes lock");
     let json = match rooms.get(&payload.room) {
         Some(notes) => serde_json::to_string(&**notes).map_err(failed)?,
         None => "{}".to_owned(),
     };
-    Ok(Notes { json })
+    Ok(NotesText { json })
+}
+
+/// The notes of the chat's dispatcher. Read from the context rather than required with
+/// `State<RoomNotes>`: another application linking this crate (a test binary, the
+/// multi-node example) builds its dispatcher without them, and must still build.
+fn rooms(cx: &ActionContext) -> Result<&RoomNotes, Problem> {
+    cx.state::<RoomNotes>()
+        .ok_or_else(|| failed("this server keeps no room notes"))
 }
 
 fn check(value: &str, chars: std::ops::RangeInclusive<usize>, what: &str) -> Result<(), Problem> {
