@@ -97,20 +97,63 @@ impl Endpoint {
         })
     }
 
+    /// The Server-Sent Events resource at `path` (`docs/protocol.md` §7), beside the
+    /// WebSocket one: `GET` opens a stream (the token in `Authorization: Bearer`, the topics
+    /// to subscribe to in `?topic=`), `POST` sends an action to the stream its
+    /// `Beeflow-Session` header names. Refusals are `application/problem+json`.
+    pub fn into_sse_resource(self, path: &str) -> Resource {
+        let endpoint = Arc::new(self);
+        let poster = endpoint.clone();
+        web::resource(path)
+            .route(web::get().to(move |request: HttpRequest| {
+                let endpoint = endpoint.clone();
+                async move { endpoint.stream(&request).await }
+            }))
+            .route(
+                web::post().to(move |request: HttpRequest, body: web::Payload| {
+                    let endpoint = poster.clone();
+                    async move { endpoint.post(&request, body).await }
+                }),
+            )
+    }
+
+    async fn stream(&self, request: &HttpRequest) -> HttpResponse {
+        match transport::sse::open(&self.dispatcher, &self.policy, core_request(request)).await {
+            Ok(stream) => {
+                let mut response = HttpResponse::Ok();
+                for header in transport::sse::SSE_RESPONSE_HEADERS {
+                    response.insert_header(header);
+                }
+                response.streaming(stream)
+            }
+            Err(problem) => self.problem_response(&problem, request.path()),
+        }
+    }
+
+    async fn post(&self, request: &HttpRequest, mut body: web::Payload) -> HttpResponse {
+        use futures_util::StreamExt;
+        let limit = self.dispatcher.limits().max_message_size();
+        let mut bytes = web::BytesMut::new();
+        while let Some(chunk) = body.next().await {
+            let Ok(chunk) = chunk else {
+                return HttpResponse::BadRequest().finish();
+            };
+            if bytes.len() + chunk.len() > limit {
+                let problem = Problem::request_too_large(limit);
+                return self.problem_response(&problem, request.path());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let core = core_request(request);
+        match transport::sse::post(&self.dispatcher, &self.policy, core, &bytes).await {
+            Ok(()) => HttpResponse::Accepted().finish(),
+            Err(problem) => self.problem_response(&problem, request.path()),
+        }
+    }
+
     async fn upgrade(&self, request: &HttpRequest, body: web::Payload) -> HttpResponse {
         let path = request.path();
-        let mut upgrade = UpgradeRequest::new(
-            http_version(request.version()),
-            path,
-            request.uri().query(),
-            request
-                .headers()
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_bytes())),
-        );
-        if let Some(peer) = request.peer_addr() {
-            upgrade = upgrade.with_peer(peer.ip());
-        }
+        let upgrade = core_request(request);
         let accepted = match transport::accept(&self.dispatcher, &self.policy, upgrade).await {
             Ok(accepted) => accepted,
             Err(problem) => return self.problem_response(&problem, path),
@@ -164,6 +207,23 @@ pub fn schema_resource(dispatcher: &Dispatcher, info: &AsyncApiInfo, path: &str)
         };
         std::future::ready(response)
     }))
+}
+
+/// The request as the core reads it.
+fn core_request(request: &HttpRequest) -> UpgradeRequest {
+    let core = UpgradeRequest::new(
+        http_version(request.version()),
+        request.path(),
+        request.uri().query(),
+        request
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes())),
+    );
+    match request.peer_addr() {
+        Some(peer) => core.with_peer(peer.ip()),
+        None => core,
+    }
 }
 
 /// `problem` as the response of one of your own HTTP routes, exactly as the endpoint

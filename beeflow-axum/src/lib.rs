@@ -87,26 +87,55 @@ impl Endpoint {
         })
     }
 
-    async fn upgrade(&self, mut request: Request) -> Response {
-        // Behind `Router::nest`, the path the client asked for is the original one.
-        let uri = match request.extensions().get::<OriginalUri>() {
-            Some(OriginalUri(uri)) => uri.clone(),
-            None => request.uri().clone(),
-        };
-        let path = uri.path();
-        let mut upgrade = UpgradeRequest::new(
-            http_version(request.version()),
-            path,
-            uri.query(),
-            request
-                .headers()
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_bytes())),
-        );
-        // Known when the router is served with `into_make_service_with_connect_info`.
-        if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
-            upgrade = upgrade.with_peer(peer.ip());
+    /// The Server-Sent Events route (`docs/protocol.md` §7) to mount with
+    /// [`axum::Router::route`] beside the WebSocket one: `GET` opens a stream (the token
+    /// in `Authorization: Bearer`, the topics to subscribe to in `?topic=`), `POST` sends an
+    /// action to the stream its `Beeflow-Session` header names. Refusals are
+    /// `application/problem+json`, as for the WebSocket.
+    pub fn into_sse_route<S: Clone + Send + Sync + 'static>(self) -> MethodRouter<S> {
+        let endpoint = Arc::new(self);
+        let poster = endpoint.clone();
+        get(move |request: Request| {
+            let endpoint = endpoint.clone();
+            async move { endpoint.stream(request).await }
+        })
+        .post(move |request: Request| {
+            let endpoint = poster.clone();
+            async move { endpoint.post(request).await }
+        })
+    }
+
+    async fn stream(&self, request: Request) -> Response {
+        let (path, core) = core_request(&request);
+        match transport::sse::open(&self.dispatcher, &self.policy, core).await {
+            Ok(stream) => {
+                let mut response = Response::new(Body::from_stream(stream));
+                for (name, value) in transport::sse::SSE_RESPONSE_HEADERS {
+                    response
+                        .headers_mut()
+                        .insert(name, HeaderValue::from_static(value));
+                }
+                response
+            }
+            Err(problem) => self.problem_response(&problem, &path),
         }
+    }
+
+    async fn post(&self, request: Request) -> Response {
+        let (path, core) = core_request(&request);
+        let limit = self.dispatcher.limits().max_message_size();
+        let Ok(body) = axum::body::to_bytes(request.into_body(), limit).await else {
+            return self.problem_response(&Problem::request_too_large(limit), &path);
+        };
+        match transport::sse::post(&self.dispatcher, &self.policy, core, &body).await {
+            Ok(()) => StatusCode::ACCEPTED.into_response(),
+            Err(problem) => self.problem_response(&problem, &path),
+        }
+    }
+
+    async fn upgrade(&self, mut request: Request) -> Response {
+        let (path, upgrade) = core_request(&request);
+        let path = path.as_str();
         let accepted = match transport::accept(&self.dispatcher, &self.policy, upgrade).await {
             Ok(accepted) => accepted,
             Err(problem) => return self.problem_response(&problem, path),
@@ -139,6 +168,30 @@ impl Endpoint {
     fn problem_response(&self, problem: &Problem, path: &str) -> Response {
         problem_response(problem, self.dispatcher.problem_type_base(), path)
     }
+}
+
+/// The request as the core reads it, and the path the client asked for (behind
+/// `Router::nest`, the original one).
+fn core_request(request: &Request) -> (String, UpgradeRequest) {
+    let uri = match request.extensions().get::<OriginalUri>() {
+        Some(OriginalUri(uri)) => uri.clone(),
+        None => request.uri().clone(),
+    };
+    let path = uri.path();
+    let mut core = UpgradeRequest::new(
+        http_version(request.version()),
+        path,
+        uri.query(),
+        request
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes())),
+    );
+    // Known when the router is served with `into_make_service_with_connect_info`.
+    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+        core = core.with_peer(peer.ip());
+    }
+    (path.to_owned(), core)
 }
 
 /// `problem` as the response of one of your own HTTP routes, exactly as the endpoint

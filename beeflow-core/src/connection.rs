@@ -237,6 +237,11 @@ impl Requests {
         self.runner.info.user_id()
     }
 
+    /// The sending side of this connection's outbound queue.
+    pub(crate) fn mailbox(&self) -> &Arc<Mailbox> {
+        &self.runner.mailbox
+    }
+
     /// The node this connection belongs to.
     pub(crate) fn node(&self) -> Arc<Node> {
         self.runner.node.clone()

@@ -7,6 +7,7 @@
 pub mod http;
 pub mod raw;
 pub mod redis;
+pub mod sse;
 
 use std::time::Duration;
 

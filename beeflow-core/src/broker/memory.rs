@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::history::MemoryHistory;
 use super::{
-    Broker, HistoryFuture, Inbox, MembershipChange, PresenceFuture, PublishFuture, RemoteDelivery,
-    StreamsFuture, StreamsReport, Topic,
+    Broker, ForwardedAction, HistoryFuture, Inbox, MembershipChange, PresenceFuture, PublishFuture,
+    RemoteDelivery, StreamsFuture, StreamsReport, Topic,
 };
 use crate::hub::DeliveryReport;
 use crate::limits::HistoryLimits;
@@ -118,6 +118,19 @@ impl Broker for MemoryBroker {
             inbox.deliver_once(&delivery);
         }
         Box::pin(std::future::ready(Ok(receivers.len())))
+    }
+
+    fn forward(&self, node: &str, action: ForwardedAction) -> PublishFuture {
+        let inbox = self
+            .lock()
+            .get(node)
+            .filter(|n| n.inbox.is_alive())
+            .map(|n| n.inbox.clone());
+        let taken = inbox.map_or(0, |inbox| {
+            inbox.forward_action(action);
+            1
+        });
+        Box::pin(std::future::ready(Ok(taken)))
     }
 
     fn publish_streams(

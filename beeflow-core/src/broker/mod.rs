@@ -167,6 +167,30 @@ pub struct MembershipChange {
     pub entered: bool,
 }
 
+/// An action POSTed for an SSE session held by another node (`docs/protocol.md` §7), on
+/// its way there.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct ForwardedAction {
+    /// The session's key, as the stream announced it.
+    pub session: String,
+    /// The user who POSTed it (`None` for a guest): the session's own, or it is dropped.
+    pub user: Option<String>,
+    /// The action envelope's text.
+    pub action: String,
+}
+
+impl ForwardedAction {
+    /// An action for `session`, POSTed by `user`.
+    pub fn new(session: String, user: Option<String>, action: String) -> Self {
+        Self {
+            session,
+            user,
+            action,
+        }
+    }
+}
+
 /// Carries deliveries between nodes. Implementations: [`MemoryBroker`] (one process) and,
 /// behind a cargo feature, networked brokers.
 pub trait Broker: Send + Sync + 'static {
@@ -235,6 +259,16 @@ pub trait Broker: Send + Sync + 'static {
         let _ = (node, topic);
         Box::pin(std::future::ready(true))
     }
+
+    /// Hands `action` to `node`'s [`Inbox::forward_action`]; resolves to how many nodes took
+    /// it (0: no such node). A broker that cannot carry actions keeps this default, which
+    /// says so: SSE actions then work only on the node that holds the stream.
+    fn forward(&self, node: &str, action: ForwardedAction) -> PublishFuture {
+        let _ = (node, action);
+        Box::pin(std::future::ready(Err(BrokerError::Unavailable(
+            "this broker does not carry SSE actions between nodes".to_owned(),
+        ))))
+    }
 }
 
 /// The future of [`Broker::subscribed`].
@@ -274,6 +308,28 @@ impl Inbox {
             return DeliveryReport::default();
         }
         self.deliver_to(&hub, delivery)
+    }
+
+    /// Hands an action POSTed on another node to this node's SSE session; dropped (and
+    /// logged) when the session is gone, busy, or another user's.
+    pub fn forward_action(&self, action: ForwardedAction) {
+        let Some(hub) = self.hub.upgrade() else {
+            return;
+        };
+        let Some(key) = crate::hub::SessionKey::parse(&action.session) else {
+            tracing::warn!("dropped a forwarded SSE action with a malformed session");
+            return;
+        };
+        if let Err(refused) = hub
+            .sessions
+            .forward(&key, action.user.as_deref(), action.action)
+        {
+            tracing::warn!(
+                connection = key.connection.as_str(),
+                ?refused,
+                "dropped a forwarded SSE action"
+            );
+        }
     }
 
     /// Like [`Inbox::deliver`], for a broker that hands each node each delivery exactly

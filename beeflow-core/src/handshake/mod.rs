@@ -315,10 +315,12 @@ impl HandshakePolicy {
         } else {
             offers(ACCESS_TOKEN_PROTOCOL).then_some(ACCESS_TOKEN_PROTOCOL)
         };
-        request.token = token_after_marker(&offered).or_else(|| {
-            let name = self.query_token_param.as_deref()?;
-            query_param(query?, name)
-        });
+        request.token = token_after_marker(&offered)
+            .or_else(|| bearer(&request.headers))
+            .or_else(|| {
+                let name = self.query_token_param.as_deref()?;
+                query_param(query?, name)
+            });
         let identity = match (&self.authenticator, request.token.is_some()) {
             (Some(authenticate), true) => authenticate(request).await?,
             (_, false) if self.allow_guests => None,
@@ -382,6 +384,16 @@ fn offered_protocols(headers: &[(String, String)]) -> Vec<String> {
 fn token_after_marker(offered: &[String]) -> Option<String> {
     let at = offered.iter().position(|p| p == ACCESS_TOKEN_PROTOCOL)?;
     offered.get(at + 1).cloned()
+}
+
+/// The token of an `Authorization: Bearer <token>` header (how SSE clients send it).
+fn bearer(headers: &[(String, String)]) -> Option<String> {
+    let (_, value) = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
 }
 
 fn query_param(query: &str, name: &str) -> Option<String> {

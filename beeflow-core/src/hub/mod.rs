@@ -19,6 +19,9 @@ mod membership;
 pub(crate) use membership::Refused;
 mod delivery;
 mod patterns;
+mod sessions;
+
+pub(crate) use sessions::{NotForwarded, SessionKey, Sessions};
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -184,6 +187,8 @@ pub(crate) struct Hub {
     watchers: RwLock<Watchers>,
     /// Multi-topic deliveries received lately, so each is delivered once.
     recent: delivery::Recent,
+    /// The SSE sessions, for actions POSTed to any node.
+    pub(crate) sessions: Sessions,
 }
 
 impl Hub {
@@ -195,12 +200,18 @@ impl Hub {
             index: RwLock::default(),
             watchers: RwLock::default(),
             recent: delivery::Recent::default(),
+            sessions: Sessions::default(),
         }
     }
 
     /// This node's id; every connection id starts with it.
     pub(crate) fn node_id(&self) -> &Arc<str> {
         &self.node_id
+    }
+
+    /// Whether connection id `id` was issued by this node.
+    pub(crate) fn owns(&self, id: &ConnectionId) -> bool {
+        Self::node_of(id) == Some(&*self.node_id)
     }
 
     /// The node a connection id belongs to.

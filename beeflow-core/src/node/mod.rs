@@ -168,6 +168,29 @@ impl Node {
         Ok((info, mailbox, queue))
     }
 
+    /// Hands an action POSTed here to the node holding its SSE session, through the
+    /// broker.
+    pub(crate) async fn forward_action(
+        &self,
+        key: &crate::hub::SessionKey,
+        user: Option<&str>,
+        action: String,
+    ) -> Result<(), Problem> {
+        let Some(node) = Hub::node_of(&key.connection) else {
+            return Err(Problem::session_not_found());
+        };
+        let forwarded =
+            crate::broker::ForwardedAction::new(key.render(), user.map(str::to_owned), action);
+        match self.broker.forward(node, forwarded).await {
+            Ok(0) => Err(Problem::session_not_found()),
+            Ok(_) => Ok(()),
+            Err(error) => {
+                tracing::warn!(%error, node, "an SSE action could not be forwarded");
+                Err(Problem::broker_unavailable())
+            }
+        }
+    }
+
     pub(crate) fn phase(&self) -> Phase {
         match self.phase.load(Ordering::Acquire) {
             0 => Phase::Running,

@@ -5,9 +5,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::{CloseReason, Mailbox, Outgoing, Queued};
-use crate::envelope::Encoding;
 #[cfg(feature = "msgpack")]
 use crate::envelope::msgpack;
+use crate::envelope::{Encoding, Position};
 
 /// The receiving end of one connection's outbound queue: the transport's writer drains it.
 ///
@@ -20,6 +20,10 @@ pub(crate) struct OutboundQueue {
     version: u8,
     /// JSON text or MessagePack binary frames.
     encoding: Encoding,
+    /// Whether the position of each event handed out is kept for [`Self::take_position`]
+    /// (SSE streams, whose event ids carry positions).
+    reports_positions: bool,
+    position: Option<Position>,
     /// Set once the close frame was handed out: nothing follows it.
     done: bool,
 }
@@ -37,6 +41,8 @@ impl OutboundQueue {
             seq: 0,
             version,
             encoding: Encoding::Json,
+            reports_positions: false,
+            position: None,
             done: false,
         }
     }
@@ -58,6 +64,16 @@ impl OutboundQueue {
     /// Encodes frames as `encoding` from now on (set once, as the connection opens).
     pub(crate) fn set_encoding(&mut self, encoding: Encoding) {
         self.encoding = encoding;
+    }
+
+    /// Keeps the stream position of each event handed out from now on.
+    pub(crate) fn report_positions(&mut self) {
+        self.reports_positions = true;
+    }
+
+    /// The stream position of the event handed out last, if it had one (once).
+    pub(crate) fn take_position(&mut self) -> Option<Position> {
+        self.position.take()
     }
 
     /// The sending side of this queue.
@@ -110,6 +126,9 @@ impl OutboundQueue {
         match frame {
             Queued::Event(event) => {
                 self.seq += 1;
+                if self.reports_positions {
+                    self.position = event.position().cloned();
+                }
                 match self.encoding {
                     Encoding::Json => Outgoing::Text(event.render(self.seq, self.version)),
                     #[cfg(feature = "msgpack")]

@@ -60,6 +60,10 @@ catalogue! {
     PRESENCE_UNAVAILABLE = 503, "presence_unavailable", "presence-unavailable", "Presence unavailable";
     STATE_NOT_FOUND = 404, "state_not_found", "state-not-found", "Synced state not found";
     STATE_DENIED = 403, "state_denied", "state-denied", "Synced state denied";
+    SESSION_NOT_FOUND = 404, "session_not_found", "session-not-found", "SSE session not found";
+    SESSION_BUSY = 429, "session_busy", "session-busy", "SSE session busy";
+    REQUEST_TOO_LARGE = 413, "request_too_large", "request-too-large", "Request too large";
+    BROKER_UNAVAILABLE = 503, "broker_unavailable", "broker-unavailable", "Broker unavailable";
 }
 
 /// How much of a client's own text a Problem repeats back: at most this many characters,
@@ -269,6 +273,37 @@ impl Problem {
         Self::of(INVALID_TOPIC).with_detail(format!(
             "The topic '{}' is invalid: {reason}.",
             shown(topic)
+        ))
+    }
+
+    /// `session_not_found` (404): an action was POSTed for an SSE session that does not
+    /// exist (ended, never was, or is another user's), or without naming one.
+    pub fn session_not_found() -> Self {
+        Self::of(SESSION_NOT_FOUND).with_detail(
+            "No SSE session has the key in the Beeflow-Session header: open a stream first."
+                .to_owned(),
+        )
+    }
+
+    /// `session_busy` (429): an SSE session has too many POSTed actions waiting.
+    pub fn session_busy() -> Self {
+        Self::of(SESSION_BUSY).with_detail(
+            "The SSE session has too many actions waiting: wait for their replies.".to_owned(),
+        )
+    }
+
+    /// `broker_unavailable` (503): an action POSTed for an SSE session of another node could
+    /// not be carried there (the broker is down, or cannot carry actions).
+    pub fn broker_unavailable() -> Self {
+        Self::of(BROKER_UNAVAILABLE).with_detail(
+            "The SSE session is held by another node, which cannot be reached now.".to_owned(),
+        )
+    }
+
+    /// `request_too_large` (413): a POSTed action is larger than the largest message.
+    pub fn request_too_large(limit: usize) -> Self {
+        Self::of(REQUEST_TOO_LARGE).with_detail(format!(
+            "The request body is larger than {limit} bytes, the largest message."
         ))
     }
 

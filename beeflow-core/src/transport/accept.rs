@@ -5,7 +5,9 @@ use std::net::IpAddr;
 
 use crate::connection::Connection;
 use crate::dispatch::Dispatcher;
-use crate::handshake::{HandshakePolicy, check_upgrade, switching_protocols, text_headers};
+use crate::handshake::{
+    Admission, HandshakePolicy, check_upgrade, switching_protocols, text_headers,
+};
 use crate::problem::Problem;
 use crate::rate::Limited;
 
@@ -13,8 +15,8 @@ use crate::rate::Limited;
 #[derive(Debug, Clone)]
 pub struct UpgradeRequest {
     http_version: (u8, u8),
-    path: String,
-    query: Option<String>,
+    pub(crate) path: String,
+    pub(crate) query: Option<String>,
     headers: Vec<(String, String)>,
     header_bytes: usize,
     peer: Option<IpAddr>,
@@ -56,6 +58,14 @@ impl UpgradeRequest {
     /// The request path.
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    /// The first value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -108,12 +118,31 @@ async fn decide(
     policy: &HandshakePolicy,
     request: UpgradeRequest,
 ) -> Result<Accepted, Problem> {
+    let header_limit = dispatcher.node().limits.max_header_bytes();
+    if request.header_bytes > header_limit {
+        return Err(Problem::headers_too_large(header_limit));
+    }
+    check_upgrade(request.http_version, &request.headers)?;
+    let admission = admit(dispatcher, policy, &request).await?;
+    let connection = dispatcher.open(&request.path, &admission)?;
+    Ok(Accepted {
+        headers: switching_protocols(&request.headers, &admission),
+        connection,
+    })
+}
+
+/// What every way in shares (a WebSocket upgrade, an SSE stream, an SSE action): the header
+/// limit, the shutdown, the per-address rate, and the policy within the handshake timeout.
+pub(crate) async fn admit(
+    dispatcher: &Dispatcher,
+    policy: &HandshakePolicy,
+    request: &UpgradeRequest,
+) -> Result<Admission, Problem> {
     let node = dispatcher.node();
     let header_limit = node.limits.max_header_bytes();
     if request.header_bytes > header_limit {
         return Err(Problem::headers_too_large(header_limit));
     }
-    check_upgrade(request.http_version, &request.headers)?;
     if dispatcher.is_shutting_down() {
         return Err(Problem::shutting_down());
     }
@@ -127,12 +156,7 @@ async fn decide(
         request.query.as_deref(),
         request.headers.clone(),
     );
-    let admission = tokio::time::timeout(node.limits.handshake_timeout(), admitting)
+    tokio::time::timeout(node.limits.handshake_timeout(), admitting)
         .await
-        .map_err(|_| Problem::handshake_timed_out())??;
-    let connection = dispatcher.open(&request.path, &admission)?;
-    Ok(Accepted {
-        headers: switching_protocols(&request.headers, &admission),
-        connection,
-    })
+        .map_err(|_| Problem::handshake_timed_out())?
 }

@@ -29,6 +29,8 @@ mod serve;
 mod watched;
 mod wiring;
 
+pub mod sse;
+
 pub use self::accept::{Accepted, UpgradeRequest, accept};
 pub use self::serve::{Ended, serve};
 pub use self::wiring::{IdentityMismatch, check_policy};

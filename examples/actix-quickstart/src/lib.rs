@@ -28,6 +28,7 @@ pub fn app(
     let endpoint = Endpoint::new(dispatcher.clone()).policy(example_demo_actions::policy());
     move |config: &mut ServiceConfig| {
         config.service(endpoint.clone().into_resource("/ws/"));
+        config.service(endpoint.clone().into_sse_resource("/sse/"));
         config.service(beeflow_actix::schema_resource(
             &schema.0,
             &schema.1,

@@ -32,7 +32,8 @@ pub fn dispatcher() -> DispatcherBuilder {
         .state(notes::RoomNotes::default())
 }
 
-/// The router: the chat page at `/`, the WebSocket endpoint at `/ws/`, and
+/// The router: the chat page at `/`, the WebSocket endpoint at `/ws/`, its Server-Sent
+/// Events twin at `/sse/`, and
 /// `POST /announce {"text": ...}` pushing an announcement to every connection.
 ///
 /// Connections authenticate with their nickname as the token. The chat page speaks protocol
@@ -40,25 +41,27 @@ pub fn dispatcher() -> DispatcherBuilder {
 /// subscribes to `everyone`, which the clock and announcements go to, and to each room with
 /// its presence. Version-1 clients join rooms with the `join_room` action instead.
 pub fn app(dispatcher: Dispatcher) -> Router {
-    let policy = HandshakePolicy::deny_all().authenticate(|request: HandshakeRequest| async move {
-        // A demo: the token is the nickname. A real application verifies a token here.
-        match request.token() {
-            Some(name) if (1..=32).contains(&name.chars().count()) => Ok(name.to_owned()),
-            _ => Err(Problem::unauthenticated()),
-        }
-    });
+    let policy = HandshakePolicy::deny_all()
+        .authenticate(|request: HandshakeRequest| async move {
+            // A demo: the token is the nickname. A real application verifies a token here.
+            match request.token() {
+                Some(name) if (1..=32).contains(&name.chars().count()) => Ok(name.to_owned()),
+                _ => Err(Problem::unauthenticated()),
+            }
+        })
+        // A browser's EventSource cannot send an `Authorization` header: the page's SSE
+        // stream names its token in the query. (A query string may end up in logs; a real
+        // application would use a cookie, which the policy reads as a header.)
+        .token_from_query("access_token");
+    let endpoint = Endpoint::new(dispatcher.clone()).policy(policy);
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .route(
             "/client.js",
             get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], CLIENT) }),
         )
-        .route(
-            "/ws/",
-            Endpoint::new(dispatcher.clone())
-                .policy(policy)
-                .into_route(),
-        )
+        .route("/ws/", endpoint.clone().into_route())
+        .route("/sse/", endpoint.into_sse_route())
         .route("/announce", post(announce))
         .with_state(dispatcher)
 }

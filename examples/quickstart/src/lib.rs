@@ -21,6 +21,7 @@ pub fn app(dispatcher: &Dispatcher, port: u16) -> Router {
     let schemas = beeflow_axum::schema_route(dispatcher, &info);
     let endpoint = Endpoint::new(dispatcher.clone()).policy(example_demo_actions::policy());
     Router::new()
-        .route("/ws/", endpoint.into_route())
+        .route("/ws/", endpoint.clone().into_route())
+        .route("/sse/", endpoint.into_sse_route())
         .route("/schema/{document}", schemas)
 }

@@ -25,7 +25,27 @@ impl Measured {
     }
 }
 
-const REQUEST: &str = r#"{"msg_id":"2f0c7a4e-4a57-4d0e-9a37-0f3a4f0b1c2d","req_id":"8d6e5f4c-3b2a-4190-8f7e-6d5c4b3a2918","action":"health","payload":{}}"#;
+pub(crate) const REQUEST: &str = r#"{"msg_id":"2f0c7a4e-4a57-4d0e-9a37-0f3a4f0b1c2d","req_id":"8d6e5f4c-3b2a-4190-8f7e-6d5c4b3a2918","action":"health","payload":{}}"#;
+
+/// What the clients speak: the subprotocol they offer, the request they send, and how many
+/// frames answer it.
+#[derive(Clone)]
+pub(crate) struct Wire {
+    pub(crate) protocol: Option<&'static str>,
+    pub(crate) request: Message,
+    pub(crate) frames_per_request: usize,
+}
+
+impl Wire {
+    /// Version 1, JSON: the `health` event answers.
+    pub(crate) fn v1() -> Self {
+        Self {
+            protocol: None,
+            request: Message::Text(REQUEST.into()),
+            frames_per_request: 1,
+        }
+    }
+}
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -37,16 +57,44 @@ pub(crate) async fn run(
     depth: usize,
     duration: Duration,
 ) -> Measured {
-    let sockets = connect(addr, connections).await;
-    drive(sockets, depth, duration).await
+    run_wire(addr, connections, depth, duration, &Wire::v1()).await
+}
+
+/// [`run`], speaking `wire`.
+pub(crate) async fn run_wire(
+    addr: SocketAddr,
+    connections: usize,
+    depth: usize,
+    duration: Duration,
+    wire: &Wire,
+) -> Measured {
+    let sockets = connect_wire(addr, connections, wire.protocol).await;
+    drive_wire(sockets, depth, duration, wire).await
 }
 
 /// Opens `connections` clients (with `TCP_NODELAY`).
 pub(crate) async fn connect(addr: SocketAddr, connections: usize) -> Vec<Socket> {
+    connect_wire(addr, connections, None).await
+}
+
+/// Opens `connections` clients offering `protocol` (with `TCP_NODELAY`).
+pub(crate) async fn connect_wire(
+    addr: SocketAddr,
+    connections: usize,
+    protocol: Option<&str>,
+) -> Vec<Socket> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let url = format!("ws://{addr}/ws/");
     let mut sockets = Vec::with_capacity(connections);
     for _ in 0..connections {
-        let (socket, _) = tokio_tungstenite::connect_async_with_config(&url, None, true)
+        let mut request = url.as_str().into_client_request().expect("request");
+        if let Some(protocol) = protocol {
+            let value = protocol.parse().expect("header value");
+            request
+                .headers_mut()
+                .insert("sec-websocket-protocol", value);
+        }
+        let (socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
             .await
             .expect("connect");
         sockets.push(socket);
@@ -56,11 +104,23 @@ pub(crate) async fn connect(addr: SocketAddr, connections: usize) -> Vec<Socket>
 
 /// Each of `sockets` keeps `depth` requests in flight for `duration`, then closes.
 pub(crate) async fn drive(sockets: Vec<Socket>, depth: usize, duration: Duration) -> Measured {
+    drive_wire(sockets, depth, duration, &Wire::v1()).await
+}
+
+/// [`drive`], speaking `wire`.
+pub(crate) async fn drive_wire(
+    sockets: Vec<Socket>,
+    depth: usize,
+    duration: Duration,
+    wire: &Wire,
+) -> Measured {
+    let (request, frames) = (wire.request.clone(), wire.frames_per_request);
     let started = Instant::now();
     let deadline = started + duration;
     let tasks: Vec<_> = sockets
         .into_iter()
         .map(|mut socket| {
+            let request = request.clone();
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut sent_at = Vec::with_capacity(depth);
@@ -68,16 +128,14 @@ pub(crate) async fn drive(sockets: Vec<Socket>, depth: usize, duration: Duration
                     sent_at.clear();
                     for _ in 0..depth {
                         sent_at.push(Instant::now());
-                        socket
-                            .feed(Message::Text(REQUEST.into()))
-                            .await
-                            .expect("send");
+                        socket.feed(request.clone()).await.expect("send");
                     }
                     socket.flush().await.expect("flush");
                     for at in &sent_at {
-                        loop {
+                        let mut answered = 0;
+                        while answered < frames {
                             match socket.next().await {
-                                Some(Ok(Message::Text(_))) => break,
+                                Some(Ok(Message::Text(_) | Message::Binary(_))) => answered += 1,
                                 Some(Ok(_)) => {}
                                 other => panic!("connection ended: {other:?}"),
                             }

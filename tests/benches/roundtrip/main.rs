@@ -5,7 +5,8 @@
 //! Run: `bash scripts/bench-roundtrip.sh` (raises the open-file limit, then runs
 //! `cargo bench -p beeflow-tests --bench roundtrip`). Options after `--`:
 //! `--instructions` (instructions per request under callgrind instead, see
-//! `instructions.rs`), `--secs N` (per run, default 5), `--runs N` (interleaved runs per
+//! `instructions.rs`), `--msgpack` (version 2 in JSON against MessagePack on the axum
+//! quickstart instead, see `encodings.rs`), `--secs N` (per run, default 5), `--runs N` (interleaved runs per
 //! server, best kept,
 //! default 3), `--idle N` (idle connections for the memory run, default 10000).
 //!
@@ -16,6 +17,7 @@
 
 mod baseline_actix;
 mod baseline_axum;
+mod encodings;
 mod instructions;
 mod load;
 mod servers;
@@ -29,9 +31,9 @@ use servers::{Server, cpu_seconds, rss_kib};
 
 const CONNECTIONS: usize = 64;
 
-struct Options {
-    secs: u64,
-    runs: usize,
+pub(crate) struct Options {
+    pub(crate) secs: u64,
+    pub(crate) runs: usize,
     idle: usize,
 }
 
@@ -73,6 +75,9 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    if args.iter().any(|a| a == "--msgpack") {
+        return runtime.block_on(encodings::run(&options));
+    }
     runtime.block_on(bench(&options));
 }
 

@@ -7,8 +7,8 @@ use super::{
     Command, PRESENCE_TIMEOUT, RedisBroker, batcher, direct, publisher, sharded, streams, task,
 };
 use crate::broker::{
-    Broker, BrokerError, HistoryFuture, Inbox, MembershipChange, PresenceFuture, PublishFuture,
-    RemoteDelivery, StreamsFuture, SubscribedFuture, Topic,
+    Broker, BrokerError, ForwardedAction, HistoryFuture, Inbox, MembershipChange, PresenceFuture,
+    PublishFuture, RemoteDelivery, StreamsFuture, SubscribedFuture, Topic,
 };
 use crate::limits::HistoryLimits;
 
@@ -136,6 +136,16 @@ impl Broker for RedisBroker {
                 _ => false,
             }
         })
+    }
+
+    fn forward(&self, node: &str, action: ForwardedAction) -> PublishFuture {
+        let timeout = self.publish_timeout();
+        Box::pin(direct::forward(
+            self.inner.clone(),
+            node.into(),
+            action,
+            timeout,
+        ))
     }
 
     fn membership(&self, node: &str, change: MembershipChange) {

@@ -10,7 +10,7 @@ use futures_util::future::try_join_all;
 use super::connection::Connection;
 use super::wire::Wire;
 use super::{Inner, read};
-use crate::broker::{BrokerError, EarlierPart, RemoteDelivery, Topic};
+use crate::broker::{BrokerError, EarlierPart, ForwardedAction, RemoteDelivery, Topic};
 
 /// Publishes a delivery to connections of other nodes (no stream part): one `PUBLISH` per
 /// node topic, in one round trip (in a cluster one `SPUBLISH` each, all at once). Returns
@@ -55,6 +55,34 @@ pub(super) async fn publish(
         }
         Ok(Err(error)) => lost(error.to_string()),
         Err(_) => lost(format!("Redis did not answer within {timeout:?}")),
+    }
+}
+
+/// What starts a node channel's message carrying a forwarded SSE action (a delivery starts
+/// with `{`, a stream run with `S`).
+pub(super) const ACTION_MARK: u8 = b'A';
+
+/// Publishes an SSE action on `node`'s channel; resolves to how many subscribers heard it
+/// (the node, once, if it is alive).
+pub(super) async fn forward(
+    inner: Arc<Inner>,
+    node: Arc<str>,
+    action: ForwardedAction,
+    timeout: Duration,
+) -> Result<usize, BrokerError> {
+    let channels = [inner.channel(&Topic::Node(node))];
+    let mut payload = vec![ACTION_MARK];
+    serde_json::to_writer(&mut payload, &action).expect("wire serialization is infallible");
+    let Some(publisher) = read(&inner.publisher) else {
+        return Err(BrokerError::Unavailable("not connected to Redis".into()));
+    };
+    let publishing = publish_each(publisher, inner.names.sharded(), &channels, &payload);
+    match tokio::time::timeout(timeout, publishing).await {
+        Ok(Ok(receivers)) => Ok(receivers.into_iter().sum()),
+        Ok(Err(error)) => Err(BrokerError::Unavailable(error.to_string())),
+        Err(_) => Err(BrokerError::Unavailable(format!(
+            "Redis did not answer within {timeout:?}"
+        ))),
     }
 }
 

@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::Inner;
 use super::presence::Notice;
 use super::runs::{self, RunPositions};
 use super::wire::{PRESENCE, Wire};
-use crate::broker::{Inbox, RemoteDelivery, Topic};
+use super::{Inner, direct};
+use crate::broker::{ForwardedAction, Inbox, RemoteDelivery, Topic};
 
 /// The last position this node received of each stream it listens to, to notice losses.
 #[derive(Default)]
@@ -70,6 +70,13 @@ pub(super) fn deliver(
                 inbox.presence_notice(group, &notice.user, notice.joined);
             }
             Err(_) => tracing::warn!(channel, "ignored a malformed presence notice"),
+        }
+        return;
+    }
+    if let Some(action) = payload.strip_prefix(&[direct::ACTION_MARK]) {
+        match serde_json::from_slice::<ForwardedAction>(action) {
+            Ok(action) => inbox.forward_action(action),
+            Err(_) => tracing::warn!(channel, "ignored a malformed forwarded action"),
         }
         return;
     }
