@@ -284,7 +284,14 @@ async fn drive(
         "session": key.render(),
         "connection_id": key.connection.as_str(),
     });
-    let first = sse_event(Some("beeflow.session"), None, &announcement.to_string());
+    // `retry`: how long a browser waits before it reconnects (its default is 3 s or more).
+    let mut first = b"retry: 1000\n".to_vec();
+    first.extend_from_slice(&sse_event(
+        Some("beeflow.session"),
+        None,
+        &announcement.to_string(),
+    ));
+    let first = Bytes::from(first);
     if body.send(first).await.is_err() {
         return;
     }
