@@ -25,7 +25,10 @@ macro_rules! on_server_and_cluster {
 mod cluster_shards;
 mod processes;
 mod recovery;
+mod sse_actions;
 mod subscriptions;
+
+use sse_actions::an_sse_action_posted_to_one_node_reaches_a_stream_on_another;
 
 use std::time::{Duration, Instant};
 
@@ -112,6 +115,7 @@ impl Deployment for RedisCluster {
 on_server_and_cluster!(
     every_recipient_type_crosses_nodes,
     a_union_reaches_each_connection_once_across_nodes,
+    an_sse_action_posted_to_one_node_reaches_a_stream_on_another,
 );
 
 fn node(redis: &impl Deployment) -> (Dispatcher, RedisBroker) {
