@@ -26,6 +26,8 @@ use crate::actions::{Announcement, Clock, EVERYONE};
 /// to any topic of 1 to 64 bytes, pattern or not, and see who is in a room.
 pub fn dispatcher() -> DispatcherBuilder {
     Dispatcher::builder()
+        // The production defaults; `BEEFLOW_RATE_LIMIT=off` turns them off for benchmarks.
+        .rate_limits(example_demo_actions::rate_limits())
         .authorize_subscriptions(|request: &SubscriptionRequest<'_>| {
             (1..=64).contains(&request.topic().as_str().len())
         })
