@@ -267,3 +267,31 @@ async fn an_action_posted_to_one_node_reaches_a_stream_held_by_another() {
         404
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_whose_client_stops_reading_is_ended() {
+    let limits = Limits::default()
+        .with_outbound_queue(16)
+        .with_write_timeout(Duration::from_millis(300));
+    let dispatcher = example_chat::dispatcher().limits(limits).build().unwrap();
+    let addr = serve_chat(dispatcher.clone()).await;
+    // Opened and never read again: the events pile up in the socket, then in the queue.
+    let (_stalled, _) = stream(addr, "ann", "?topic=everyone", &[]).await;
+    assert_eq!(dispatcher.stats().connections, 1);
+    let text = "x".repeat(4_000);
+    let announcement = example_chat::actions::Announcement { text };
+    for _ in 0..2_000 {
+        dispatcher
+            .emit(beeflow_core::Recipient::group("everyone"), &announcement)
+            .await
+            .unwrap();
+        if dispatcher.stats().connections == 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    beeflow_tests::until("the stalled stream is dropped", || {
+        dispatcher.stats().connections == 0
+    })
+    .await;
+}

@@ -307,7 +307,10 @@ async fn drive(
         }
         std::future::pending::<()>().await;
     };
-    let keepalive = node.limits.keepalive_interval();
+    let (keepalive, write_timeout) = (
+        node.limits.keepalive_interval(),
+        node.limits.write_timeout(),
+    );
     let writer = async {
         let mut ticks =
             tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
@@ -343,22 +346,28 @@ async fn drive(
                 Some(None) => return,
                 None => Bytes::from_static(b": keepalive\n\n"),
             };
-            if body.send(chunk).await.is_err() {
-                return;
+            // A client that stops reading holds the body back: after the write timeout the
+            // stream ends, as a WebSocket whose writes stall is dropped.
+            match tokio::time::timeout(write_timeout, body.send(chunk)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return,
             }
         }
     };
+    // A writer held back by such a client never sees the queue overflow: this ends it.
+    let overflowed = mailbox.overflowed();
     let shutdown = async {
         node.reached(Phase::Draining).await;
         mailbox.finish(crate::outbound::CloseReason::GOING_AWAY);
         node.reached(Phase::Aborting).await;
     };
-    let (reader, writer, shutdown) = (
+    let (reader, writer, shutdown, overflowed) = (
         std::pin::pin!(reader),
         std::pin::pin!(writer),
         std::pin::pin!(shutdown),
+        std::pin::pin!(overflowed),
     );
-    select(writer, select(reader, shutdown)).await;
+    select(select(writer, overflowed), select(reader, shutdown)).await;
 }
 
 #[cfg(test)]
