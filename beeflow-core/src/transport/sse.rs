@@ -140,19 +140,16 @@ pub async fn post(
         .header(SESSION_HEADER)
         .and_then(SessionKey::parse)
         .ok_or_else(Problem::session_not_found)?;
-    // Not valid UTF-8: what a binary frame gets on a WebSocket, on the stream.
+    // Not valid UTF-8: the envelope parser answers it on the stream, as any broken frame.
     let action = String::from_utf8_lossy(body).into_owned();
     let user = admission.user_id();
+    if !node.hub.owns(&key.connection) {
+        return node.forward_action(&key, user, action).await;
+    }
     match node.hub.sessions.forward(&key, user, action) {
         Ok(()) => Ok(()),
         Err(NotForwarded::Busy) => Err(Problem::session_busy()),
-        Err(NotForwarded::Unknown) if node.hub.owns(&key.connection) => {
-            Err(Problem::session_not_found())
-        }
-        Err(NotForwarded::Unknown) => {
-            let action = String::from_utf8_lossy(body).into_owned();
-            node.forward_action(&key, user, action).await
-        }
+        Err(NotForwarded::Unknown) => Err(Problem::session_not_found()),
     }
 }
 
