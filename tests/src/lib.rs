@@ -4,6 +4,7 @@
 //! Every wait here is bounded by [`TIMEOUT`]: a server that stops answering fails the test
 //! instead of hanging it.
 
+pub mod actix;
 pub mod http;
 pub mod raw;
 pub mod redis;

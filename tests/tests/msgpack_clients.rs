@@ -39,31 +39,12 @@ async fn messagepack_round_trips_against_axum() {
     python(vec!["roundtrip".into(), url(addr), token]).await;
 }
 
-#[test]
-fn messagepack_round_trips_against_actix() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (handles, handle) = std::sync::mpsc::channel();
-    let server = std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let dispatcher = example_demo_actions::dispatcher(None).unwrap();
-            let app = example_actix_quickstart::app(&dispatcher, addr.port());
-            let server =
-                actix_web::HttpServer::new(move || actix_web::App::new().configure(app.clone()))
-                    .workers(1)
-                    .listen(listener)
-                    .unwrap()
-                    .run();
-            handles.send(server.handle()).unwrap();
-            server.await.unwrap();
-        });
-    });
-    let handle = handle.recv().unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messagepack_round_trips_against_actix() {
+    let server = beeflow_tests::actix::ActixQuickstart::start();
     let token = example_demo_actions::DEMO_TOKEN.to_owned();
-    runtime.block_on(python(vec!["roundtrip".into(), url(addr), token]));
-    runtime.block_on(handle.stop(false));
-    server.join().unwrap();
+    python(vec!["roundtrip".into(), url(server.addr), token]).await;
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -33,28 +33,9 @@ async fn a_python_client_works_unchanged_against_axum() {
     run_python_client(addr).await;
 }
 
-#[test]
-fn a_python_client_works_unchanged_against_actix() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (handles, handle) = std::sync::mpsc::channel();
-    let server = std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let dispatcher = example_demo_actions::dispatcher(None).unwrap();
-            let app = example_actix_quickstart::app(&dispatcher, addr.port());
-            let server =
-                actix_web::HttpServer::new(move || actix_web::App::new().configure(app.clone()))
-                    .workers(1)
-                    .listen(listener)
-                    .unwrap()
-                    .run();
-            handles.send(server.handle()).unwrap();
-            server.await.unwrap();
-        });
-    });
-    let handle = handle.recv().unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(run_python_client(addr));
-    runtime.block_on(handle.stop(false));
-    server.join().unwrap();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_client_works_unchanged_against_actix() {
+    let server = beeflow_tests::actix::ActixQuickstart::start();
+    run_python_client(server.addr).await;
+    server.stop().await;
 }

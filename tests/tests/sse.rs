@@ -195,43 +195,23 @@ async fn an_idle_stream_gets_keepalive_comments() {
     assert_eq!(comment.comment.as_deref(), Some("keepalive"));
 }
 
-#[test]
-fn the_actix_adapter_streams_too() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (handles, handle) = std::sync::mpsc::channel();
-    let server = std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let dispatcher = example_demo_actions::dispatcher(None).unwrap();
-            let app = example_actix_quickstart::app(&dispatcher, addr.port());
-            let server =
-                actix_web::HttpServer::new(move || actix_web::App::new().configure(app.clone()))
-                    .workers(1)
-                    .listen(listener)
-                    .unwrap()
-                    .run();
-            handles.send(server.handle()).unwrap();
-            server.await.unwrap();
-        });
-    });
-    let handle = handle.recv().unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let token = example_demo_actions::DEMO_TOKEN;
-        let (mut client, session) = stream(addr, token, "", &[]).await;
-        let response = post(
-            addr,
-            &session,
-            token,
-            &envelope("echo", json!({"text": "hi"})),
-        )
-        .await;
-        assert_eq!(response.status, 202, "{}", response.body);
-        let (echo, _) = next_frame(&mut client).await;
-        assert_eq!(echo["payload"], json!({"text": "hi"}));
-    });
-    runtime.block_on(handle.stop(false));
-    server.join().unwrap();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_actix_adapter_streams_too() {
+    let server = beeflow_tests::actix::ActixQuickstart::start();
+    let (addr, token) = (server.addr, example_demo_actions::DEMO_TOKEN);
+    let (mut client, session) = stream(addr, token, "", &[]).await;
+    let response = post(
+        addr,
+        &session,
+        token,
+        &envelope("echo", json!({"text": "hi"})),
+    )
+    .await;
+    assert_eq!(response.status, 202, "{}", response.body);
+    let (echo, _) = next_frame(&mut client).await;
+    assert_eq!(echo["payload"], json!({"text": "hi"}));
+    drop(client);
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
