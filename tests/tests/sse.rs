@@ -275,3 +275,22 @@ async fn a_stream_whose_client_stops_reading_is_ended() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posted_actions_count_against_the_action_rate_not_the_upgrade_rate() {
+    // Served as the chat binary serves, so the per-address limits see client addresses.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let dispatcher = example_chat::dispatcher().build().unwrap();
+    tokio::spawn(example_chat::serve(listener, dispatcher));
+    let (mut ann, session) = stream(addr, "ann", "", &[]).await;
+    // More than the 20 upgrades one address may burst, fewer than the 200 actions.
+    for _ in 0..40 {
+        let response = post(addr, &session, "ann", &envelope("health", json!({}))).await;
+        assert_eq!(response.status, 202, "{}", response.body);
+    }
+    for _ in 0..40 {
+        let (health, _) = next_frame(&mut ann).await;
+        assert_eq!(health["event"], "health");
+    }
+}

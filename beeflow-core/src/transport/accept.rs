@@ -123,7 +123,7 @@ async fn decide(
         return Err(Problem::headers_too_large(header_limit));
     }
     check_upgrade(request.http_version, &request.headers)?;
-    let admission = admit(dispatcher, policy, &request).await?;
+    let admission = admit(dispatcher, policy, &request, true).await?;
     let connection = dispatcher.open(&request.path, &admission)?;
     Ok(Accepted {
         headers: switching_protocols(&request.headers, &admission),
@@ -132,11 +132,14 @@ async fn decide(
 }
 
 /// What every way in shares (a WebSocket upgrade, an SSE stream, an SSE action): the header
-/// limit, the shutdown, the per-address rate, and the policy within the handshake timeout.
+/// limit, the shutdown, the per-address rate of requests that `open` a connection, and the
+/// policy within the handshake timeout. (An SSE action opens none: it counts against its
+/// connection's action rate instead, once handled.)
 pub(crate) async fn admit(
     dispatcher: &Dispatcher,
     policy: &HandshakePolicy,
     request: &UpgradeRequest,
+    opens: bool,
 ) -> Result<Admission, Problem> {
     let node = dispatcher.node();
     let header_limit = node.limits.max_header_bytes();
@@ -146,7 +149,7 @@ pub(crate) async fn admit(
     if dispatcher.is_shutting_down() {
         return Err(Problem::shutting_down());
     }
-    if let Some(peer) = request.peer {
+    if let Some(peer) = request.peer.filter(|_| opens) {
         node.rates
             .upgrade(peer)
             .map_err(|Limited(wait)| Problem::rate_limited(wait))?;

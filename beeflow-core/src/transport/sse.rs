@@ -96,7 +96,7 @@ pub async fn open(
     request: UpgradeRequest,
 ) -> Result<SseStream, Problem> {
     let node = dispatcher.node();
-    let admission = super::accept::admit(dispatcher, policy, &request).await?;
+    let admission = super::accept::admit(dispatcher, policy, &request, true).await?;
     let connection = dispatcher.open(&request.path, &admission.v2())?;
     let id = connection.id().clone();
     let user = connection.requests.user_id().map(str::to_owned);
@@ -135,7 +135,7 @@ pub async fn post(
     if body.len() > limit {
         return Err(Problem::request_too_large(limit));
     }
-    let admission = super::accept::admit(dispatcher, policy, &request).await?;
+    let admission = super::accept::admit(dispatcher, policy, &request, false).await?;
     let key = request
         .header(SESSION_HEADER)
         .and_then(SessionKey::parse)
