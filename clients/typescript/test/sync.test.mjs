@@ -96,14 +96,18 @@ test("a patch whose base is not the version held fetches a snapshot instead", as
   const obs = new Client({ url: server.url, token: "obs" });
   const wes = new Client({ url: server.url, token: "wes" });
   t.after(() => [ann, obs, wes].forEach((client) => client.close()));
-  await wes.request("note", { room, name: "a", text: "one" });
+  // A long first note, so that adding a short one is sent as a patch, not a snapshot.
+  const long = "x".repeat(300);
+  await wes.request("note", { room, name: "a", text: long });
   await ann.subscribe(room);
   await obs.subscribe(room);
   const notes = ann.sync(`notes.${room}`);
   const watched = obs.sync(`notes.${room}`);
   await Promise.all([notes.ready, watched.ready]);
   const snapshots = [];
+  const patches = [];
   ann.on("beeflow.state.snapshot", (snapshot) => snapshots.push(snapshot.version));
+  ann.on("beeflow.state.patch", (patch) => patches.push([patch.base, patch.version]));
   // Unsubscribed, ann misses a change; subscribed again without `since`, the next patch's
   // base is one she never saw.
   await ann.request("beeflow.unsubscribe", { topic: room });
@@ -111,9 +115,11 @@ test("a patch whose base is not the version held fetches a snapshot instead", as
   await until("the change ann misses is published", () => watched.value?.b === "two");
   await ann.request("beeflow.subscribe", { topic: room });
   await wes.request("note", { room, name: "c", text: "three" });
-  await until("ann caught up", () => canonical(notes.value) === canonical({ a: "one", b: "two", c: "three" }));
+  await until("ann caught up", () => canonical(notes.value) === canonical({ a: long, b: "two", c: "three" }));
   assert.equal(notes.version, watched.version);
-  assert.equal(snapshots.length, 1);
+  // The patch for "c" did not start from ann's version: she fetched a snapshot instead.
+  assert.equal(patches.length, 1, JSON.stringify(patches));
+  assert.deepEqual(snapshots, [patches[0][1]]);
 });
 
 test("the applier follows RFC 6902", () => {
