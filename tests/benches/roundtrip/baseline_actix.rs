@@ -1,13 +1,14 @@
 //! The actix baseline: a minimal hand-written actix-ws server answering `health` in the
-//! same wire format, with no framework — parse into a `serde_json::Value`, check the action,
-//! serialize the reply. Like the beeflow adapter it answers pings and close frames itself
+//! same wire format, with no framework (see `baseline_health.rs` for what it does with a
+//! frame). Like the beeflow adapter it answers pings and close frames itself
 //! and uses beeflow's default message limits, so the comparison measures the framework.
 
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, Session};
 use beeflow_core::Limits;
-use serde_json::{Value, json};
+
+use crate::baseline_health::Connection;
 
 pub(crate) fn configure(config: &mut ServiceConfig) {
     config.route("/ws/", web::get().to(upgrade));
@@ -25,8 +26,7 @@ async fn upgrade(request: HttpRequest, body: web::Payload) -> actix_web::Result<
 }
 
 async fn serve(mut session: Session, mut stream: AggregatedMessageStream) {
-    let connection_id = uuid::Uuid::new_v4().to_string();
-    let mut seq = 0u64;
+    let mut connection = Connection::new();
     while let Some(Ok(message)) = stream.recv().await {
         let text = match message {
             AggregatedMessage::Text(text) => text,
@@ -40,23 +40,10 @@ async fn serve(mut session: Session, mut stream: AggregatedMessageStream) {
             }
             _ => continue,
         };
-        let Ok(request) = serde_json::from_str::<Value>(&text) else {
+        let Some(reply) = connection.answer(&text) else {
             continue;
         };
-        if request["action"] != "health" {
-            continue;
-        }
-        seq += 1;
-        let reply = json!({
-            "msg_id": uuid::Uuid::new_v4(),
-            "req_id": request["req_id"],
-            "seq": seq,
-            "event": "health",
-            "recipient": "websocket",
-            "recipient_id": connection_id,
-            "payload": {"status": "ok"},
-        });
-        if session.text(reply.to_string()).await.is_err() {
+        if session.text(reply).await.is_err() {
             return;
         }
     }

@@ -1,6 +1,6 @@
 //! The axum baseline: a minimal hand-written axum WebSocket server answering `health` in the
-//! same wire format, with no framework — parse into a `serde_json::Value`, check the
-//! action, serialize the reply. It uses the same socket settings as beeflow's defaults so
+//! same wire format, with no framework (see `baseline_health.rs` for what it does with a
+//! frame). It uses the same socket settings as beeflow's defaults so
 //! the comparison measures the framework, not the configuration.
 
 use axum::Router;
@@ -8,7 +8,8 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::routing::get;
 use beeflow_core::Limits;
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+
+use crate::baseline_health::Connection;
 
 pub(crate) fn app() -> Router {
     Router::new().route(
@@ -27,33 +28,15 @@ pub(crate) fn app() -> Router {
 
 async fn serve(socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
-    let connection_id = uuid::Uuid::new_v4().to_string();
-    let mut seq = 0u64;
+    let mut connection = Connection::new();
     while let Some(Ok(message)) = stream.next().await {
         let Message::Text(text) = message else {
             continue;
         };
-        let Ok(request) = serde_json::from_str::<Value>(&text) else {
+        let Some(reply) = connection.answer(&text) else {
             continue;
         };
-        if request["action"] != "health" {
-            continue;
-        }
-        seq += 1;
-        let reply = json!({
-            "msg_id": uuid::Uuid::new_v4(),
-            "req_id": request["req_id"],
-            "seq": seq,
-            "event": "health",
-            "recipient": "websocket",
-            "recipient_id": connection_id,
-            "payload": {"status": "ok"},
-        });
-        if sink
-            .send(Message::Text(reply.to_string().into()))
-            .await
-            .is_err()
-        {
+        if sink.send(Message::Text(reply.into())).await.is_err() {
             return;
         }
     }

@@ -1,4 +1,4 @@
-//! The load generator: closed-loop WebSocket clients on 127.0.0.1.
+//! The load generator: WebSocket clients on 127.0.0.1, closed-loop or paced.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -47,7 +47,7 @@ impl Wire {
     }
 }
 
-type Socket =
+pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// `connections` clients each keep `depth` requests in flight for `duration`.
@@ -69,7 +69,9 @@ pub(crate) async fn run_wire(
     wire: &Wire,
 ) -> Measured {
     let sockets = connect_wire(addr, connections, wire.protocol).await;
-    drive_wire(sockets, depth, duration, wire).await
+    let (measured, sockets) = drive(sockets, depth, duration, wire, Pace::ClosedLoop).await;
+    close(sockets).await;
+    measured
 }
 
 /// Opens `connections` clients (with `TCP_NODELAY`).
@@ -102,19 +104,30 @@ pub(crate) async fn connect_wire(
     sockets
 }
 
-/// Each of `sockets` keeps `depth` requests in flight for `duration`, then closes.
-pub(crate) async fn drive(sockets: Vec<Socket>, depth: usize, duration: Duration) -> Measured {
-    drive_wire(sockets, depth, duration, &Wire::v1()).await
+/// How fast each client sends.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Pace {
+    /// The next round of requests as soon as the last one is answered.
+    ClosedLoop,
+    /// At most this many requests per second: a round of `depth` requests, then a pause,
+    /// so that a server with its production rate limits on never refuses one.
+    PerSecond(u32),
 }
 
-/// [`drive`], speaking `wire`.
-pub(crate) async fn drive_wire(
+/// Each of `sockets` keeps `depth` requests in flight for `duration`, at `pace`; returns
+/// the sockets, open, for the next run.
+pub(crate) async fn drive(
     sockets: Vec<Socket>,
     depth: usize,
     duration: Duration,
     wire: &Wire,
-) -> Measured {
+    pace: Pace,
+) -> (Measured, Vec<Socket>) {
     let (request, frames) = (wire.request.clone(), wire.frames_per_request);
+    let round_every = match pace {
+        Pace::ClosedLoop => None,
+        Pace::PerSecond(rate) => Some(Duration::from_secs(depth as u64) / rate),
+    };
     let started = Instant::now();
     let deadline = started + duration;
     let tasks: Vec<_> = sockets
@@ -124,7 +137,12 @@ pub(crate) async fn drive_wire(
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut sent_at = Vec::with_capacity(depth);
+                let mut next_round = Instant::now();
                 while Instant::now() < deadline {
+                    if let Some(every) = round_every {
+                        tokio::time::sleep_until(next_round.into()).await;
+                        next_round += every;
+                    }
                     sent_at.clear();
                     for _ in 0..depth {
                         sent_at.push(Instant::now());
@@ -143,21 +161,31 @@ pub(crate) async fn drive_wire(
                         latencies.push(at.elapsed().as_micros().min(u32::MAX as u128) as u32);
                     }
                 }
-                let _ = socket.close(None).await;
-                latencies
+                (latencies, socket)
             })
         })
         .collect();
     let mut latencies_us = Vec::new();
+    let mut sockets = Vec::with_capacity(tasks.len());
     for task in tasks {
-        latencies_us.extend(task.await.expect("load task"));
+        let (latencies, socket) = task.await.expect("load task");
+        latencies_us.extend(latencies);
+        sockets.push(socket);
     }
     let elapsed = started.elapsed();
     latencies_us.sort_unstable();
-    Measured {
+    let measured = Measured {
         requests: latencies_us.len() as u64,
         elapsed,
         latencies_us,
+    };
+    (measured, sockets)
+}
+
+/// Closes `sockets` with a close frame each.
+pub(crate) async fn close(sockets: Vec<Socket>) {
+    for mut socket in sockets {
+        let _ = socket.close(None).await;
     }
 }
 

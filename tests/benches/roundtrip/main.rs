@@ -5,7 +5,7 @@
 //! Run: `bash scripts/bench-roundtrip.sh` (raises the open-file limit, then runs
 //! `cargo bench -p beeflow-tests --bench roundtrip`). Options after `--`:
 //! `--instructions` (instructions per request under callgrind instead, see
-//! `instructions.rs`), `--msgpack` (version 2 in JSON against MessagePack on the axum
+//! `instructions.rs`; with `--keep DIR` its callgrind dumps are kept), `--msgpack` (version 2 in JSON against MessagePack on the axum
 //! quickstart instead, see `encodings.rs`), `--secs N` (per run, default 5), `--runs N` (interleaved runs per
 //! server, best kept,
 //! default 3), `--idle N` (idle connections for the memory run, default 10000).
@@ -17,6 +17,7 @@
 
 mod baseline_actix;
 mod baseline_axum;
+mod baseline_health;
 mod encodings;
 mod instructions;
 mod load;
@@ -35,6 +36,7 @@ pub(crate) struct Options {
     pub(crate) secs: u64,
     pub(crate) runs: usize,
     idle: usize,
+    keep: Option<std::path::PathBuf>,
 }
 
 fn options() -> Options {
@@ -49,6 +51,11 @@ fn options() -> Options {
         secs: value("--secs", 5),
         runs: value("--runs", 3) as usize,
         idle: value("--idle", 10_000) as usize,
+        keep: args
+            .iter()
+            .position(|a| a == "--keep")
+            .and_then(|i| args.get(i + 1))
+            .map(Into::into),
     }
 }
 
@@ -67,7 +74,7 @@ fn main() {
             .enable_all()
             .build()
             .expect("runtime");
-        return runtime.block_on(instructions::run(options.secs));
+        return runtime.block_on(instructions::run(options.secs, options.keep));
     }
     servers::pin_self_to_core(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -12,6 +12,9 @@ use crate::{baseline_actix, baseline_axum};
 pub(crate) enum Server {
     /// The axum quickstart (`example_quickstart::app`).
     BeeflowAxum,
+    /// The axum quickstart as its binary runs it: with a Prometheus recorder taking
+    /// beeflow's metrics and a tracing subscriber taking its warnings.
+    BeeflowAxumMetrics,
     /// The hand-written axum server.
     BaselineAxum,
     /// The actix quickstart (`example_actix_quickstart::app`).
@@ -21,22 +24,25 @@ pub(crate) enum Server {
 }
 
 impl Server {
-    pub(crate) const ALL: [Server; 4] = [
+    pub(crate) const ALL: [Server; 5] = [
         Server::BeeflowAxum,
+        Server::BeeflowAxumMetrics,
         Server::BaselineAxum,
         Server::BeeflowActix,
         Server::BaselineActix,
     ];
 
     /// Each beeflow server with the hand-written server it is measured against.
-    pub(crate) const PAIRS: [(Server, Server); 2] = [
+    pub(crate) const PAIRS: [(Server, Server); 3] = [
         (Server::BeeflowAxum, Server::BaselineAxum),
+        (Server::BeeflowAxumMetrics, Server::BaselineAxum),
         (Server::BeeflowActix, Server::BaselineActix),
     ];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
             Server::BeeflowAxum => "beeflow-axum",
+            Server::BeeflowAxumMetrics => "beeflow-axum+metrics",
             Server::BaselineAxum => "hand-written-axum",
             Server::BeeflowActix => "beeflow-actix",
             Server::BaselineActix => "hand-written-actix",
@@ -54,10 +60,11 @@ impl Server {
 /// Child mode: serve one app on an ephemeral port, print the address, serve until killed.
 /// Every server as its quickstart binary runs it (`beeflow_axum::serve` for the axum
 /// quickstart), on one worker thread with `TCP_NODELAY`; the quickstarts with
-/// `BEEFLOW_RATE_LIMIT=off`, which [`spawn`] sets.
+/// `BEEFLOW_RATE_LIMIT=off` unless spawned with [`Defaults::Production`].
 pub(crate) fn serve_child(name: &str) {
     match Server::from_name(name) {
-        Server::BeeflowAxum => serve_beeflow_axum(),
+        Server::BeeflowAxum => serve_beeflow_axum(false),
+        Server::BeeflowAxumMetrics => serve_beeflow_axum(true),
         Server::BaselineAxum => serve_axum(baseline_axum::app()),
         Server::BeeflowActix => {
             let dispatcher = example_demo_actions::dispatcher(None).expect("registry");
@@ -67,8 +74,13 @@ pub(crate) fn serve_child(name: &str) {
     }
 }
 
-fn serve_beeflow_axum() {
+fn serve_beeflow_axum(with_metrics: bool) {
     on_one_worker(|listener| async move {
+        if with_metrics {
+            example_demo_actions::install_logging();
+            // The handle would serve `/metrics`; recording is what costs.
+            let _ = example_demo_actions::install_metrics();
+        }
         let dispatcher = example_demo_actions::dispatcher(None).expect("registry");
         let app = example_quickstart::app(&dispatcher, 0);
         beeflow_axum::serve(listener, app, dispatcher, std::future::pending())
@@ -124,6 +136,15 @@ where
     });
 }
 
+/// What a quickstart server runs with.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Defaults {
+    /// `BEEFLOW_RATE_LIMIT=off`, as every load test runs, and nothing else changed.
+    LoadTest,
+    /// Production defaults, rate limits included: the load must stay under them.
+    Production,
+}
+
 /// Starts `server` in a child process and returns it with the address it listens on.
 pub(crate) fn spawn(server: Server) -> (Child, SocketAddr) {
     let prefix: Vec<String> = if has_taskset() {
@@ -131,12 +152,16 @@ pub(crate) fn spawn(server: Server) -> (Child, SocketAddr) {
     } else {
         Vec::new()
     };
-    spawn_under(server, &prefix)
+    spawn_under(server, &prefix, Defaults::LoadTest)
 }
 
 /// Starts `server` in a child process run by the command `prefix` (e.g. `taskset -c 0`,
-/// or valgrind), and returns it with the address it listens on.
-pub(crate) fn spawn_under(server: Server, prefix: &[String]) -> (Child, SocketAddr) {
+/// or valgrind), with `defaults`, and returns it with the address it listens on.
+pub(crate) fn spawn_under(
+    server: Server,
+    prefix: &[String],
+    defaults: Defaults,
+) -> (Child, SocketAddr) {
     let exe = std::env::current_exe().expect("own path");
     let mut command = match prefix.split_first() {
         Some((program, args)) => {
@@ -146,11 +171,13 @@ pub(crate) fn spawn_under(server: Server, prefix: &[String]) -> (Child, SocketAd
         }
         None => Command::new(exe),
     };
-    let mut child = command
-        .arg("serve")
-        .arg(server.name())
+    command.arg("serve").arg(server.name());
+    match defaults {
         // Load tests switch the rate limits off, and nothing else.
-        .env("BEEFLOW_RATE_LIMIT", "off")
+        Defaults::LoadTest => command.env("BEEFLOW_RATE_LIMIT", "off"),
+        Defaults::Production => command.env_remove("BEEFLOW_RATE_LIMIT"),
+    };
+    let mut child = command
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn server");
