@@ -28,6 +28,7 @@ mod concurrent;
 mod serve;
 mod watched;
 mod wiring;
+mod woken;
 
 pub mod sse;
 

@@ -27,6 +27,7 @@ use tracing::Instrument;
 
 use super::concurrent::Running;
 use super::watched::{Clock, Progress, Watched};
+use super::woken::Woken;
 use crate::connection::{Connection, Inbound, Requests};
 use crate::limits::Limits;
 use crate::node::Phase;
@@ -262,7 +263,11 @@ where
             std::pin::pin!(overflowed),
             std::pin::pin!(phases),
         );
-        let ends = select(select(watchdog, overflowed), phases);
+        // Each part is polled only when something it waits on woke it: a reply wakes the
+        // writer, not the reader (whose codec zeroes its read buffer on every poll) nor the
+        // timers.
+        let ends = Woken::new(select(select(watchdog, overflowed), phases));
+        let (reader, writer) = (Woken::new(reader), Woken::new(writer));
         match select(select(reader, writer), ends).await {
             Either::Left((Either::Left((stop, _)) | Either::Right((stop, _)), _))
             | Either::Right((
@@ -341,7 +346,9 @@ async fn watchdog(
     let mut ping_sent: Option<u64> = None;
     loop {
         let now = clock.now();
-        let mut next = now + interval;
+        // Never asleep longer than the message timeout: a message that starts arriving
+        // later is then due after the next wake-up, so its arrival need not wake this.
+        let mut next = now + interval.min(message_timeout);
         let reading = progress.reading();
         let last_inbound = progress.last_inbound();
         match ping_sent {

@@ -58,7 +58,8 @@ pub(crate) struct Progress {
     last_inbound: AtomicU64,
     /// Whether the loop waits on the socket now (not handling a request, not pacing).
     reading: AtomicBool,
-    /// Wakes the watchdog when a message starts arriving or a write blocks.
+    /// Wakes the watchdog when a write blocks, or the loop resumes reading with part of a
+    /// message waiting.
     changed: Notify,
 }
 
@@ -122,16 +123,18 @@ impl Progress {
         self.last_inbound.load(Ordering::Relaxed)
     }
 
-    /// Resolves when a message starts arriving or a write blocks.
+    /// Resolves when a write blocks, or the loop resumes reading with part of a message
+    /// waiting.
     pub(crate) fn changed(&self) -> tokio::sync::futures::Notified<'_> {
         self.changed.notified()
     }
 
     fn read_bytes(&self, clock: &Clock, n: usize) {
         let read = self.read.load(Ordering::Relaxed);
+        // The watchdog never sleeps longer than the message timeout, so it need not be
+        // woken for a message that starts arriving (most requests would wake it).
         if read == self.accounted.load(Ordering::Relaxed) {
             self.pending_since.store(clock.now(), Ordering::Relaxed);
-            self.changed.notify_one();
         }
         self.read.store(read + n as u64, Ordering::Relaxed);
     }
