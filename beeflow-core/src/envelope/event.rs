@@ -27,8 +27,9 @@ pub struct Position {
 /// [`EventFrame::from_parts`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventFrame {
-    /// `"req_id":"..",` (or nothing), then `"event":..` up to the closing brace.
-    text: Box<str>,
+    /// `"req_id":"..",` (or nothing), then `"event":..` up to the closing brace. A `String`
+    /// rather than a `Box<str>`: shrinking it to fit would cost a reallocation per event.
+    text: String,
     /// Where `"seq":N,` goes: after the optional `req_id` member.
     seq_at: usize,
     /// Where the position goes: before `,"payload":`.
@@ -69,24 +70,46 @@ impl EventFrame {
         payload: &str,
         droppable: bool,
     ) -> Self {
-        let mut text =
-            String::with_capacity(96 + event.len() + recipient.id().len() + payload.len());
+        Self::to_recipient(
+            req_id,
+            event,
+            (recipient.kind(), recipient.id()),
+            payload,
+            droppable,
+        )
+    }
+
+    /// [`EventFrame::new`] for the recipient `(kind, id)`.
+    pub(crate) fn to_recipient(
+        req_id: Option<Uuid>,
+        event: &str,
+        (kind, id): (&str, &str),
+        payload: &str,
+        droppable: bool,
+    ) -> Self {
+        // Room for every member when no name needs escaping (the usual case), so the text
+        // is written without growing.
+        let mut text = String::with_capacity(
+            REQ_ID_MEMBER_LEN + 56 + event.len() + kind.len() + id.len() + payload.len(),
+        );
         if let Some(req_id) = req_id {
-            let _ = write!(text, "\"req_id\":\"{}\",", req_id.hyphenated());
+            text.push_str("\"req_id\":\"");
+            text.push_str(req_id.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
+            text.push_str("\",");
         }
         let seq_at = text.len();
         text.push_str("\"event\":");
         push_json_str(&mut text, event);
         text.push_str(",\"recipient\":");
-        push_json_str(&mut text, recipient.kind());
+        push_json_str(&mut text, kind);
         text.push_str(",\"recipient_id\":");
-        push_json_str(&mut text, recipient.id());
+        push_json_str(&mut text, id);
         let payload_at = text.len();
         text.push_str(",\"payload\":");
         text.push_str(payload);
         text.push('}');
         Self {
-            text: text.into_boxed_str(),
+            text,
             seq_at,
             payload_at,
             id: Uuid::new_v4(),
@@ -192,7 +215,17 @@ impl EventFrame {
     /// gets a fresh `msg_id` and no position, byte for byte as before version 2 existed;
     /// version 2 the event's id and its position.
     pub(crate) fn render(&self, seq: u64, version: u8) -> String {
-        let mut out = String::with_capacity(self.len() + 72);
+        let mut digits = itoa::Buffer::new();
+        let seq = digits.format(seq);
+        let position = if version == 2 {
+            self.position_text.len()
+        } else {
+            0
+        };
+        // Exactly the frame's length: a frame whose capacity is its length becomes the
+        // codec's `Bytes` without another allocation.
+        let len = RENDERED_LEN + self.text.len() + seq.len() + position;
+        let mut out = String::with_capacity(len);
         out.push_str("{\"msg_id\":\"");
         let id = if version == 2 {
             self.id
@@ -205,7 +238,7 @@ impl EventFrame {
         out.push_str(&self.text[..self.seq_at]);
         // Runs once per receiving connection: itoa instead of the formatting machinery.
         out.push_str("\"seq\":");
-        out.push_str(itoa::Buffer::new().format(seq));
+        out.push_str(seq);
         out.push(',');
         if version == 2 {
             out.push_str(&self.text[self.seq_at..self.payload_at]);
@@ -214,6 +247,7 @@ impl EventFrame {
         } else {
             out.push_str(&self.text[self.seq_at..]);
         }
+        debug_assert_eq!(out.len(), len);
         out
     }
 }
@@ -242,7 +276,23 @@ impl EventFrame {
     }
 }
 
+/// `"req_id":"<36>",`
+const REQ_ID_MEMBER_LEN: usize = 48;
+
+/// What [`EventFrame::render`] adds besides the shared text and the `seq` digits:
+/// `{"msg_id":"<36>",` and `"seq":` and `,`.
+const RENDERED_LEN: usize = 11 + 36 + 2 + 6 + 1;
+
+/// Appends `s` as a JSON string.
 fn push_json_str(out: &mut String, s: &str) {
+    // Names rarely hold anything to escape: then the string goes in as it is.
+    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.reserve(s.len() + 2);
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     // Serializing a &str into a String cannot fail.
     out.push_str(&serde_json::to_string(s).expect("string serialization is infallible"));
 }
