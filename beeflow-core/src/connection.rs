@@ -384,6 +384,10 @@ impl Runner {
     }
 
     async fn deliver(&self, emit: Emit, req_id: Uuid) -> Result<(), Problem> {
+        if emit.recipients().is_none() {
+            self.node.reply(&emit, req_id, &self.info.id, &self.mailbox);
+            return Ok(());
+        }
         self.node
             .deliver(emit, Some(req_id), Some(&self.info.id))
             .await

@@ -17,7 +17,8 @@ impl Hub {
     /// Queues one serialized event for every local connection of `target`.
     pub(crate) fn deliver(&self, target: Target<'_>, frame: &Arc<EventFrame>) -> DeliveryReport {
         let mut report = DeliveryReport::default();
-        let mut push = |mailbox: Option<&Arc<Mailbox>>| report.add(Self::push(mailbox, frame));
+        let mut push =
+            |mailbox: Option<&Arc<Mailbox>>| report.add(Self::push(mailbox.map(|m| &**m), frame));
         if let Target::Presence(group) = target {
             // Without the index lock: a notice may be delivered while it is held.
             let watchers = self.watchers();
@@ -36,7 +37,7 @@ impl Hub {
     }
 
     /// Queues `frame` for one connection (`None`: not connected), counted in a report.
-    fn push(mailbox: Option<&Arc<Mailbox>>, frame: &Arc<EventFrame>) -> DeliveryReport {
+    pub(crate) fn push(mailbox: Option<&Mailbox>, frame: &Arc<EventFrame>) -> DeliveryReport {
         let pushed = match mailbox {
             Some(mailbox) => mailbox.push(Queued::Event(frame.clone())),
             None => Push::Closed,

@@ -16,6 +16,7 @@ use crate::context::ResolveContext;
 use crate::envelope::EventFrame;
 use crate::event::Emit;
 use crate::hub::{DeliveryReport, Hub, Target, Topic};
+use crate::outbound::Mailbox;
 use crate::problem::{Problem, panic_message};
 use crate::recipient::{ConnectionId, GROUP, Recipient, Recipients, USER, WEBSOCKET};
 
@@ -47,6 +48,29 @@ enum Reach {
 }
 
 impl Node {
+    /// A reply (an `emit` naming no recipient) to the connection `requester` whose queue is
+    /// `mailbox`: queued straight into it, with no lookup in the hub's index and no lock of
+    /// it, since the requester holds its own queue.
+    pub(crate) fn reply(
+        &self,
+        emit: &Emit,
+        req_id: Uuid,
+        requester: &ConnectionId,
+        mailbox: &Mailbox,
+    ) -> DeliveryReport {
+        let frame = Arc::new(EventFrame::to_recipient(
+            Some(req_id),
+            emit.event,
+            (WEBSOCKET, requester.as_str()),
+            &emit.payload,
+            emit.droppable,
+        ));
+        let report = Hub::push(Some(mailbox), &frame);
+        self.telemetry
+            .delivered(emit.event, report.delivered, report.dropped);
+        report
+    }
+
     /// Delivers `emit` (addressed to `requester` when it names no recipient).
     pub(crate) async fn deliver(
         self: &Arc<Self>,
