@@ -21,7 +21,8 @@
 //! | `beeflow_broker_expired_total` | counter | |
 
 #[cfg(feature = "metrics")]
-use std::collections::HashMap;
+// Looked up once or twice per request by a registered name: a fast hash, not SipHash.
+use foldhash::HashMap;
 use std::time::Instant;
 
 #[cfg(feature = "metrics")]

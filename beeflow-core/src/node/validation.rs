@@ -6,7 +6,8 @@
 //! checked before the handler decodes it; a failure is the same `invalid_action_payload`
 //! (422) a decoding failure gives, naming the path.
 
-use std::collections::HashMap;
+// Looked up once or twice per request by a registered name: a fast hash, not SipHash.
+use foldhash::HashMap;
 
 use jsonschema::ValidationError;
 use jsonschema::error::ValidationErrorKind;
@@ -35,13 +36,13 @@ impl PayloadValidators {
     /// No validation at all.
     pub(crate) fn off() -> Self {
         Self {
-            by_action: HashMap::new(),
+            by_action: HashMap::default(),
         }
     }
 
     /// Compiles the payload schema of every action of `registry` that has one.
     pub(crate) fn compile(registry: &Registry) -> Result<Self, SchemaError> {
-        let mut by_action = HashMap::new();
+        let mut by_action = HashMap::default();
         for def in registry.actions() {
             let schema = standalone_schema(def);
             if schema == serde_json::json!({ "type": "object" }) {
