@@ -388,8 +388,9 @@ impl Runner {
             self.node.reply(&emit, req_id, &self.info.id, &self.mailbox);
             return Ok(());
         }
-        self.node
-            .deliver(emit, Some(req_id), Some(&self.info.id))
+        // Boxed: resolving recipients and publishing to a broker make a large future, which
+        // would otherwise make every request's future (allocated per request) that large.
+        Box::pin(self.node.deliver(emit, Some(req_id), Some(&self.info.id)))
             .await
             .map(drop)
     }

@@ -1,7 +1,6 @@
 //! Events: what handlers produce and connections receive.
 
 use std::fmt;
-use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -105,7 +104,8 @@ inventory::collect!(EventDef);
 pub struct Emit {
     pub(crate) recipients: Option<Recipients>,
     pub(crate) event: &'static str,
-    pub(crate) payload: Arc<str>,
+    /// A `String`, not an `Arc<str>`: it is written once and read once, per request.
+    pub(crate) payload: String,
     pub(crate) droppable: bool,
 }
 
@@ -166,10 +166,14 @@ impl fmt::Debug for Emit {
     }
 }
 
-fn serialize_payload<E: Event>(event: &E) -> Result<Arc<str>, Problem> {
-    match serde_json::to_string(event) {
-        Ok(json) if json.starts_with('{') => Ok(json.into()),
-        Ok(_) => Err(Problem::event_serialization_failed(E::NAME)),
+fn serialize_payload<E: Event>(event: &E) -> Result<String, Problem> {
+    // Room for a small payload up front: growing from empty would reallocate a few times.
+    let mut json = Vec::with_capacity(64);
+    match serde_json::to_writer(&mut json, event) {
+        Ok(()) if json.first() == Some(&b'{') => {
+            Ok(String::from_utf8(json).expect("serde_json writes UTF-8"))
+        }
+        Ok(()) => Err(Problem::event_serialization_failed(E::NAME)),
         Err(err) => {
             tracing::error!(event = E::NAME, error = %err, "event payload failed to serialize");
             Err(Problem::event_serialization_failed(E::NAME))

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+use super::scan::has_control;
 use crate::recipient::Recipient;
 
 /// Where an event stands in its stream (`docs/protocol.md` §6.4): the stream (a user's or a
@@ -286,7 +287,7 @@ const RENDERED_LEN: usize = 11 + 36 + 2 + 6 + 1;
 /// Appends `s` as a JSON string.
 fn push_json_str(out: &mut String, s: &str) {
     // Names rarely hold anything to escape: then the string goes in as it is.
-    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+    if memchr::memchr2(b'"', b'\\', s.as_bytes()).is_none() && !has_control(s.as_bytes()) {
         out.reserve(s.len() + 2);
         out.push('"');
         out.push_str(s);
@@ -392,6 +393,15 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(&frame.render(1, 1)).unwrap();
         assert!(value.get("req_id").is_none());
         assert_eq!(value["recipient"], "group");
+    }
+
+    #[test]
+    fn names_with_anything_to_escape_are_escaped_and_plain_ones_copied() {
+        for id in ["plain-id.1", "back\\slash", "tab\there", "bell\u{7}", "é😀"] {
+            let frame = EventFrame::new(None, "e", &Recipient::new("user", id), "{}", false);
+            let value: serde_json::Value = serde_json::from_str(&frame.render(1, 1)).unwrap();
+            assert_eq!(value["recipient_id"], id);
+        }
     }
 
     #[test]

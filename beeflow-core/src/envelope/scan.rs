@@ -248,8 +248,14 @@ fn scan_scalar(b: &[u8], i: usize) -> Result<usize, ScanError> {
 fn scan_string(b: &[u8], start: usize) -> Result<usize, ScanError> {
     let mut i = start + 1;
     loop {
-        // Multi-byte UTF-8 sequences only contain bytes >= 0x80, so a
-        // byte-wise scan cannot mistake part of one for a quote or backslash.
+        // Straight to the next quote or backslash (memchr reads many bytes at a time);
+        // what it skipped must hold no raw control character. Multi-byte UTF-8 sequences
+        // only contain bytes >= 0x80, so no part of one is taken for a quote or backslash.
+        let next = memchr::memchr2(b'"', b'\\', &b[i..]).map_or(b.len(), |at| i + at);
+        if has_control(&b[i..next]) {
+            return Err(ScanError::Syntax);
+        }
+        i = next;
         match b.get(i) {
             Some(b'"') => return Ok(i + 1),
             Some(b'\\') => match b.get(i + 1) {
@@ -269,6 +275,12 @@ fn scan_string(b: &[u8], start: usize) -> Result<usize, ScanError> {
             Some(_) => i += 1,
         }
     }
+}
+
+/// Whether `bytes` hold a raw control character (below 0x20), which a JSON string may not.
+/// A fold rather than `any`: without an early exit the loop is vectorized.
+pub(super) fn has_control(bytes: &[u8]) -> bool {
+    bytes.iter().fold(false, |found, &b| found | (b < 0x20))
 }
 
 /// Scans `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?` from `i`, of any
