@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::scan::has_control;
+use super::scan::needs_escaping;
 use crate::recipient::Recipient;
 
 /// Where an event stands in its stream (`docs/protocol.md` §6.4): the stream (a user's or a
@@ -287,7 +287,7 @@ const RENDERED_LEN: usize = 11 + 36 + 2 + 6 + 1;
 /// Appends `s` as a JSON string.
 fn push_json_str(out: &mut String, s: &str) {
     // Names rarely hold anything to escape: then the string goes in as it is.
-    if memchr::memchr2(b'"', b'\\', s.as_bytes()).is_none() && !has_control(s.as_bytes()) {
+    if !needs_escaping(s) {
         out.reserve(s.len() + 2);
         out.push('"');
         out.push_str(s);

@@ -248,14 +248,16 @@ fn scan_scalar(b: &[u8], i: usize) -> Result<usize, ScanError> {
 fn scan_string(b: &[u8], start: usize) -> Result<usize, ScanError> {
     let mut i = start + 1;
     loop {
-        // Straight to the next quote or backslash (memchr reads many bytes at a time);
-        // what it skipped must hold no raw control character. Multi-byte UTF-8 sequences
-        // only contain bytes >= 0x80, so no part of one is taken for a quote or backslash.
-        let next = memchr::memchr2(b'"', b'\\', &b[i..]).map_or(b.len(), |at| i + at);
-        if has_control(&b[i..next]) {
-            return Err(ScanError::Syntax);
+        // Eight plain bytes at a time while there are (most of a string is plain).
+        // Multi-byte UTF-8 sequences only contain bytes >= 0x80, so a byte-wise scan
+        // cannot mistake part of one for a quote or backslash.
+        while let Some(word) = b.get(i..i + 8) {
+            let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+            if needs_attention(word) {
+                break;
+            }
+            i += 8;
         }
-        i = next;
         match b.get(i) {
             Some(b'"') => return Ok(i + 1),
             Some(b'\\') => match b.get(i + 1) {
@@ -277,10 +279,33 @@ fn scan_string(b: &[u8], start: usize) -> Result<usize, ScanError> {
     }
 }
 
-/// Whether `bytes` hold a raw control character (below 0x20), which a JSON string may not.
-/// A fold rather than `any`: without an early exit the loop is vectorized.
-pub(super) fn has_control(bytes: &[u8]) -> bool {
-    bytes.iter().fold(false, |found, &b| found | (b < 0x20))
+/// Whether any of the eight bytes of `word` is a quote, a backslash or a control
+/// character: a string's bytes that are not plain. The classic bit trick: `x - 0x01..`
+/// borrows into a byte's high bit exactly where that byte is below the subtrahend (here 1
+/// for a zero byte, or 0x20), which `!x` keeps to bytes that had it clear.
+fn needs_attention(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH_BITS;
+    let quote = below(word ^ (ONES * u64::from(b'"')), 1);
+    let backslash = below(word ^ (ONES * u64::from(b'\\')), 1);
+    let control = below(word, 0x20);
+    quote | backslash | control != 0
+}
+
+/// Whether `s` must be escaped as a JSON string (a quote, a backslash or a control
+/// character in it).
+pub(super) fn needs_escaping(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    let mut words = bytes.chunks_exact(8);
+    let in_words = words
+        .by_ref()
+        .any(|word| needs_attention(u64::from_le_bytes(word.try_into().expect("eight bytes"))));
+    in_words
+        || words
+            .remainder()
+            .iter()
+            .any(|&b| b == b'"' || b == b'\\' || b < 0x20)
 }
 
 /// Scans `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?` from `i`, of any

@@ -279,3 +279,33 @@ fn deep_input_does_not_use_the_call_stack() {
     assert_eq!(deep, Some(ScanError::TooDeep));
     assert_eq!(objects, Some(ScanError::TooDeep));
 }
+
+#[test]
+fn eight_bytes_at_a_time_finds_exactly_the_bytes_a_string_must_escape() {
+    let plain = |b: u8| b != b'"' && b != b'\\' && b >= 0x20;
+    // Every byte value at every position of a word, between plain bytes (including the
+    // ones just above and below each boundary, and UTF-8's bytes >= 0x80).
+    for position in 0..8 {
+        for byte in 0..=255_u8 {
+            let mut word = *b"abcdefgh";
+            word[position] = byte;
+            assert_eq!(
+                needs_attention(u64::from_le_bytes(word)),
+                !plain(byte),
+                "byte {byte:#04x} at {position}"
+            );
+        }
+    }
+    for (text, escape) in [
+        ("", false),
+        ("websocket", false),
+        ("8d6e5f4c-3b2a-4190-8f7e-6d5c4b3a2918", false),
+        ("é😀 plain", false),
+        ("twelve chars\"", true),
+        ("0123456789abcdef\\", true),
+        ("tab\tin the first word", true),
+        ("sixteen plain by\n", true),
+    ] {
+        assert_eq!(needs_escaping(text), escape, "{text:?}");
+    }
+}
