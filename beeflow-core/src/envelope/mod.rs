@@ -175,7 +175,7 @@ impl<'a> Members<'a> {
 /// with surrogates, which equal none of the four names either.
 fn key_name(raw: &str) -> Option<Cow<'_, str>> {
     let inner = &raw[1..raw.len() - 1];
-    if inner.contains('\\') {
+    if scan::has_escapes(inner) {
         serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
     } else {
         Some(Cow::Borrowed(inner))
@@ -188,7 +188,7 @@ fn key_name(raw: &str) -> Option<Cow<'_, str>> {
 /// escape: pydantic refuses such strings, and `serde_json` rejects them too.
 fn decode_string(raw: &str) -> Option<Cow<'_, str>> {
     let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
-    if inner.contains('\\') {
+    if scan::has_escapes(inner) {
         serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
     } else {
         // The scanner already rejected raw control characters, so the text

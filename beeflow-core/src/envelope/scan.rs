@@ -252,8 +252,10 @@ fn scan_string(b: &[u8], start: usize) -> Result<usize, ScanError> {
         // Multi-byte UTF-8 sequences only contain bytes >= 0x80, so a byte-wise scan
         // cannot mistake part of one for a quote or backslash.
         while let Some(word) = b.get(i..i + 8) {
-            let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
-            if needs_attention(word) {
+            let flagged = attention(u64::from_le_bytes(word.try_into().expect("eight bytes")));
+            if flagged != 0 {
+                // Straight to the first byte that is not plain (the lowest flag is exact).
+                i += (flagged.trailing_zeros() / 8) as usize;
                 break;
             }
             i += 8;
@@ -279,18 +281,28 @@ fn scan_string(b: &[u8], start: usize) -> Result<usize, ScanError> {
     }
 }
 
-/// Whether any of the eight bytes of `word` is a quote, a backslash or a control
-/// character: a string's bytes that are not plain. The classic bit trick: `x - 0x01..`
-/// borrows into a byte's high bit exactly where that byte is below the subtrahend (here 1
-/// for a zero byte, or 0x20), which `!x` keeps to bytes that had it clear.
-fn needs_attention(word: u64) -> bool {
+/// The bytes of `word` (little-endian) that are a quote, a backslash or a control
+/// character, each flagged by its high bit: a string's bytes that are not plain. The
+/// classic bit trick: `x - 0x01..` borrows into a byte's high bit where that byte is below
+/// the subtrahend (1 for a zero byte, or 0x20), which `!x` keeps to bytes that had it
+/// clear. A borrow can also flag a byte above a flagged one, so only the lowest flag says
+/// exactly where; zero means all eight are plain.
+fn attention(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
     let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH_BITS;
     let quote = below(word ^ (ONES * u64::from(b'"')), 1);
     let backslash = below(word ^ (ONES * u64::from(b'\\')), 1);
     let control = below(word, 0x20);
-    quote | backslash | control != 0
+    quote | backslash | control
+}
+
+/// Whether the inside of a string token the scanner accepted holds an escape: there, the
+/// only byte [`attention`] can flag is a backslash (quotes inside are escaped, raw control
+/// characters refused). Words at a time: `str::contains` sets up `memchr`, which costs more
+/// than it saves on strings this short.
+pub(super) fn has_escapes(inner: &str) -> bool {
+    needs_escaping(inner)
 }
 
 /// Whether `s` must be escaped as a JSON string (a quote, a backslash or a control
@@ -300,7 +312,7 @@ pub(super) fn needs_escaping(s: &str) -> bool {
     let mut words = bytes.chunks_exact(8);
     let in_words = words
         .by_ref()
-        .any(|word| needs_attention(u64::from_le_bytes(word.try_into().expect("eight bytes"))));
+        .any(|word| attention(u64::from_le_bytes(word.try_into().expect("eight bytes"))) != 0);
     in_words
         || words
             .remainder()

@@ -289,11 +289,11 @@ fn eight_bytes_at_a_time_finds_exactly_the_bytes_a_string_must_escape() {
         for byte in 0..=255_u8 {
             let mut word = *b"abcdefgh";
             word[position] = byte;
-            assert_eq!(
-                needs_attention(u64::from_le_bytes(word)),
-                !plain(byte),
-                "byte {byte:#04x} at {position}"
-            );
+            let flagged = attention(u64::from_le_bytes(word));
+            assert_eq!(flagged != 0, !plain(byte), "byte {byte:#04x} at {position}");
+            if flagged != 0 {
+                assert_eq!(flagged.trailing_zeros() / 8, position as u32, "where");
+            }
         }
     }
     for (text, escape) in [
@@ -307,5 +307,19 @@ fn eight_bytes_at_a_time_finds_exactly_the_bytes_a_string_must_escape() {
         ("sixteen plain by\n", true),
     ] {
         assert_eq!(needs_escaping(text), escape, "{text:?}");
+    }
+}
+
+#[test]
+fn the_first_byte_to_escape_is_found_whatever_follows_it() {
+    // A zero byte borrows into the bytes above it: the lowest flag must still be exact,
+    // and strings around such bytes must scan as before.
+    for text in ["\"ab\u{0}\"", "\"\u{0}\u{1}\"\"", "\"0123456\\u0000x\""] {
+        let escaped = text.contains('\\');
+        assert_eq!(
+            members(&format!("{{\"k\":{text}}}")).is_ok(),
+            escaped,
+            "{text:?}"
+        );
     }
 }
