@@ -8,6 +8,11 @@ use tokio::sync::Notify;
 /// The wait is registered before each check, so a change announced between the check and
 /// the wait is not missed; `notify_waiters` (which keeps no permit) is then enough.
 pub(crate) async fn until<T>(notify: &Notify, mut check: impl FnMut() -> Option<T>) -> T {
+    // Most waits are over before they start (a queue with room): then no waiter is
+    // registered at all, which would take the `Notify`'s own lock twice.
+    if let Some(value) = check() {
+        return value;
+    }
     loop {
         let notified = notify.notified();
         let mut notified = std::pin::pin!(notified);

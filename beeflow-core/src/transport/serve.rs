@@ -175,11 +175,11 @@ where
                 // it nor the handler's state is part of every idle connection's task.
                 let started = match next {
                     Some(Ok(Message::Text(text))) => {
-                        progress.data_done(&clock);
+                        progress.data_done();
                         start(requests, text)
                     }
                     Some(Ok(Message::Binary(bytes))) => {
-                        progress.data_done(&clock);
+                        progress.data_done();
                         // A MessagePack connection's frame is read as the JSON it stands
                         // for; any other binary frame is an invalid message.
                         match requests.binary_as_text(&bytes) {
