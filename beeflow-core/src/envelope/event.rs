@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use uuid::Uuid;
 
@@ -37,6 +38,8 @@ pub struct EventFrame {
     payload_at: usize,
     /// The emitted event's id: its `msg_id` on version-2 connections.
     id: Uuid,
+    /// Whether a rendering used `id` already (see [`EventFrame::render`]).
+    id_used: IdUsed,
     position: Option<Position>,
     /// `,"offset":N,"epoch":".."`, rendered once.
     position_text: Box<str>,
@@ -44,6 +47,31 @@ pub struct EventFrame {
     /// The members every MessagePack connection shares, encoded by the first one.
     #[cfg(feature = "msgpack")]
     msgpack: std::sync::OnceLock<super::msgpack::SharedEntries>,
+}
+
+/// Whether a rendering of a frame used its id. Not part of the frame's value: a copy of a
+/// frame starts unused, and frames compare equal whatever their renderings.
+#[derive(Default)]
+struct IdUsed(AtomicBool);
+
+impl Clone for IdUsed {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl PartialEq for IdUsed {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for IdUsed {}
+
+impl std::fmt::Debug for IdUsed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdUsed")
+    }
 }
 
 /// An [`EventFrame`] taken apart for a wire ([`EventFrame::to_parts`]).
@@ -114,6 +142,7 @@ impl EventFrame {
             seq_at,
             payload_at,
             id: Uuid::new_v4(),
+            id_used: IdUsed::default(),
             position: None,
             position_text: Box::default(),
             droppable,
@@ -170,6 +199,7 @@ impl EventFrame {
             seq_at,
             payload_at,
             id,
+            id_used: IdUsed::default(),
             position: None,
             position_text: Box::default(),
             droppable,
@@ -213,8 +243,8 @@ impl EventFrame {
     }
 
     /// The frame as a connection speaking `version` gets it, with its `seq`. Version 1
-    /// gets a fresh `msg_id` and no position, byte for byte as before version 2 existed;
-    /// version 2 the event's id and its position.
+    /// gets a `msg_id` no other connection gets and no position, byte for byte as before
+    /// version 2 existed; version 2 the event's id and its position.
     pub(crate) fn render(&self, seq: u64, version: u8) -> String {
         let mut digits = itoa::Buffer::new();
         let seq = digits.format(seq);
@@ -228,7 +258,11 @@ impl EventFrame {
         let len = RENDERED_LEN + self.text.len() + seq.len() + position;
         let mut out = String::with_capacity(len);
         out.push_str("{\"msg_id\":\"");
-        let id = if version == 2 {
+        // Version 1 gives each connection a fresh `msg_id`. The event's own id is as fresh
+        // for the first connection to get the event when no version-2 connection got it
+        // first: most events (replies) reach one connection, and a UUID less is made.
+        let id_was_used = self.id_used.0.swap(true, Ordering::Relaxed);
+        let id = if version == 2 || !id_was_used {
             self.id
         } else {
             Uuid::new_v4()
@@ -439,6 +473,26 @@ mod tests {
             };
             assert_eq!(EventFrame::from_parts(out_of_range), None);
         }
+    }
+
+    #[test]
+    fn every_version_1_connection_gets_its_own_msg_id() {
+        let frame = EventFrame::new(None, "e", &Recipient::new("group", "g"), "{}", false);
+        let msg_id = |text: String| {
+            let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+            value["msg_id"].as_str().unwrap().to_owned()
+        };
+        let ids: std::collections::HashSet<String> =
+            (1..=5).map(|seq| msg_id(frame.render(seq, 1))).collect();
+        assert_eq!(ids.len(), 5, "{ids:?}");
+        // The first took the event's own id (no version-2 connection had it): one UUID
+        // less for the usual single recipient.
+        assert!(ids.contains(&frame.id().to_string()));
+        let copy = frame.clone();
+        assert_eq!(
+            copy, frame,
+            "which renderings happened is not part of the value"
+        );
     }
 
     #[test]

@@ -91,7 +91,13 @@ where
         id = %connection.id(),
         user = connection.requests.user_id(),
     );
-    run(connection, io).instrument(span)
+    // A span no subscriber wants (info-level spans are off by default) is not entered and
+    // left around every poll of the connection.
+    if span.is_disabled() {
+        Either::Left(run(connection, io))
+    } else {
+        Either::Right(run(connection, io).instrument(span))
+    }
 }
 
 // Not `async fn`s: every idle connection's task holds this future, and an `async fn` keeps
