@@ -12,7 +12,7 @@ use futures_util::{FutureExt, StreamExt};
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::action::{ActionDef, EventsInner};
+use crate::action::{EventsInner, Handler};
 use crate::context::{ActionContext, Completion, ConnectionInfo};
 use crate::envelope::{self, Encoding};
 use crate::event::Emit;
@@ -109,9 +109,18 @@ pub(crate) struct Runner {
     mailbox: Arc<Mailbox>,
 }
 
+/// What running a request needs of its action's registration: not the whole `ActionDef`,
+/// which every request's future (allocated per request) would carry.
+#[derive(Clone, Copy)]
+struct Called {
+    name: &'static str,
+    handler: Handler,
+}
+
 /// A request that passed the envelope, rate and action checks, ready to run.
 pub(crate) struct Prepared {
-    def: ActionDef,
+    action: Called,
+    concurrent: bool,
     req_id: Uuid,
     /// Where the payload is in the frame's text.
     payload: Range<usize>,
@@ -121,7 +130,7 @@ pub(crate) struct Prepared {
 impl Prepared {
     /// Whether it may run beside the connection's other requests (`#[action(concurrent)]`).
     pub(crate) fn concurrent(&self) -> bool {
-        self.def.concurrent
+        self.concurrent
     }
 }
 
@@ -209,7 +218,11 @@ impl Requests {
         // The payload is a slice of `text`: where it starts, from the addresses.
         let start = envelope.payload.as_ptr() as usize - text.as_ptr() as usize;
         Some(Prepared {
-            def: *def,
+            action: Called {
+                name: def.name,
+                handler: def.handler,
+            },
+            concurrent: def.concurrent,
             req_id,
             payload: start..start + envelope.payload.len(),
             started: node.telemetry.start(),
@@ -267,25 +280,30 @@ impl Runner {
     /// queued for the client.
     pub(crate) async fn run(&self, prepared: Prepared, text: &str) {
         let Prepared {
-            def,
+            action,
             req_id,
             payload,
             started,
+            concurrent: _,
         } = prepared;
         let span = tracing::info_span!(
             "action",
-            name = def.name,
+            name = action.name,
             %req_id,
             user = self.info.user_id(),
         );
-        let action = self.run_action(&def, req_id, &text[payload]);
-        // A span no subscriber wants (info-level spans are off by default) is not entered
-        // and left around every poll of the request.
-        let outcome = if span.is_disabled() {
-            action.await
+        // A span no subscriber wants (info-level spans are off by default) is replaced by
+        // none, which costs nothing to enter and leave around every poll of the request
+        // (a disabled span may still be logged through `log` on each).
+        let span = if span.is_disabled() {
+            tracing::Span::none()
         } else {
-            action.instrument(span).await
+            span
         };
+        let outcome = self
+            .run_action(action, req_id, &text[payload])
+            .instrument(span)
+            .await;
         let recorded = if outcome.is_ok() {
             Outcome::Ok
         } else {
@@ -293,7 +311,7 @@ impl Runner {
         };
         self.node
             .telemetry
-            .action(Some(def.name), true, recorded, started);
+            .action(Some(action.name), true, recorded, started);
         match outcome {
             // Version 2 ends every request with one terminal frame: a Problem, or this.
             // Everything the request produced for this connection is queued before it.
@@ -311,7 +329,7 @@ impl Runner {
     /// the request. Panics anywhere in the handler become `action_panicked`.
     async fn run_action(
         &self,
-        def: &ActionDef,
+        action: Called,
         req_id: Uuid,
         payload: &str,
     ) -> Result<(usize, Option<bool>), Problem> {
@@ -325,28 +343,50 @@ impl Runner {
             req_id,
             completion: completion.clone(),
         };
-        let started = std::panic::catch_unwind(AssertUnwindSafe(|| (def.handler)(cx, payload)))
-            .map_err(|panic| panicked(def, &*panic))??;
+        let started = std::panic::catch_unwind(AssertUnwindSafe(|| (action.handler)(cx, payload)))
+            .map_err(|panic| panicked(action.name, &*panic))??;
         // After decoding (whose type errors name the exact field) and before the handler's
         // body runs: the rules only the schema states.
-        self.node.validators.check(def, payload)?;
+        self.node.validators.check(action.name, payload)?;
         let events = AssertUnwindSafe(started)
             .catch_unwind()
             .await
-            .map_err(|panic| panicked(def, &*panic))??;
+            .map_err(|panic| panicked(action.name, &*panic))??;
         let returned = match events.0 {
             EventsInner::None => 0,
             EventsInner::One(emit) => {
                 self.deliver(emit, req_id).await?;
                 1
             }
+            // Boxed: their loops would make every request's future (allocated per request)
+            // several times larger.
+            several => Box::pin(self.deliver_several(action.name, several, req_id)).await?,
+        };
+        let emitted = completion
+            .as_ref()
+            .map_or(0, |c| c.emitted.load(Ordering::Relaxed));
+        let recovered = completion.and_then(|c| c.recovered());
+        Ok((returned + emitted, recovered))
+    }
+
+    /// Delivers the events of a handler that returned several (a `Vec` or a stream), each
+    /// paced by the requester's queue; returns how many.
+    async fn deliver_several(
+        &self,
+        action: &'static str,
+        events: EventsInner,
+        req_id: Uuid,
+    ) -> Result<usize, Problem> {
+        match events {
+            EventsInner::None => Ok(0),
+            EventsInner::One(emit) => self.deliver(emit, req_id).await.map(|()| 1),
             EventsInner::Many(emits) => {
                 let count = emits.len();
                 for emit in emits {
                     self.paced(&emit).await;
                     self.deliver(emit, req_id).await?;
                 }
-                count
+                Ok(count)
             }
             EventsInner::Stream(mut stream) => {
                 let mut count = 0;
@@ -354,20 +394,17 @@ impl Runner {
                     let next = AssertUnwindSafe(stream.next())
                         .catch_unwind()
                         .await
-                        .map_err(|panic| panicked(def, &*panic))?;
-                    let Some(emit) = next else { break count };
+                        .map_err(|panic| panicked(action, &*panic))?;
+                    let Some(emit) = next else {
+                        break Ok(count);
+                    };
                     let emit = emit?;
                     self.paced(&emit).await;
                     self.deliver(emit, req_id).await?;
                     count += 1;
                 }
             }
-        };
-        let emitted = completion
-            .as_ref()
-            .map_or(0, |c| c.emitted.load(Ordering::Relaxed));
-        let recovered = completion.and_then(|c| c.recovered());
-        Ok((returned + emitted, recovered))
+        }
     }
 
     /// Before a handler's next event to its own requester, waits until the requester's
@@ -412,9 +449,9 @@ impl Drop for Requests {
     }
 }
 
-fn panicked(def: &ActionDef, panic: &(dyn Any + Send)) -> Problem {
+fn panicked(action: &'static str, panic: &(dyn Any + Send)) -> Problem {
     tracing::error!(
-        action = def.name,
+        action,
         panic = panic_message(panic),
         "action handler panicked"
     );

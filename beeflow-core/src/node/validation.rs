@@ -58,9 +58,9 @@ impl PayloadValidators {
         Ok(Self { by_action })
     }
 
-    /// Checks `payload` (the raw JSON of an object) against the schema of `def`.
-    pub(crate) fn check(&self, def: &ActionDef, payload: &str) -> Result<(), Problem> {
-        let Some(validator) = self.by_action.get(def.name) else {
+    /// Checks `payload` (the raw JSON of an object) against the schema of `action`.
+    pub(crate) fn check(&self, action: &str, payload: &str) -> Result<(), Problem> {
+        let Some(validator) = self.by_action.get(action) else {
             return Ok(());
         };
         // A payload that is not a JSON value serde can read is left to the handler's own
@@ -74,7 +74,7 @@ impl PayloadValidators {
                 let error = most_specific(&error);
                 let path = dotted(error.instance_path().as_str());
                 Err(Problem::invalid_action_payload(
-                    def.name,
+                    action,
                     &path,
                     &error.to_string(),
                 ))
