@@ -3,7 +3,6 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use uuid::Uuid;
 
@@ -38,8 +37,9 @@ pub struct EventFrame {
     payload_at: usize,
     /// The emitted event's id: its `msg_id` on version-2 connections.
     id: Uuid,
-    /// Whether a rendering used `id` already (see [`EventFrame::render`]).
-    id_used: IdUsed,
+    /// Whether the frame is for one connection only (a reply): then even version 1 gets
+    /// `id` as its `msg_id`, since no other connection can get it.
+    exclusive: bool,
     position: Option<Position>,
     /// `,"offset":N,"epoch":".."`, rendered once.
     position_text: Box<str>,
@@ -47,31 +47,6 @@ pub struct EventFrame {
     /// The members every MessagePack connection shares, encoded by the first one.
     #[cfg(feature = "msgpack")]
     msgpack: std::sync::OnceLock<super::msgpack::SharedEntries>,
-}
-
-/// Whether a rendering of a frame used its id. Not part of the frame's value: a copy of a
-/// frame starts unused, and frames compare equal whatever their renderings.
-#[derive(Default)]
-struct IdUsed(AtomicBool);
-
-impl Clone for IdUsed {
-    fn clone(&self) -> Self {
-        Self::default()
-    }
-}
-
-impl PartialEq for IdUsed {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for IdUsed {}
-
-impl std::fmt::Debug for IdUsed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("IdUsed")
-    }
 }
 
 /// An [`EventFrame`] taken apart for a wire ([`EventFrame::to_parts`]).
@@ -142,13 +117,19 @@ impl EventFrame {
             seq_at,
             payload_at,
             id: Uuid::new_v4(),
-            id_used: IdUsed::default(),
+            exclusive: false,
             position: None,
             position_text: Box::default(),
             droppable,
             #[cfg(feature = "msgpack")]
             msgpack: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The same frame, for one connection only (a reply to its requester).
+    pub(crate) fn exclusive(mut self) -> Self {
+        self.exclusive = true;
+        self
     }
 
     /// The same frame for the event `id` (one emit to several recipients is one event).
@@ -199,7 +180,7 @@ impl EventFrame {
             seq_at,
             payload_at,
             id,
-            id_used: IdUsed::default(),
+            exclusive: false,
             position: None,
             position_text: Box::default(),
             droppable,
@@ -258,11 +239,9 @@ impl EventFrame {
         let len = RENDERED_LEN + self.text.len() + seq.len() + position;
         let mut out = String::with_capacity(len);
         out.push_str("{\"msg_id\":\"");
-        // Version 1 gives each connection a fresh `msg_id`. The event's own id is as fresh
-        // for the first connection to get the event when no version-2 connection got it
-        // first: most events (replies) reach one connection, and a UUID less is made.
-        let id_was_used = self.id_used.0.swap(true, Ordering::Relaxed);
-        let id = if version == 2 || !id_was_used {
+        // Version 1 gives each connection a fresh `msg_id`; for a frame only one connection
+        // gets, the event's own id is as fresh, and a UUID less is made per reply.
+        let id = if version == 2 || self.exclusive {
             self.id
         } else {
             Uuid::new_v4()
@@ -485,14 +464,10 @@ mod tests {
         let ids: std::collections::HashSet<String> =
             (1..=5).map(|seq| msg_id(frame.render(seq, 1))).collect();
         assert_eq!(ids.len(), 5, "{ids:?}");
-        // The first took the event's own id (no version-2 connection had it): one UUID
-        // less for the usual single recipient.
-        assert!(ids.contains(&frame.id().to_string()));
-        let copy = frame.clone();
-        assert_eq!(
-            copy, frame,
-            "which renderings happened is not part of the value"
-        );
+        assert!(!ids.contains(&frame.id().to_string()), "nor the event's id");
+        // A reply reaches one connection: its msg_id may be the event's own.
+        let reply = frame.clone().exclusive();
+        assert_eq!(msg_id(reply.render(1, 1)), reply.id().to_string());
     }
 
     #[test]

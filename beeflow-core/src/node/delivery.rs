@@ -58,13 +58,16 @@ impl Node {
         requester: &ConnectionId,
         mailbox: &Mailbox,
     ) -> DeliveryReport {
-        let frame = Arc::new(EventFrame::to_recipient(
-            Some(req_id),
-            emit.event,
-            (WEBSOCKET, requester.as_str()),
-            &emit.payload,
-            emit.droppable,
-        ));
+        let frame = Arc::new(
+            EventFrame::to_recipient(
+                Some(req_id),
+                emit.event,
+                (WEBSOCKET, requester.as_str()),
+                &emit.payload,
+                emit.droppable,
+            )
+            .exclusive(),
+        );
         let report = Hub::push(Some(mailbox), &frame);
         self.telemetry
             .delivered(emit.event, report.delivered, report.dropped);
