@@ -154,12 +154,17 @@ impl<'a> Members<'a> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut members = Self::default();
         scan::scan_object(text, |key, value| {
-            let slot = match key_name(key).as_deref() {
-                Some("msg_id") => &mut members.msg_id,
-                Some("req_id") => &mut members.req_id,
-                Some("action") => &mut members.action,
-                Some("payload") => &mut members.payload,
-                _ => return,
+            // A key written without escapes is its own name: compared as written first,
+            // and only a key that is none of the four is decoded (it may be one, escaped).
+            let slot = match members.slot(&key[1..key.len() - 1]) {
+                Some(slot) => slot,
+                None => match key_name(key) {
+                    Some(Cow::Owned(name)) => match members.slot(&name) {
+                        Some(slot) => slot,
+                        None => return,
+                    },
+                    _ => return,
+                },
             };
             *slot = Some(value);
         })
@@ -173,6 +178,19 @@ impl<'a> Members<'a> {
 /// Python compares decoded keys, so `"\u0061ction"` is `action`. Keys that do
 /// not decode (lone surrogates) are `None`: in Python they decode to strings
 /// with surrogates, which equal none of the four names either.
+impl<'a> Members<'a> {
+    /// Where the member called `name` goes, if it is one of the four.
+    fn slot(&mut self, name: &str) -> Option<&mut Option<&'a str>> {
+        match name {
+            "msg_id" => Some(&mut self.msg_id),
+            "req_id" => Some(&mut self.req_id),
+            "action" => Some(&mut self.action),
+            "payload" => Some(&mut self.payload),
+            _ => None,
+        }
+    }
+}
+
 fn key_name(raw: &str) -> Option<Cow<'_, str>> {
     let inner = &raw[1..raw.len() - 1];
     if scan::has_escapes(inner) {
