@@ -466,7 +466,7 @@ mod tests {
         assert_eq!(ids.len(), 5, "{ids:?}");
         assert!(!ids.contains(&frame.id().to_string()), "nor the event's id");
         // A reply reaches one connection: its msg_id may be the event's own.
-        let reply = frame.clone().exclusive();
+        let reply = frame.exclusive();
         assert_eq!(msg_id(reply.render(1, 1)), reply.id().to_string());
     }
 
