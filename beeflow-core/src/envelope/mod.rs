@@ -171,14 +171,7 @@ impl<'a> Members<'a> {
         .ok()?;
         Some(members)
     }
-}
 
-/// The name a raw key token (quotes included) stands for.
-///
-/// Python compares decoded keys, so `"\u0061ction"` is `action`. Keys that do
-/// not decode (lone surrogates) are `None`: in Python they decode to strings
-/// with surrogates, which equal none of the four names either.
-impl<'a> Members<'a> {
     /// Where the member called `name` goes, if it is one of the four.
     fn slot(&mut self, name: &str) -> Option<&mut Option<&'a str>> {
         match name {
@@ -191,6 +184,11 @@ impl<'a> Members<'a> {
     }
 }
 
+/// The name a raw key token (quotes included) stands for.
+///
+/// Python compares decoded keys, so `"\u0061ction"` is `action`. Keys that do
+/// not decode (lone surrogates) are `None`: in Python they decode to strings
+/// with surrogates, which equal none of the four names either.
 fn key_name(raw: &str) -> Option<Cow<'_, str>> {
     let inner = &raw[1..raw.len() - 1];
     if scan::has_escapes(inner) {
