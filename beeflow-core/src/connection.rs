@@ -22,7 +22,7 @@ use crate::problem::{Problem, panic_message};
 use crate::rate::{ConnectionRates, Limited};
 use crate::recipient::ConnectionId;
 use crate::registry::RESERVED_PREFIX;
-use crate::telemetry::Outcome;
+use crate::telemetry::{self, Outcome};
 
 /// One frame received from a client, borrowed from the transport's buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -292,17 +292,9 @@ impl Runner {
             %req_id,
             user = self.info.user_id(),
         );
-        // A span no subscriber wants (info-level spans are off by default) is replaced by
-        // none, which costs nothing to enter and leave around every poll of the request
-        // (a disabled span may still be logged through `log` on each).
-        let span = if span.is_disabled() {
-            tracing::Span::none()
-        } else {
-            span
-        };
         let outcome = self
             .run_action(action, req_id, &text[payload])
-            .instrument(span)
+            .instrument(telemetry::wanted(span))
             .await;
         let recorded = if outcome.is_ok() {
             Outcome::Ok

@@ -276,3 +276,14 @@ pub(crate) fn broker_expired() {
     #[cfg(feature = "metrics")]
     metrics::counter!("beeflow_broker_expired_total").increment(1);
 }
+
+/// `span`, or `Span::none()` when no subscriber wants it (info-level spans are off by
+/// default). A disabled span is still offered to `log` each time it is entered and left,
+/// which around every poll of a connection or a request costs for nothing.
+pub(crate) fn wanted(span: tracing::Span) -> tracing::Span {
+    if span.is_disabled() {
+        tracing::Span::none()
+    } else {
+        span
+    }
+}

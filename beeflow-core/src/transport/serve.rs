@@ -91,15 +91,7 @@ where
         id = %connection.id(),
         user = connection.requests.user_id(),
     );
-    // A span no subscriber wants (info-level spans are off by default) is replaced by none,
-    // which costs nothing to enter and leave around every poll of the connection (a
-    // disabled span may still be logged through `log` on each).
-    let span = if span.is_disabled() {
-        tracing::Span::none()
-    } else {
-        span
-    };
-    run(connection, io).instrument(span)
+    run(connection, io).instrument(crate::telemetry::wanted(span))
 }
 
 // Not `async fn`s: every idle connection's task holds this future, and an `async fn` keeps
