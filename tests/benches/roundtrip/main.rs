@@ -5,10 +5,11 @@
 //! Run: `bash scripts/bench-roundtrip.sh` (raises the open-file limit, then runs
 //! `cargo bench -p beeflow-tests --bench roundtrip`). Options after `--`:
 //! `--instructions` (instructions per request under callgrind instead, see
-//! `instructions.rs`; with `--keep DIR` its callgrind dumps are kept), `--msgpack` (version 2 in JSON against MessagePack on the axum
-//! quickstart instead, see `encodings.rs`), `--secs N` (per run, default 5), `--runs N` (interleaved runs per
-//! server, best kept,
-//! default 3), `--idle N` (idle connections for the memory run, default 10000).
+//! `instructions.rs`; with `--keep DIR` its callgrind dumps are kept), `--msgpack`
+//! (version 2 in JSON against MessagePack on the axum quickstart instead, see
+//! `encodings.rs`), `--secs N` (per run, default 5), `--runs N` (interleaved runs per
+//! server, best kept, default 3), `--idle N` (idle connections for the memory run, default
+//! 10000).
 //!
 //! Each server runs in its own child process (this binary, re-executed) pinned to core 0
 //! with `taskset` when available; the load generator runs here, pinned to core 1. Besides
@@ -41,21 +42,19 @@ pub(crate) struct Options {
 
 fn options() -> Options {
     let args: Vec<String> = std::env::args().collect();
-    let value = |flag: &str, default: u64| {
+    // The argument after `flag`, if given.
+    let after = |flag: &str| {
         args.iter()
             .position(|a| a == flag)
             .and_then(|i| args.get(i + 1))
-            .map_or(default, |v| v.parse().expect("a number"))
     };
+    let value =
+        |flag: &str, default: u64| after(flag).map_or(default, |v| v.parse().expect("a number"));
     Options {
         secs: value("--secs", 5),
         runs: value("--runs", 3) as usize,
         idle: value("--idle", 10_000) as usize,
-        keep: args
-            .iter()
-            .position(|a| a == "--keep")
-            .and_then(|i| args.get(i + 1))
-            .map(Into::into),
+        keep: after("--keep").map(Into::into),
     }
 }
 
