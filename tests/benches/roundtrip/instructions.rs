@@ -61,13 +61,10 @@ pub(crate) async fn run(secs: u64, keep: Option<PathBuf>) {
         "instructions per request: {CONNECTIONS} connections, {secs} s per depth, server under callgrind"
     );
     for load in LOADS {
-        let results: Vec<(Server, Vec<f64>)> = {
-            let mut results = Vec::new();
-            for server in Server::ALL {
-                results.push((server, measure(server, load, secs, &dir).await));
-            }
-            results
-        };
+        let mut results = Vec::new();
+        for server in Server::ALL {
+            results.push((server, measure(server, load, secs, &dir).await));
+        }
         println!("\n{}:", load.title);
         for (server, per_depth) in &results {
             println!(
